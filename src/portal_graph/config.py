@@ -1,0 +1,111 @@
+"""Configuration from the environment. A bad value stops start-up with one line naming it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user folder for the embedded database, local mail and generated keys."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "portal-graph"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="postgresql:// URL; unset starts an embedded PostgreSQL"
+    )
+    smtp_url: str | None = Field(
+        default=None, description="smtp://host:port; unset writes mail to MAIL_DIR"
+    )
+    smtp_from: str = "Customer Portal <portal@localhost>"
+    portal_url: str = Field(
+        default="http://127.0.0.1:8000/accept/",
+        description="Base of invite links; the raw token is appended",
+    )
+    invitation_ttl_days: int = Field(default=7, ge=1, le=30)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    mail_dir: Path | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that encrypts invite links waiting in the outbox; "
+        "generated into DATA_DIR when unset (set it when running several instances)",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    graphiql: bool = True
+    graphiql_cdn_url: str = "https://unpkg.com"
+    session_ttl_hours: int = Field(default=24 * 14, ge=1)
+    session_idle_minutes: int = Field(default=60 * 24, ge=1)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    outbox_backoff_seconds: float = Field(default=2.0, gt=0)
+    run_outbox_worker: bool = True
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    redis_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://host:port")
+        return value
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @property
+    def resolved_mail_dir(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
+
+
+class ConfigurationError(SystemExit):
+    pass
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; exits with one line naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        print(f"portal-graph: invalid {name}: {first['msg']}", file=sys.stderr)
+        raise ConfigurationError(2) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,42 @@
+"""Engine and session factory. One AsyncSession per request, owned by the GraphQL endpoint."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from portal_graph.config import Settings
+from portal_graph.db.embedded import start_embedded
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's when none is configured."""
+    return settings.database_url or start_embedded(settings.data_dir)
+
+
+def asyncpg_url(url: str) -> str:
+    """Turn a libpq-style URL into SQLAlchemy's asyncpg form (a `host=` socket query stays)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def make_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    return create_async_engine(
+        asyncpg_url(url or resolve_database_url(settings)),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,  # a database restart costs no failed requests
+        pool_timeout=10,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "portal-graph",
+            },
+        },
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,450 @@
+"""The whole domain model.
+
+Every tenant table has `organization_id` as the first column of its primary key, and every
+foreign key between tenant tables includes it, so no row can point into another organization
+and a distributed PostgreSQL can shard the data by organization. Relationships are not mapped
+(no lazy loading at all): every related lookup goes through a loader or an explicit query.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> uuid.UUID:
+    """A UUIDv7: random enough to be unguessable, time-ordered so ids sort by creation."""
+    millis = time.time_ns() // 1_000_000
+    raw = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
+    raw[6] = (raw[6] & 0x0F) | 0x70
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(raw))
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {uuid.UUID: UUID(as_uuid=True), dict[str, Any]: JSONB}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _org_fk(columns: list[str], table: str, remote: list[str], **kw: Any) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["organization_id", *columns],
+        [f"{table}.organization_id", *(f"{table}.{c}" for c in remote)],
+        **kw,
+    )
+
+
+class Role(enum.Enum):
+    ADMIN = "ADMIN"
+    MANAGER = "MANAGER"
+    USER = "USER"
+
+
+class JobStatus(enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class InvitationState(enum.Enum):
+    """Stored state; EXPIRED is derived from `expires_at` against the database clock."""
+
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REVOKED = "REVOKED"
+
+
+class OutboxStatus(enum.Enum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+# --- people and tenancy -------------------------------------------------------------------
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(Text)
+    invitation_ttl_days: Mapped[int] = mapped_column(SmallInteger, default=7)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("invitation_ttl_days BETWEEN 1 AND 30", name="ttl_range"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_present"),
+    )
+
+
+class Person(Base):
+    """One login identity, shared by all the organizations the person belongs to."""
+
+    __tablename__ = "persons"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(Text)
+    # citext is not in the embedded PostgreSQL: a normalised copy carries the uniqueness.
+    email_normalized: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("email_normalized = lower(email_normalized)", name="email_lower"),
+    )
+
+
+class StaffMember(Base):
+    """Internal membership: an employee login of an organization."""
+
+    __tablename__ = "staff_members"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("uq_staff_members_org_person", "organization_id", "person_id", unique=True),
+        Index("ix_staff_members_person", "person_id"),
+    )
+
+
+class ExternalUser(Base):
+    """External membership: a client or council contact, scoped by customer grants."""
+
+    __tablename__ = "external_users"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    invited_at: Mapped[datetime] = _now()
+    joined_at: Mapped[datetime] = _now()
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by "revoke all": the membership (and its history) remains, access does not.
+    access_revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("uq_external_users_org_person", "organization_id", "person_id", unique=True),
+        Index("ix_external_users_person", "person_id"),
+    )
+
+
+class CustomerGrant(Base):
+    __tablename__ = "customer_grants"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    external_user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    granted_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["external_user_id"], "external_users", ["id"], ondelete="CASCADE"),
+        _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        Index("ix_customer_grants_org_customer", "organization_id", "customer_id"),
+    )
+
+
+# --- the organization's work --------------------------------------------------------------
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("length(btrim(name)) > 0", name="name_present"),
+        Index("ix_customers_org_name", "organization_id", "name", "id"),
+    )
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    reference: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    internal_notes: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        _org_fk(["created_by_id"], "staff_members", ["id"], ondelete="SET NULL (created_by_id)"),
+        CheckConstraint("length(btrim(title)) > 0", name="title_present"),
+        CheckConstraint("price IS NULL OR price >= 0", name="price_positive"),
+        Index("uq_jobs_org_reference", "organization_id", "reference", unique=True),
+        # Lists are newest first; external viewers filter on customer and COMPLETED.
+        Index("ix_jobs_org_id", "organization_id", text("id DESC")),
+        Index("ix_jobs_org_customer_status", "organization_id", "customer_id", "status",
+              text("id DESC")),
+        Index("ix_jobs_org_status", "organization_id", "status", text("id DESC")),
+    )
+
+
+class JobAssignment(Base):
+    """Staff assigned to a job (staff-only information)."""
+
+    __tablename__ = "job_assignments"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    staff_member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    __table_args__ = (
+        _org_fk(["job_id"], "jobs", ["id"], ondelete="CASCADE"),
+        _org_fk(["staff_member_id"], "staff_members", ["id"], ondelete="CASCADE"),
+    )
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(Text)
+    serial_number: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_present"),
+        Index("ix_assets_org_customer", "organization_id", "customer_id", text("id DESC")),
+    )
+
+
+class JobAsset(Base):
+    __tablename__ = "job_assets"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    asset_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    __table_args__ = (
+        _org_fk(["job_id"], "jobs", ["id"], ondelete="CASCADE"),
+        _org_fk(["asset_id"], "assets", ["id"], ondelete="CASCADE"),
+        Index("ix_job_assets_org_asset", "organization_id", "asset_id", "job_id"),
+    )
+
+
+class MapCapture(Base):
+    __tablename__ = "map_captures"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    job_id: Mapped[uuid.UUID | None] = mapped_column()
+    captured_at: Mapped[datetime] = _now()
+    latitude: Mapped[float] = mapped_column()
+    longitude: Mapped[float] = mapped_column()
+    geometry: Mapped[dict[str, Any] | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(Text)
+    captured_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        _org_fk(["job_id"], "jobs", ["id"], ondelete="SET NULL (job_id)"),
+        _org_fk(["captured_by_id"], "staff_members", ["id"],
+                ondelete="SET NULL (captured_by_id)"),
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        Index("ix_map_captures_org_customer", "organization_id", "customer_id", text("id DESC")),
+        Index("ix_map_captures_org_job", "organization_id", "job_id", text("id DESC")),
+        Index("ix_map_captures_org_id", "organization_id", text("id DESC")),
+    )
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(Text)
+    email_normalized: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[InvitationState] = mapped_column(_enum(InvitationState, "invitation_state"))
+    # SHA-256 of the raw token; the raw token is shown once and otherwise only travels,
+    # encrypted, in the outbox until the email is sent.
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    last_sent_at: Mapped[datetime] = _now()
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL")
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        _org_fk(["invited_by_id"], "staff_members", ["id"], ondelete="SET NULL (invited_by_id)"),
+        # One pending invitation per email per organization, enforced by the database.
+        Index("uq_invitations_pending_email", "organization_id", "email_normalized",
+              unique=True, postgresql_where=text("state = 'PENDING'")),
+        Index("ix_invitations_org_state", "organization_id", "state", text("id DESC")),
+        Index("ix_invitations_org_id", "organization_id", text("id DESC")),
+    )
+
+
+class InvitationCustomer(Base):
+    __tablename__ = "invitation_customers"
+    organization_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    invitation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    __table_args__ = (
+        _org_fk(["invitation_id"], "invitations", ["id"], ondelete="CASCADE"),
+        _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        Index("ix_invitation_customers_org_customer", "organization_id", "customer_id"),
+    )
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+class Session(Base):
+    """A login session: acts inside exactly one organization."""
+
+    __tablename__ = "sessions"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = _now()
+    last_seen_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client_address: Mapped[str | None] = mapped_column(INET)
+    __table_args__ = (Index("ix_sessions_org_person", "organization_id", "person_id"),)
+
+
+class ApiToken(Base):
+    """A personal token for partner integrations: acts with its owner's audience and scope."""
+
+    __tablename__ = "api_tokens"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_api_tokens_org_person", "organization_id", "person_id"),)
+
+
+# --- audit, mail, limits -------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    occurred_at: Mapped[datetime] = _now()
+    action: Mapped[str] = mapped_column(Text)
+    actor_person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL")
+    )
+    target_person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL")
+    )
+    target_email: Mapped[str | None] = mapped_column(Text)
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column()
+    customer_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), server_default="{}"
+    )
+    client_address: Mapped[str | None] = mapped_column(INET)
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    __table_args__ = (Index("ix_audit_events_org_id", "organization_id", text("id DESC")),)
+
+
+class OutboxEmail(Base):
+    """Transactional outbox: written with the change, sent by a worker, claimed SKIP LOCKED."""
+
+    __tablename__ = "email_outbox"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column()
+    template: Mapped[str] = mapped_column(Text)
+    to_address: Mapped[str] = mapped_column(Text)
+    # Template parameters without secrets; the secret part (the invite link) is encrypted
+    # with the configured key and erased once the message is sent.
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _now()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        _org_fk(["invitation_id"], "invitations", ["id"], ondelete="CASCADE"),
+        # The worker's claim query scans only due, queued rows.
+        Index("ix_email_outbox_due", "next_attempt_at",
+              postgresql_where=text("status = 'QUEUED'")),
+        Index("ix_email_outbox_org_invitation", "organization_id", "invitation_id",
+              text("id DESC")),
+    )
+
+
+class RateLimitCounter(Base):
+    """Fixed-window counters shared by every server process."""
+
+    __tablename__ = "rate_limit_counters"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (Index("ix_rate_limit_counters_window", "window_start"),)
