@@ -1,0 +1,19 @@
+"""The two pages people open in a browser: accepting an invitation, and GraphiQL."""
+
+from portal_graph.web.routes import (
+    ACCEPT_PAGE_CSP,
+    SECURITY_HEADERS,
+    accept_page,
+    graphiql_csp,
+    graphiql_response,
+    web_routes,
+)
+
+__all__ = [
+    "ACCEPT_PAGE_CSP",
+    "SECURITY_HEADERS",
+    "accept_page",
+    "graphiql_csp",
+    "graphiql_response",
+    "web_routes",
+]

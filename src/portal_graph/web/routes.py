@@ -1,0 +1,119 @@
+"""Routes for the accept page and its static files, and the GraphiQL page for /graphql.
+
+Pages carry no inline script or style, so each can send a strict Content-Security-Policy;
+configuration reaches the scripts through `data-` attributes.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache, lru_cache
+from pathlib import Path
+from string import Template
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+TEMPLATES_DIR = WEB_DIR / "templates"
+
+GRAPHQL_ENDPOINT = "/graphql"
+
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+ACCEPT_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def cdn_base(cdn_url: str) -> str:
+    """The CDN base without a trailing slash; an http(s) URL or a path on this server."""
+    base = cdn_url.strip().rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return base
+    if not parts.scheme and not parts.netloc and base.startswith("/"):
+        return base
+    raise ValueError(f"GraphiQL CDN URL must be an http(s):// URL or a /path, got {cdn_url!r}")
+
+
+def _cdn_source(cdn_url: str) -> str:
+    """The CSP source allowing the CDN: its origin, or 'self' for a mirror on this server."""
+    parts = urlsplit(cdn_base(cdn_url))
+    if not parts.netloc:
+        return "'self'"
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def graphiql_csp(cdn_url: str) -> str:
+    """GraphiQL's policy: React and GraphiQL from the CDN; queries only to this server.
+
+    Its stylesheet embeds fonts as data: URLs, hence font-src data:.
+    """
+    cdn = _cdn_source(cdn_url)
+    sources = " ".join(dict.fromkeys(["'self'", cdn]))
+    return (
+        f"default-src 'none'; script-src {sources}; style-src {sources}; "
+        f"font-src {sources} data:; img-src 'self' data:; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def _headers(csp: str, cache_control: str) -> dict[str, str]:
+    return {"Content-Security-Policy": csp, "Cache-Control": cache_control, **SECURITY_HEADERS}
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=8)
+def _graphiql_html(cdn_url: str, endpoint: str) -> str:
+    return _template("graphiql.html").substitute(
+        cdn=html.escape(cdn_base(cdn_url), quote=True),
+        endpoint=html.escape(endpoint, quote=True),
+    )
+
+
+async def accept_page(request: Request) -> HTMLResponse:
+    """The invitation page. The token stays in the URL: the script reads it from there."""
+    body = _template("accept.html").substitute(endpoint=GRAPHQL_ENDPOINT)
+    # The URL holds a secret: never cache the page anywhere.
+    return HTMLResponse(body, headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
+
+
+def graphiql_response(cdn_url: str, endpoint: str = GRAPHQL_ENDPOINT) -> HTMLResponse:
+    """GraphiQL, for the GraphQL endpoint to return on a browser's GET of /graphql."""
+    body = _graphiql_html(cdn_url, endpoint)
+    return HTMLResponse(body, headers=_headers(graphiql_csp(cdn_url), "no-cache"))
+
+
+class _StaticAssets(StaticFiles):
+    """Static files with the same strict headers as the pages that load them."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        # File names carry no content hash, so browsers revalidate (ETag) every time.
+        response.headers.update(_headers(ACCEPT_PAGE_CSP, "no-cache"))
+        return response
+
+
+def web_routes(graphiql_cdn_url: str) -> list[BaseRoute]:
+    """The browser routes. The CDN URL is checked here, so a bad value stops start-up."""
+    cdn_base(graphiql_cdn_url)
+    return [
+        Route("/accept/{token}", accept_page),
+        Route("/accept/", accept_page),
+        Mount("/static", app=_StaticAssets(directory=STATIC_DIR), name="static"),
+    ]

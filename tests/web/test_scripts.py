@@ -1,0 +1,41 @@
+"""The browser scripts parse, and use only names the page and the API contract define."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from portal_graph.web.routes import STATIC_DIR, TEMPLATES_DIR
+
+SCRIPTS = sorted(STATIC_DIR.glob("*.js"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_script_is_valid_javascript(script: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+
+    result = subprocess.run([node, "--check", str(script)], capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_element_the_accept_script_looks_up_exists_in_the_page() -> None:
+    script = (STATIC_DIR / "accept.js").read_text()
+    page = (TEMPLATES_DIR / "accept.html").read_text()
+
+    wanted = set(re.findall(r'\$\("([\w-]+)"\)', script))
+    wanted |= {f"{name}-error" for name in ("password", "confirm")}
+    present = set(re.findall(r'id="([\w-]+)"', page))
+    assert wanted, "the pattern no longer finds the lookups"
+    assert wanted <= present, wanted - present
+
+
+def test_the_session_token_key_is_the_same_in_both_scripts() -> None:
+    for name in ("accept.js", "graphiql.js"):
+        assert 'const TOKEN_KEY = "portal_graph_token";' in (STATIC_DIR / name).read_text()
