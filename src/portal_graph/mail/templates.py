@@ -1,0 +1,115 @@
+"""The emails the portal sends, as plain text and HTML.
+
+Every value comes from an admin or an invitee (organization, customer and person names), so the
+HTML part escapes all of them, and header values are flattened to one line.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+INVITATION = "invitation"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class TemplateError(Exception):
+    """An outbox row whose template or parameters cannot be rendered."""
+
+
+def render(template: str, params: dict[str, Any], secret: str | None) -> RenderedEmail:
+    """Render an outbox row; `secret` is its decrypted link, if it has one."""
+    if template == INVITATION:
+        if not secret:
+            raise TemplateError("invitation email without its link")
+        return render_invitation(params, secret)
+    raise TemplateError(f"unknown template {template!r}")
+
+
+def render_invitation(params: dict[str, Any], invite_url: str) -> RenderedEmail:
+    organization = _one_line(str(params["organization_name"]))
+    customers = [str(name) for name in params.get("customer_names") or []]
+    expires = expiry_in_words(str(params["expires_at"]))
+    invitee = params.get("invitee_name")
+    inviter = params.get("inviter_name")
+    resend = params.get("kind") == "resend"
+
+    subject = f"Your invitation to the {organization} customer portal"
+    if resend:
+        subject += " (new link)"
+    greeting = f"Hello {invitee}," if invitee else "Hello,"
+    who = f"{inviter} from {organization}" if inviter else organization
+    intro = f"{who} has invited you to its customer portal, where you can follow the work done for:"
+    resent = "This new link replaces any earlier one, which no longer works." if resend else ""
+    closing = f"The link works once and expires on {expires}."
+    ignore = "If you were not expecting this invitation, you can ignore this email."
+
+    text_lines = [greeting, "", intro, ""]
+    text_lines += [f"  - {name}" for name in customers]
+    text_lines += ["", "Accept the invitation and choose your password here:", invite_url, ""]
+    if resent:
+        text_lines += [resent, ""]
+    text_lines += [closing, "", ignore, ""]
+
+    e = html.escape
+    items = "".join(f"<li>{e(name)}</li>" for name in customers)
+    html_body = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{e(subject)}</title></head><body>"
+        f"<p>{e(greeting)}</p>"
+        f"<p>{e(intro)}</p>"
+        f"<ul>{items}</ul>"
+        f'<p><a href="{e(invite_url, quote=True)}">Accept the invitation</a></p>'
+        f"<p>Or copy this link into your browser: {e(invite_url)}</p>"
+        + (f"<p>{e(resent)}</p>" if resent else "")
+        + f"<p>{e(closing)}</p>"
+        f"<p>{e(ignore)}</p>"
+        "</body></html>"
+    )
+    return RenderedEmail(subject=subject, text="\n".join(text_lines), html=html_body)
+
+
+def expiry_in_words(iso_timestamp: str) -> str:
+    """'2026-11-23T14:05:00+00:00' -> '23 November 2026 at 14:05 UTC' (naive means UTC)."""
+    moment = datetime.fromisoformat(iso_timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    # Month names are spelled out rather than taken from the locale, so every server agrees.
+    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year} at {moment:%H:%M} UTC"
+
+
+def build_message(
+    rendered: RenderedEmail, from_addr: str, to_addr: str, *, message_id: str | None = None
+) -> EmailMessage:
+    """A multipart/alternative message: plain text first, HTML preferred by capable clients."""
+    message = EmailMessage()
+    message["Subject"] = _one_line(rendered.subject)
+    message["From"] = from_addr
+    message["To"] = to_addr
+    message["Date"] = formatdate(usegmt=True)
+    if message_id:
+        message["Message-ID"] = message_id
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)

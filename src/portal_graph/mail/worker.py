@@ -1,0 +1,133 @@
+"""The outbox worker: sends due emails, retries with backoff, gives up after a limit.
+
+Every server process may run one. A worker claims due rows with FOR UPDATE SKIP LOCKED and keeps
+the locks until it has sent them and recorded the outcome, so two workers never send one email.
+The price of holding the locks in one transaction: if a process dies mid-batch, the emails it
+had already sent in that batch are sent again. SMTP offers no way to make a send and a commit
+atomic; the Message-ID stays the same across attempts, so receivers that deduplicate by
+Message-ID can drop the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal_graph.config import Settings
+from portal_graph.db import models
+from portal_graph.mail import outbox, templates
+from portal_graph.mail.secretbox import SecretBox
+from portal_graph.mail.transport import Transport
+
+logger = logging.getLogger("portal_graph.mail")
+
+MAX_RETRY_SECONDS = 3600.0
+JITTER = 0.1  # up to +10%, so emails that failed together do not all retry in the same instant
+MAX_ERROR_LENGTH = 300
+
+
+def retry_delay(
+    attempts: int, base_seconds: float, *, rand: Callable[[], float] = random.random
+) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling, jittered, capped."""
+    exponential = base_seconds * 2 ** min(attempts - 1, 30)
+    return min(MAX_RETRY_SECONDS, exponential * (1 + JITTER * rand()))
+
+
+def describe_error(error: BaseException, secret: str | None) -> str:
+    """A short, secret-free reason for `last_error` (a server may echo what it was sent)."""
+    text = f"{type(error).__name__}: {error}".strip()
+    if secret:
+        text = text.replace(secret, "[link]")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+def message_id_for(email: models.OutboxEmail, from_addr: str) -> str:
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "portal-graph.invalid"
+    return f"<{email.id}@{domain}>"
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        box: SecretBox,
+        transport: Transport,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._settings = settings
+        self._box = box
+        self._transport = transport
+        self._stop: asyncio.Event | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; the email being sent when it is set is finished first."""
+        self._stop = stop
+        logger.info("outbox worker started (%r)", self._transport)
+        while not stop.is_set():
+            try:
+                sent = await self.run_once()
+            except Exception:
+                # A database or transport outage must not end the loop: try again next poll.
+                logger.exception("outbox worker pass failed")
+                sent = 0
+            if sent:
+                continue  # there may be more due right now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._settings.outbox_poll_seconds)
+        logger.info("outbox worker stopped")
+
+    async def run_once(self, batch: int = 20) -> int:
+        """Send the due emails this worker can claim (at most `batch`); returns the number sent."""
+        sent = 0
+        async with self._sessionmaker() as session, session.begin():
+            for email in await outbox.claim_due(session, batch):
+                if self._stopping():
+                    break  # unclaimed on commit, untouched: another worker or the next run sends it
+                if await self._deliver(session, email):
+                    sent += 1
+        return sent
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _deliver(self, session: AsyncSession, email: models.OutboxEmail) -> bool:
+        secret: str | None = None
+        try:
+            if email.secret_ciphertext is not None:
+                secret = self._box.decrypt(email.secret_ciphertext)
+            await self._transport.send(self._compose(email, secret))
+        except Exception as error:
+            reason = describe_error(error, secret)
+            status = await outbox.mark_failed(
+                session,
+                email,
+                error=reason,
+                max_attempts=self._settings.outbox_max_attempts,
+                retry_in_seconds=retry_delay(
+                    email.attempts + 1, self._settings.outbox_backoff_seconds
+                ),
+            )
+            log = logger.error if status is models.OutboxStatus.FAILED else logger.warning
+            log("outbox email %s attempt %d failed (%s): %s",
+                email.id, email.attempts + 1, status.value, reason)
+            return False
+        await outbox.mark_sent(session, email)
+        logger.info("outbox email %s sent (%s)", email.id, email.template)
+        return True
+
+    def _compose(self, email: models.OutboxEmail, secret: str | None) -> EmailMessage:
+        rendered = templates.render(email.template, email.params, secret)
+        from_addr = self._settings.smtp_from
+        return templates.build_message(
+            rendered, from_addr, email.to_address, message_id=message_id_for(email, from_addr)
+        )

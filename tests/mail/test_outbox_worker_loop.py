@@ -1,0 +1,212 @@
+"""The worker's polling loop: keeps going through failures, stops cleanly, keeps links secret."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal_graph.config import Settings
+from portal_graph.db import models
+from portal_graph.mail import outbox
+from portal_graph.mail.secretbox import SecretBox
+from portal_graph.mail.worker import OutboxWorker, describe_error, retry_delay
+from tests.mail.mail_support import MailDatabase, SmtpServer
+
+LINK = "http://portal.test/accept/s3cr3t-token"
+
+WorkerFactory = Callable[..., OutboxWorker]
+
+
+class RecordingTransport:
+    """Accepts every message; runs `on_send` first so a test can act mid-batch."""
+
+    def __init__(self, on_send: Callable[[], None] = lambda: None) -> None:
+        self.sent: list[EmailMessage] = []
+        self.on_send = on_send
+
+    async def send(self, message: EmailMessage) -> None:
+        self.on_send()
+        self.sent.append(message)
+
+
+class EchoingTransport:
+    """A server that quotes the message back in its error, as some do."""
+
+    async def send(self, message: EmailMessage) -> None:
+        plain = message.get_body(preferencelist=("plain",))
+        assert plain is not None
+        raise RuntimeError(f"550 rejected: {plain.get_content()}")
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(500):  # ten seconds
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_run_sends_emails_queued_while_it_polls_and_returns_when_stopped(
+    db: MailDatabase, organization_id: UUID, smtp_server: SmtpServer, make_worker: WorkerFactory
+) -> None:
+    # given a running worker
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(outbox_poll_seconds=0.05).run(stop))
+
+    # when an email is queued, and then the worker is told to stop
+    await db.queue_invitation_email(organization_id, link=LINK)
+    await wait_for(lambda: len(smtp_server.messages) == 1)
+    stop.set()
+
+    # then
+    await asyncio.wait_for(task, timeout=5)
+    assert len(smtp_server.messages) == 1
+
+
+async def test_run_stops_promptly_while_waiting_for_the_next_poll(
+    make_worker: WorkerFactory, smtp_server: SmtpServer
+) -> None:
+    # given a worker idle between polls an hour apart
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(outbox_poll_seconds=3600).run(stop))
+    await asyncio.sleep(0.1)
+
+    # when
+    stop.set()
+
+    # then
+    await asyncio.wait_for(task, timeout=2)
+
+
+async def test_run_survives_a_failing_pass_and_delivers_on_the_next_one(
+    db: MailDatabase,
+    organization_id: UUID,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    box: SecretBox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a database that fails the worker's first pass
+    calls = 0
+
+    def flaky_sessionmaker() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database restarting")
+        return sessionmaker()
+
+    transport = RecordingTransport()
+    worker_settings = settings.model_copy(update={"outbox_poll_seconds": 0.05})
+    worker = OutboxWorker(flaky_sessionmaker, worker_settings, box, transport)  # type: ignore[arg-type]
+    await db.queue_invitation_email(organization_id)
+    stop = asyncio.Event()
+
+    # when
+    task = asyncio.create_task(worker.run(stop))
+    await wait_for(lambda: len(transport.sent) == 1)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+
+    # then
+    assert "outbox worker pass failed" in caplog.text
+    assert calls >= 2
+
+
+async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest_queued(
+    db: MailDatabase,
+    organization_id: UUID,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    box: SecretBox,
+) -> None:
+    # given three due emails and a stop requested while the first is being sent
+    ids = [await db.queue_invitation_email(organization_id, link=f"{LINK}-{n}") for n in range(3)]
+    stop = asyncio.Event()
+    transport = RecordingTransport(on_send=stop.set)
+    worker = OutboxWorker(sessionmaker, settings, box, transport)
+
+    # when
+    await worker.run(stop)
+
+    # then
+    assert len(transport.sent) == 1
+    rows = [await db.load_email(organization_id, email_id) for email_id in ids]
+    assert [row.status for row in rows].count(models.OutboxStatus.SENT) == 1
+    untouched = [row for row in rows if row.status is models.OutboxStatus.QUEUED]
+    assert len(untouched) == 2
+    assert all(row.attempts == 0 and row.secret_ciphertext for row in untouched)
+
+
+async def test_a_failure_quoting_the_message_never_puts_the_link_in_last_error(
+    db: MailDatabase,
+    organization_id: UUID,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    box: SecretBox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given
+    email_id = await db.queue_invitation_email(organization_id, link=LINK)
+    worker = OutboxWorker(sessionmaker, settings, box, EchoingTransport())
+
+    # when
+    await worker.run_once()
+
+    # then
+    row = await db.load_email(organization_id, email_id)
+    assert row.last_error is not None and row.last_error.startswith("RuntimeError: 550 rejected")
+    assert "[link]" in row.last_error
+    assert LINK not in row.last_error
+    assert len(row.last_error) <= 300
+    assert LINK not in caplog.text
+
+
+async def test_an_email_with_an_unknown_template_is_retried_and_reported(
+    db: MailDatabase,
+    organization_id: UUID,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    box: SecretBox,
+) -> None:
+    # given
+    async with sessionmaker() as session, session.begin():
+        row = await outbox.enqueue(
+            session, organization_id=organization_id, template="no-such-template",
+            to_address="ana@example.com", params={}, secret=None, box=box,
+        )
+    transport = RecordingTransport()
+
+    # when
+    sent = await OutboxWorker(sessionmaker, settings, box, transport).run_once()
+
+    # then
+    assert sent == 0
+    stored = await db.load_email(organization_id, row.id)
+    assert stored.last_error == "TemplateError: unknown template 'no-such-template'"
+    assert stored.status is models.OutboxStatus.QUEUED
+
+
+def test_retry_delay_doubles_from_the_base_backoff() -> None:
+    assert [retry_delay(n, 2.0, rand=lambda: 0.0) for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+
+
+def test_retry_delay_adds_at_most_ten_percent_jitter() -> None:
+    assert retry_delay(3, 2.0, rand=lambda: 0.999) == pytest.approx(8 * 1.0999)
+
+
+def test_retry_delay_is_capped_at_one_hour() -> None:
+    assert retry_delay(20, 2.0, rand=lambda: 0.999) == 3600
+    assert retry_delay(1000, 2.0) == 3600
+
+
+def test_describe_error_is_short_and_one_line() -> None:
+    described = describe_error(OSError("line one\nline two " + "x" * 1000), None)
+    assert described.startswith("OSError: line one line two")
+    assert len(described) == 300
