@@ -11,8 +11,10 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -21,6 +23,7 @@ from portal_graph.config import Settings, load_settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.migrate import upgrade
 from portal_graph.db.models import Base
+from tests.factories import Factory
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -86,3 +89,55 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         engine: AsyncEngine = request.getfixturevalue("engine")
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+
+
+# --- the API, in process, over HTTP --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def services(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any]:
+    from portal_graph.services import Services  # imported late: the app is heavy
+
+    services = Services.create(settings, settings.database_url)
+    yield services
+    await services.close()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, services: Any):  # type: ignore[no-untyped-def]
+    from portal_graph.app import create_app
+
+    return create_app(settings, services)
+
+
+class Api:
+    """POSTs GraphQL to the app; returns the decoded body (and keeps the last response)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.response: httpx.Response | None = None
+
+    async def __call__(self, query: str, variables: dict | None = None,
+                       token: str | None = None, **headers: str) -> dict:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        return self.response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+        yield client
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def make(sessionmaker: async_sessionmaker, engine: AsyncEngine) -> Factory:
+    return Factory(sessionmaker)

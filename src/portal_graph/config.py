@@ -56,7 +56,42 @@ class Settings(BaseSettings):
     run_outbox_worker: bool = True
     cors_allow_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    redis_url: str | None = None
+    max_batch: int = Field(default=10, ge=1, le=100, description="operations per batched POST")
+    query_max_depth: int = Field(default=12, ge=2, le=100)
+    query_max_aliases: int = Field(default=30, ge=0, le=10_000)
+    query_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    query_max_cost: int = Field(default=5000, ge=10)
+    query_max_first: int = Field(default=100, ge=1, le=10_000)
+    query_max_directives: int = Field(default=50, ge=0)
+    shutdown_grace_seconds: int = Field(default=30, ge=1)
+    trust_proxy_headers: bool = False
+    # Rate limits as "hits/seconds", shared by all processes through PostgreSQL.
+    rate_limit_login_per_address: str = "20/60"
+    rate_limit_login_per_email: str = "10/900"
+    rate_limit_accept_per_address: str = "20/60"
+    rate_limit_preview_per_address: str = "60/60"
+    rate_limit_invites_per_organization: str = "200/3600"
+
+    @field_validator(
+        "rate_limit_login_per_address", "rate_limit_login_per_email",
+        "rate_limit_accept_per_address", "rate_limit_preview_per_address",
+        "rate_limit_invites_per_organization",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        hits, _, seconds = value.partition("/")
+        if not (hits.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
+            raise ValueError("must look like HITS/SECONDS, e.g. 20/60")
+        return value
+
+    def query_limits(self) -> dict[str, int]:
+        return {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
+                "max_tokens": self.query_max_tokens, "max_cost": self.query_max_cost,
+                "max_first": self.query_max_first, "max_directives": self.query_max_directives}
+
+    def rate(self, name: str) -> tuple[int, int]:
+        hits, _, seconds = getattr(self, f"rate_limit_{name}").partition("/")
+        return int(hits), int(seconds)
 
     @field_validator("database_url")
     @classmethod

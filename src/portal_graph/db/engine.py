@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from portal_graph.config import Settings
 from portal_graph.db.embedded import start_embedded
+from portal_graph.db.session import RequestSession
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -38,5 +39,6 @@ def make_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[RequestSession]:
+    return async_sessionmaker(engine, class_=RequestSession, expire_on_commit=False,
+                              autoflush=False)

@@ -1,0 +1,209 @@
+"""Signing in and out, switching organization, staff logins, API tokens, settings."""
+
+from __future__ import annotations
+
+import strawberry
+
+from portal_graph.accounts import service
+from portal_graph.accounts.queries import build_viewer
+from portal_graph.accounts.types import ApiToken, Organization, Role, StaffMember, Viewer
+from portal_graph.auth import repository as auth_repo
+from portal_graph.auth import service as auth
+from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.relay import parse_id
+from portal_graph.problems import Rejected, UserErrorCode, not_found
+from portal_graph.scope import Viewer as ViewerState
+
+
+async def _viewer_for_new_session(info: Info, result: auth.LoginResult) -> Viewer | None:
+    """The payload's viewer: the session just made, as the next request will see it."""
+    state = await auth.resolve_viewer(info.context.session, result.token, info.context.settings)
+    previous = info.context.viewer
+    info.context.viewer = state
+    try:
+        return await build_viewer(info)
+    finally:
+        info.context.viewer = previous
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Needed when the person belongs to several organizations.")
+
+
+@payload
+class LoginPayload:
+    token: str | None = strawberry.field(
+        default=None, description="Send as `Authorization: Bearer <token>`.")
+    viewer: Viewer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SwitchOrganizationInput:
+    organization_id: strawberry.ID
+
+
+@payload
+class LogoutPayload:
+    ended: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateStaffMemberInput:
+    email: str
+    name: str | None = None
+    role: Role  # type: ignore[valid-type]
+    password: str | None = strawberry.field(
+        default=None, description="For a new person; an existing account keeps its password.")
+
+
+@payload
+class CreateStaffMemberPayload:
+    member: StaffMember | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateApiTokenInput:
+    name: str
+    expires_in_days: int | None = 90
+
+
+@payload
+class CreateApiTokenPayload:
+    api_token: ApiToken | None = None
+    token: str | None = strawberry.field(default=None,
+                                         description="Shown once; only its hash is stored.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RevokeApiTokenInput:
+    api_token_id: strawberry.ID
+
+
+@payload
+class RevokeApiTokenPayload:
+    revoked: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateOrganizationSettingsInput:
+    invitation_ttl_days: int
+
+
+@payload
+class UpdateOrganizationSettingsPayload:
+    organization: Organization | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _organization_id(raw: strawberry.ID | None) -> object:
+    if raw is None:
+        return None
+    parsed = parse_id(raw, "Organization")
+    if parsed is None:
+        raise Rejected(UserErrorCode.INVALID_CREDENTIALS, auth.BAD_LOGIN)
+    return parsed
+
+
+@strawberry.type
+class AccountMutations:
+    @mutation(audiences=EVERYONE, description="Sign in; returns a bearer token.")
+    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+        ctx = info.context
+
+        async def act() -> LoginPayload:
+            await ctx.services.guard_login(ctx, input.email)
+            result = await auth.login(
+                ctx.session, ctx.settings, email=input.email, password=input.password,
+                organization_id=_organization_id(input.organization_id),  # type: ignore[arg-type]
+                client_address=ctx.client_address)
+            return LoginPayload(token=result.token,
+                                viewer=await _viewer_for_new_session(info, result))
+
+        return await run_mutation(info, LoginPayload, act)
+
+    @mutation(audiences=SIGNED_IN, description="End this session.")
+    async def logout(self, info: Info) -> LogoutPayload:
+        return LogoutPayload(ended=await auth.logout(info.context.session, info.context.viewer))
+
+    @mutation(audiences=SIGNED_IN, description="Act in another of your organizations.")
+    async def switch_organization(self, info: Info,
+                                  input: SwitchOrganizationInput) -> LoginPayload:
+        ctx = info.context
+
+        async def act() -> LoginPayload:
+            target = parse_id(input.organization_id, "Organization")
+            if target is None:
+                raise not_found("Organization", "organizationId")
+            result = await auth.switch_organization(ctx.session, ctx.settings, ctx.viewer,
+                                                    target, ctx.client_address)
+            return LoginPayload(token=result.token,
+                                viewer=await _viewer_for_new_session(info, result))
+
+        return await run_mutation(info, LoginPayload, act)
+
+    @mutation(audiences=ADMIN, description="Add an employee login to this organization.")
+    async def create_staff_member(self, info: Info,
+                                  input: CreateStaffMemberInput) -> CreateStaffMemberPayload:
+        ctx = info.context
+
+        async def act() -> CreateStaffMemberPayload:
+            row = await service.create_staff_member(
+                ctx.session, ctx.scope, email=input.email, name=input.name, role=input.role,
+                password=input.password)
+            return CreateStaffMemberPayload(member=StaffMember.from_row(row))
+
+        return await run_mutation(info, CreateStaffMemberPayload, act)
+
+    @mutation(audiences=SIGNED_IN, description="A personal API token for an integration.")
+    async def create_api_token(self, info: Info,
+                               input: CreateApiTokenInput) -> CreateApiTokenPayload:
+        ctx = info.context
+
+        async def act() -> CreateApiTokenPayload:
+            row, token = await auth.create_api_token(ctx.session, ctx.viewer, name=input.name,
+                                                     expires_in_days=input.expires_in_days)
+            return CreateApiTokenPayload(api_token=ApiToken.from_row(row), token=token)
+
+        return await run_mutation(info, CreateApiTokenPayload, act)
+
+    @mutation(audiences=SIGNED_IN, description="Revoke one of your API tokens.")
+    async def revoke_api_token(self, info: Info,
+                               input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+        ctx = info.context
+
+        async def act() -> RevokeApiTokenPayload:
+            token_id = parse_id(input.api_token_id, "ApiToken")
+            viewer: ViewerState = ctx.viewer
+            if token_id is None or not await auth_repo.revoke_api_token(
+                    ctx.session, viewer.organization_id, viewer.person_id,  # type: ignore[arg-type]
+                    token_id):
+                raise not_found("API token", "apiTokenId")
+            return RevokeApiTokenPayload(revoked=True)
+
+        return await run_mutation(info, RevokeApiTokenPayload, act)
+
+    @mutation(audiences=ADMIN, description="Change organization settings.")
+    async def update_organization_settings(
+        self, info: Info, input: UpdateOrganizationSettingsInput,
+    ) -> UpdateOrganizationSettingsPayload:
+        ctx = info.context
+
+        async def act() -> UpdateOrganizationSettingsPayload:
+            row = await service.set_invitation_ttl(ctx.session, ctx.scope,
+                                                   input.invitation_ttl_days)
+            return UpdateOrganizationSettingsPayload(organization=Organization.from_row(row))
+
+        return await run_mutation(info, UpdateOrganizationSettingsPayload, act)
+
+

@@ -1,0 +1,55 @@
+"""Queries about the signed-in person and their organization."""
+
+from __future__ import annotations
+
+import strawberry
+
+from portal_graph.accounts import repository as repo
+from portal_graph.accounts.types import (
+    ApiToken,
+    Organization,
+    OrganizationMembership,
+    Viewer,
+    audience_of,
+)
+from portal_graph.auth import repository as auth_repo
+from portal_graph.db import models
+from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.relay import to_global_id
+
+
+async def build_viewer(info: Info) -> Viewer | None:
+    viewer = info.context.viewer
+    if viewer.person_id is None or viewer.organization_id is None:
+        return None
+    session = info.context.session
+    org = await repo.organization(session, viewer.organization_id)
+    if org is None:
+        return None
+    memberships = await auth_repo.memberships(session, viewer.person_id)
+    return Viewer(
+        person_id=viewer.person_id, email=viewer.email or "", name=viewer.name,
+        audience=audience_of(viewer.audience), role=viewer.role,
+        organization=Organization.from_row(org),
+        memberships=[OrganizationMembership(
+            organization_id=strawberry.ID(to_global_id("Organization", m.organization_id)),
+            organization_name=m.organization_name,
+            role=models.Role(m.role) if m.role else None) for m in memberships],
+        customer_ids=[strawberry.ID(to_global_id("Customer", c))
+                      for c in sorted(viewer.granted_customer_ids)],
+    )
+
+
+@strawberry.type
+class AccountQueries:
+    @field(audiences=EVERYONE, description="The signed-in person; null when anonymous.")
+    async def me(self, info: Info) -> Viewer | None:
+        return await build_viewer(info)
+
+    @field(audiences=SIGNED_IN, description="Your personal API tokens in this organization.")
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        viewer = info.context.viewer
+        rows = await auth_repo.api_tokens_of(info.context.session, viewer.organization_id,  # type: ignore[arg-type]
+                                             viewer.person_id)  # type: ignore[arg-type]
+        return [ApiToken.from_row(row) for row in rows]

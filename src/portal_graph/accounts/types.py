@@ -1,0 +1,111 @@
+"""GraphQL types of people and organizations: staff members, the viewer, API tokens."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.engine import Row
+
+from portal_graph.db import models
+from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.relay import Node, to_global_id
+from portal_graph.scope import Audience
+
+Role = strawberry.enum(models.Role, name="Role")
+
+
+@strawberry.enum(name="Audience", description="Which part of the API a viewer may use.")
+class AudienceEnum(enum.Enum):
+    EXTERNAL = "EXTERNAL"
+    STAFF = "STAFF"
+    ADMIN = "ADMIN"
+
+
+@audience(STAFF)
+@strawberry.type(description="An employee login of the organization.")
+class StaffMember(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    email: str
+    name: str | None
+    role: Role  # type: ignore[valid-type]
+
+    @field(audiences=STAFF, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("StaffMember", self.db_id))
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> StaffMember:
+        return cls(db_id=row.id, email=row.email, name=row.name, role=row.role)
+
+
+@audience(EVERYONE)  # a login's payload shows it to the caller who just signed in
+@strawberry.type(description="An organization (tenant): 'your account'.")
+class Organization:
+    db_id: strawberry.Private[uuid.UUID]
+    name: str
+    invitation_ttl_days: int = field(
+        audiences=ADMIN, description="How many days a new invite link stays valid (1-30).")
+
+    @field(audiences=EVERYONE, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Organization", self.db_id))
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Organization:
+        return cls(db_id=row.id, name=row.name, invitation_ttl_days=row.invitation_ttl_days)
+
+
+@audience(EVERYONE)
+@strawberry.type(description="An organization the signed-in person can act in.")
+class OrganizationMembership:
+    organization_id: strawberry.ID
+    organization_name: str
+    role: Role | None  # type: ignore[valid-type]
+
+
+@audience(EVERYONE)
+@strawberry.type(description="The signed-in person, acting inside one organization.")
+class Viewer:
+    person_id: strawberry.Private[uuid.UUID]
+    email: str
+    name: str | None
+    audience: AudienceEnum
+    role: Role | None  # type: ignore[valid-type]
+    organization: Organization
+    memberships: list[OrganizationMembership] = strawberry.field(
+        description="Every organization this person can switch to.")
+    customer_ids: list[strawberry.ID] = strawberry.field(
+        description="For an external user: the customers they are granted (global ids).")
+
+    @field(audiences=EVERYONE, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Person", self.person_id))
+
+
+@audience(SIGNED_IN)
+@strawberry.type(description="A personal API token for partner integrations.")
+class ApiToken(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @field(audiences=SIGNED_IN, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("ApiToken", self.db_id))
+
+    @classmethod
+    def from_row(cls, row: Any) -> ApiToken:
+        return cls(db_id=row.id, name=row.name, created_at=row.created_at,
+                   last_used_at=row.last_used_at, expires_at=row.expires_at,
+                   revoked_at=row.revoked_at)
+
+
+def audience_of(value: Audience) -> AudienceEnum:
+    return AudienceEnum(value.value)

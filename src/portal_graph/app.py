@@ -1,0 +1,76 @@
+"""The ASGI application: /graphql, health and readiness, the accept page, the outbox worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from portal_graph.config import Settings, get_settings
+from portal_graph.graphql.endpoint import GraphQLEndpoint
+from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
+from portal_graph.mail.transport import transport_from_settings
+from portal_graph.mail.worker import OutboxWorker
+from portal_graph.services import Services
+from portal_graph.web import web_routes
+
+log = logging.getLogger("portal_graph.app")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or get_settings()
+    services = services or Services.create(settings)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with services.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+        except Exception as error:
+            log.warning("not ready: %s", type(error).__name__)
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "up"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.run_outbox_worker:
+            worker = OutboxWorker(services.sessionmaker, settings, services.box,
+                                  transport_from_settings(settings))
+            worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, timeout=30)
+            await services.close()
+
+    endpoint = GraphQLEndpoint(services)
+    routes = [
+        Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *web_routes(settings.graphiql_cdn_url),
+    ]
+    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+                  Middleware(SecurityHeaders)]
+    if settings.cors_allow_origins:
+        middleware.append(Middleware(CORSMiddleware,
+                                     **cors_middleware_kwargs(settings.cors_allow_origins)))
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.services = services
+    return app

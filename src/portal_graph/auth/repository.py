@@ -1,0 +1,189 @@
+"""SQL for credentials: sessions, API tokens and the memberships a login can act in."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal_graph.db import models
+
+# Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
+# the grants are read on every request so that a revocation applies to the very next one.
+_VIEWER_SQL = """
+SELECT c.id AS credential_id, c.organization_id, c.person_id, c.last_seen_at,
+       p.email, p.name, sm.id AS staff_member_id, sm.role,
+       eu.id AS external_user_id,
+       COALESCE((SELECT array_agg(g.customer_id) FROM customer_grants g
+                  WHERE g.organization_id = c.organization_id
+                    AND g.external_user_id = eu.id), '{{}}') AS grants
+FROM {table} c
+JOIN persons p ON p.id = c.person_id
+LEFT JOIN staff_members sm
+       ON sm.organization_id = c.organization_id AND sm.person_id = c.person_id
+LEFT JOIN external_users eu
+       ON eu.organization_id = c.organization_id AND eu.person_id = c.person_id
+      AND eu.access_revoked_at IS NULL
+WHERE c.token_hash = :digest AND {alive}
+"""
+_SESSION_ALIVE = ("c.ended_at IS NULL AND c.expires_at > now() "
+                  "AND c.last_seen_at > now() - make_interval(mins => :idle_minutes)")
+_TOKEN_ALIVE = "c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())"
+SESSION_VIEWER = text(_VIEWER_SQL.format(table="sessions", alive=_SESSION_ALIVE))
+TOKEN_VIEWER = text(_VIEWER_SQL.format(
+    table="api_tokens", alive=_TOKEN_ALIVE).replace("c.last_seen_at", "c.last_used_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRow:
+    credential_id: uuid.UUID
+    organization_id: uuid.UUID
+    person_id: uuid.UUID
+    last_seen_at: datetime | None
+    email: str
+    name: str | None
+    staff_member_id: uuid.UUID | None
+    role: str | None
+    external_user_id: uuid.UUID | None
+    grants: list[uuid.UUID]
+
+
+async def credential_by_digest(
+    session: AsyncSession, digest: bytes, *, api_token: bool, idle_minutes: int
+) -> CredentialRow | None:
+    params: dict[str, object] = {"digest": digest}
+    if not api_token:
+        params["idle_minutes"] = idle_minutes
+    row = (await session.execute(TOKEN_VIEWER if api_token else SESSION_VIEWER, params)).first()
+    return CredentialRow(**row._mapping) if row else None
+
+
+async def touch(session: AsyncSession, row: CredentialRow, *, api_token: bool) -> None:
+    """Record activity (throttled by the caller): the credential, and 'last seen' of externals."""
+    table = models.ApiToken if api_token else models.Session
+    column = table.last_used_at if api_token else table.last_seen_at  # type: ignore[attr-defined]
+    await session.execute(
+        update(table).where(table.organization_id == row.organization_id,
+                            table.id == row.credential_id).values({column: func.now()})
+    )
+    if row.external_user_id is not None:
+        await session.execute(
+            update(models.ExternalUser)
+            .where(models.ExternalUser.organization_id == row.organization_id,
+                   models.ExternalUser.id == row.external_user_id)
+            .values(last_seen_at=func.now())
+        )
+
+
+async def person_by_email(session: AsyncSession, email_normalized: str) -> models.Person | None:
+    return await session.scalar(
+        select(models.Person).where(models.Person.email_normalized == email_normalized)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    organization_id: uuid.UUID
+    organization_name: str
+    role: str | None  # None for an external membership
+
+
+async def memberships(session: AsyncSession, person_id: uuid.UUID) -> list[Membership]:
+    """The organizations a person can act in: staff memberships and active external ones."""
+    staff = select(models.Organization.id, models.Organization.name,
+                   models.StaffMember.role).join(
+        models.StaffMember, models.StaffMember.organization_id == models.Organization.id
+    ).where(models.StaffMember.person_id == person_id)
+    external = select(models.Organization.id, models.Organization.name,
+                      literal(None).label("role")).join(
+        models.ExternalUser, and_(models.ExternalUser.organization_id == models.Organization.id,
+                                  models.ExternalUser.access_revoked_at.is_(None))
+    ).where(models.ExternalUser.person_id == person_id)
+    rows = (await session.execute(staff.union_all(external).order_by(text("name")))).all()
+    seen: dict[uuid.UUID, Membership] = {}
+    for org_id, name, role in rows:
+        role_value = role.value if isinstance(role, models.Role) else role
+        # Staff precedes external in the same organization (it cannot normally happen).
+        if org_id not in seen or role_value is not None:
+            seen[org_id] = Membership(org_id, name, role_value)
+    return list(seen.values())
+
+
+async def create_session(
+    session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
+    ttl: timedelta, client_address: str | None,
+) -> models.Session:
+    row = models.Session(
+        organization_id=organization_id, person_id=person_id, token_hash=digest,
+        expires_at=func.now() + ttl, client_address=client_address,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def end_session(session: AsyncSession, organization_id: uuid.UUID,
+                      session_id: uuid.UUID) -> None:
+    await session.execute(
+        update(models.Session)
+        .where(models.Session.organization_id == organization_id,
+               models.Session.id == session_id, models.Session.ended_at.is_(None))
+        .values(ended_at=func.now())
+    )
+
+
+async def end_all_credentials(session: AsyncSession, organization_id: uuid.UUID,
+                              person_id: uuid.UUID) -> tuple[int, int]:
+    """End every session and API token of a person in one organization."""
+    sessions = await session.execute(
+        update(models.Session)
+        .where(models.Session.organization_id == organization_id,
+               models.Session.person_id == person_id, models.Session.ended_at.is_(None))
+        .values(ended_at=func.now())
+    )
+    tokens = await session.execute(
+        update(models.ApiToken)
+        .where(models.ApiToken.organization_id == organization_id,
+               models.ApiToken.person_id == person_id, models.ApiToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return sessions.rowcount or 0, tokens.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def create_api_token(
+    session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, name: str,
+    digest: bytes, expires_in_days: int | None,
+) -> models.ApiToken:
+    row = models.ApiToken(
+        organization_id=organization_id, person_id=person_id, name=name, token_hash=digest,
+        expires_at=(func.now() + timedelta(days=expires_in_days)) if expires_in_days else None,
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row
+
+
+async def api_tokens_of(session: AsyncSession, organization_id: uuid.UUID,
+                        person_id: uuid.UUID) -> list[models.ApiToken]:
+    return list(await session.scalars(
+        select(models.ApiToken)
+        .where(models.ApiToken.organization_id == organization_id,
+               models.ApiToken.person_id == person_id)
+        .order_by(models.ApiToken.id.desc())
+    ))
+
+
+async def revoke_api_token(session: AsyncSession, organization_id: uuid.UUID,
+                           person_id: uuid.UUID, token_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        update(models.ApiToken)
+        .where(models.ApiToken.organization_id == organization_id,
+               models.ApiToken.person_id == person_id, models.ApiToken.id == token_id,
+               models.ApiToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,146 @@
+"""Who is calling, and signing in and out. Services flush; the request owner commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal_graph.auth import repository as repo
+from portal_graph.auth.email import normalize_email
+from portal_graph.auth.passwords import verify_password
+from portal_graph.auth.tokens import (
+    API_TOKEN_PREFIX,
+    SESSION_PREFIX,
+    new_token,
+    token_digest,
+)
+from portal_graph.config import Settings
+from portal_graph.db import models
+from portal_graph.problems import Rejected, UserErrorCode
+from portal_graph.scope import ANONYMOUS, Audience, Viewer
+
+# Activity is recorded at most this often per credential, so reads stay read-only.
+TOUCH_EVERY = timedelta(seconds=60)
+BAD_LOGIN = "Email or password is incorrect."
+
+
+async def resolve_viewer(session: AsyncSession, token: str | None, settings: Settings) -> Viewer:
+    """The Viewer for a bearer token, read fresh (roles and grants) on every request."""
+    if not token:
+        return ANONYMOUS
+    is_api_token = token.startswith(API_TOKEN_PREFIX)
+    if not (is_api_token or token.startswith(SESSION_PREFIX)) or len(token) > 200:
+        return ANONYMOUS
+    row = await repo.credential_by_digest(session, token_digest(token), api_token=is_api_token,
+                                          idle_minutes=settings.session_idle_minutes)
+    if row is None:
+        return ANONYMOUS
+    if row.staff_member_id is not None and row.role is not None:
+        role = models.Role(row.role)
+        audience = Audience.ADMIN if role is models.Role.ADMIN else Audience.STAFF
+    elif row.external_user_id is not None:
+        role, audience = None, Audience.EXTERNAL
+    else:
+        return ANONYMOUS  # the membership is gone: the credential acts for nobody
+    if row.last_seen_at is None or datetime.now(UTC) - row.last_seen_at > TOUCH_EVERY:
+        await repo.touch(session, row, api_token=is_api_token)
+    return Viewer(
+        audience=audience, person_id=row.person_id, organization_id=row.organization_id,
+        email=row.email, name=row.name, role=role, staff_member_id=row.staff_member_id,
+        external_user_id=row.external_user_id, granted_customer_ids=frozenset(row.grants),
+        session_id=None if is_api_token else row.credential_id,
+        api_token_id=row.credential_id if is_api_token else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    token: str
+    person_id: uuid.UUID
+    organization_id: uuid.UUID
+
+
+async def login(
+    session: AsyncSession, settings: Settings, *, email: str, password: str,
+    organization_id: uuid.UUID | None, client_address: str | None,
+) -> LoginResult:
+    person = await repo.person_by_email(session, normalize_email(email))
+    # Unknown emails pay for a hash check too: the answer and its timing say nothing.
+    password_ok = await verify_password(person.password_hash if person else None, password)
+    if person is None or not password_ok:
+        raise Rejected(UserErrorCode.INVALID_CREDENTIALS, BAD_LOGIN)
+    return await _start_session(session, settings, person.id, organization_id, client_address)
+
+
+async def _start_session(
+    session: AsyncSession, settings: Settings, person_id: uuid.UUID,
+    organization_id: uuid.UUID | None, client_address: str | None,
+) -> LoginResult:
+    choices = await repo.memberships(session, person_id)
+    if organization_id is None:
+        if len(choices) != 1:
+            if not choices:
+                raise Rejected(UserErrorCode.INVALID_CREDENTIALS, BAD_LOGIN)
+            raise Rejected(UserErrorCode.ORGANIZATION_REQUIRED,
+                           "You belong to several organizations: choose one.", "organizationId")
+        organization_id = choices[0].organization_id
+    elif organization_id not in {m.organization_id for m in choices}:
+        raise Rejected(UserErrorCode.INVALID_CREDENTIALS, BAD_LOGIN)
+    return await start_session_in(session, settings, person_id, organization_id, client_address)
+
+
+async def start_session_in(
+    session: AsyncSession, settings: Settings, person_id: uuid.UUID,
+    organization_id: uuid.UUID, client_address: str | None,
+) -> LoginResult:
+    token = new_token(SESSION_PREFIX)
+    await repo.create_session(
+        session, organization_id=organization_id, person_id=person_id,
+        digest=token_digest(token), ttl=timedelta(hours=settings.session_ttl_hours),
+        client_address=client_address,
+    )
+    return LoginResult(token, person_id, organization_id)
+
+
+async def switch_organization(
+    session: AsyncSession, settings: Settings, viewer: Viewer, organization_id: uuid.UUID,
+    client_address: str | None,
+) -> LoginResult:
+    """A new session in another of the person's organizations; the current one ends."""
+    assert viewer.person_id is not None
+    choices = await repo.memberships(session, viewer.person_id)
+    if organization_id not in {m.organization_id for m in choices}:
+        raise Rejected(UserErrorCode.NOT_FOUND, "Organization not found", "organizationId")
+    result = await start_session_in(session, settings, viewer.person_id, organization_id,
+                                    client_address)
+    await logout(session, viewer)
+    return result
+
+
+async def logout(session: AsyncSession, viewer: Viewer) -> bool:
+    if viewer.session_id is None or viewer.organization_id is None:
+        return False
+    await repo.end_session(session, viewer.organization_id, viewer.session_id)
+    return True
+
+
+async def create_api_token(
+    session: AsyncSession, viewer: Viewer, *, name: str, expires_in_days: int | None,
+) -> tuple[models.ApiToken, str]:
+    assert viewer.person_id is not None and viewer.organization_id is not None
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise Rejected(UserErrorCode.INVALID_INPUT, "Give the token a name (1-100 characters).",
+                       "name")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 366:
+        raise Rejected(UserErrorCode.INVALID_INPUT, "Expiry must be 1 to 366 days.",
+                       "expiresInDays")
+    token = new_token(API_TOKEN_PREFIX)
+    row = await repo.create_api_token(
+        session, organization_id=viewer.organization_id, person_id=viewer.person_id, name=name,
+        digest=token_digest(token), expires_in_days=expires_in_days,
+    )
+    return row, token

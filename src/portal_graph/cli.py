@@ -1,0 +1,179 @@
+"""`portal-graph`: serve, migrate, seed, create organizations, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from portal_graph.config import Settings, get_settings
+
+SCHEMA_FILE = Path("schema.graphql")
+AUDIENCE_NAMES = ("anonymous", "external", "staff", "admin")
+
+
+def _database_url(settings: Settings) -> str:
+    from portal_graph.db.engine import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from portal_graph.db.migrate import upgrade
+
+    url = _database_url(get_settings())
+    before, after = upgrade(url)
+    print("database is up to date" if before == after else f"migrated {before} -> {after}")
+    return 0
+
+
+async def _with_sessionmaker(coro_factory, url: str):  # type: ignore[no-untyped-def]
+    from portal_graph.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings(), url)
+    try:
+        return await coro_factory(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def _seed_demo(url: str) -> None:
+    from portal_graph import demo
+
+    result = asyncio.run(_with_sessionmaker(demo.seed_demo, url))
+    print(f"demo organization {result.organization_id} "
+          f"{'created' if result.created else 'already present'}")
+    print(f"  admin login:    {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}")
+    print(f"  manager login:  {demo.MANAGER_EMAIL} / {demo.MANAGER_PASSWORD}")
+    print(f"  external login: {demo.CLIENT_EMAIL} / {demo.CLIENT_PASSWORD}")
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from portal_graph.db.migrate import upgrade
+
+    url = _database_url(get_settings())
+    upgrade(url)
+    _seed_demo(url)
+    return 0
+
+
+def cmd_create_organization(args: argparse.Namespace) -> int:
+    from portal_graph.accounts.service import create_organization
+    from portal_graph.db.migrate import upgrade
+    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.problems import Rejected
+
+    settings = get_settings()
+    url = _database_url(settings)
+    upgrade(url)
+
+    async def create(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session, session.begin():
+            return await create_organization(
+                session, name=args.name, ttl_days=settings.invitation_ttl_days,
+                admin_email=args.admin_email, admin_password=args.admin_password,
+                admin_name=args.admin_name)
+
+    try:
+        org, _ = asyncio.run(_with_sessionmaker(create, url))
+    except Rejected as rejected:
+        print(f"portal-graph: {rejected.problems[0].code.value}: {rejected}", file=sys.stderr)
+        return 1
+    print(to_global_id("Organization", org.id))
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from portal_graph.graphql.schema import audience_schema, full_schema
+    from portal_graph.scope import Audience
+
+    schema = (full_schema() if args.audience is None
+              else audience_schema(Audience(args.audience.upper())))
+    sdl = schema.as_str().rstrip() + "\n"
+    target = Path(args.output) if args.output else (SCHEMA_FILE if args.audience is None
+                                                    else None)
+    if args.check:
+        path = target or SCHEMA_FILE
+        if not path.exists() or path.read_text() != sdl:
+            print(f"{path} differs from the schema the code builds: "
+                  "run `portal-graph export-schema`", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    if target is None:
+        sys.stdout.write(sdl)
+    else:
+        target.write_text(sdl)
+        print(f"wrote {target}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from portal_graph.db.migrate import upgrade
+    from portal_graph.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    url = _database_url(settings)
+    # Worker processes read the URL from the environment: they share the embedded server.
+    os.environ["DATABASE_URL"] = url
+    before, after = upgrade(url)
+    if before != after:
+        print(f"migrated {before} -> {after}")
+    if args.demo:
+        _seed_demo(url)
+    print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
+    uvicorn.run("portal_graph.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, loop="uvloop", http="httptools", log_config=None,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+                proxy_headers=settings.trust_proxy_headers, access_log=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portal-graph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--demo", action="store_true", help="seed the demo organization first")
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=cmd_migrate)
+
+    seed = commands.add_parser("seed-demo", help="create the demo organization, print logins")
+    seed.set_defaults(run=cmd_seed_demo)
+
+    create = commands.add_parser("create-organization",
+                                 help="create an organization and its first admin")
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin-email", required=True)
+    create.add_argument("--admin-password", required=True)
+    create.add_argument("--admin-name")
+    create.set_defaults(run=cmd_create_organization)
+
+    export = commands.add_parser("export-schema", help="write schema.graphql (the full SDL)")
+    export.add_argument("--check", action="store_true",
+                        help="fail when schema.graphql differs from the code")
+    export.add_argument("--audience", choices=AUDIENCE_NAMES,
+                        help="print one audience's schema instead of the full one")
+    export.add_argument("--output", help="file to write (default: schema.graphql, or stdout "
+                                         "with --audience)")
+    export.set_defaults(run=cmd_export_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

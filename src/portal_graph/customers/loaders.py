@@ -1,0 +1,10 @@
+"""Per-request loaders for customers."""
+
+from __future__ import annotations
+
+from portal_graph.db import models
+from portal_graph.graphql.loaders import RowByIdLoader
+
+
+class CustomerByIdLoader(RowByIdLoader):
+    table = models.Customer.__table__

@@ -1,0 +1,54 @@
+"""GraphQL type of a customer (a company the organization works for)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.engine import Row
+
+from portal_graph.graphql import pagination
+from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.relay import Connection, Node, to_global_id
+from portal_graph.work import loaders as work_loaders
+from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
+
+
+@audience(SIGNED_IN)
+@strawberry.type(description="A company the organization works for.")
+class Customer(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    name: str
+    created_at: datetime = field(audiences=STAFF)
+
+    @field(audiences=SIGNED_IN, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Customer", self.db_id))
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def jobs(self, info: Info, first: int | None = None, after: str | None = None,
+                   status: JobStatus | None = None) -> Connection[Job]:  # type: ignore[valid-type]
+        return await pagination.nested(info, work_loaders.JobPageByCustomerLoader,
+                                       work_loaders.JobCountByCustomerLoader, self.db_id, first,
+                                       after, Job.from_row, status)
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def map_captures(self, info: Info, first: int | None = None,
+                           after: str | None = None) -> Connection[MapCapture]:
+        return await pagination.nested(info, work_loaders.MapCapturePageByCustomerLoader,
+                                       work_loaders.MapCaptureCountByCustomerLoader, self.db_id,
+                                       first, after, MapCapture.from_row)
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def assets(self, info: Info, first: int | None = None,
+                     after: str | None = None) -> Connection[Asset]:
+        return await pagination.nested(info, work_loaders.AssetPageByCustomerLoader,
+                                       work_loaders.AssetCountByCustomerLoader, self.db_id,
+                                       first, after, Asset.from_row)
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Customer:
+        return cls(db_id=row.id, name=row.name, created_at=row.created_at)

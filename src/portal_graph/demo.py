@@ -1,0 +1,118 @@
+"""A realistic demo organization, so a new user has something to explore at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from portal_graph.accounts import service as accounts
+from portal_graph.auth.passwords import hash_password
+from portal_graph.customers import service as customers
+from portal_graph.db import models
+from portal_graph.db.session import RequestSession
+from portal_graph.scope import Viewer, admin_scope
+from portal_graph.work import service as work
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@demo.example", "demo-admin-password"
+MANAGER_EMAIL, MANAGER_PASSWORD = "manager@demo.example", "demo-manager-password"
+CLIENT_EMAIL, CLIENT_PASSWORD = "client@demo.example", "demo-client-password"
+ORGANIZATION = "Evergreen Grounds & Maintenance"
+
+CUSTOMERS = {
+    "Riverside Council": [("Play area", "Playground", "RC-PA-01", "Riverside Park, north end"),
+                          ("Irrigation pump", "Pump", "RC-IP-07", "Riverside Park depot")],
+    "Harbour View Apartments": [("Lift 1", "Lift", "HV-L1", "Block A"),
+                                ("Courtyard lawn", "Lawn", None, "Inner courtyard")],
+    "Northgate Business Park": [("Car park lighting", "Lighting", "NG-CPL", "Car park B")],
+    "St Mary's Primary School": [("Sports field", "Field", None, "Behind main building")],
+}
+JOBS = [  # customer, title, status, days from now, price
+    ("Riverside Council", "Quarterly playground inspection", "COMPLETED", -40, "450.00"),
+    ("Riverside Council", "Pump service and filter change", "COMPLETED", -12, "780.50"),
+    ("Riverside Council", "Replace worn swing chains", "IN_PROGRESS", 0, "220.00"),
+    ("Riverside Council", "Autumn leaf clearance", "SCHEDULED", 9, "1200.00"),
+    ("Harbour View Apartments", "Lift safety certification", "COMPLETED", -30, "990.00"),
+    ("Harbour View Apartments", "Courtyard mowing", "COMPLETED", -3, "150.00"),
+    ("Harbour View Apartments", "Hedge trimming", "CANCELLED", -5, "180.00"),
+    ("Northgate Business Park", "Lighting repair, car park B", "COMPLETED", -20, "640.00"),
+    ("Northgate Business Park", "Gritting contract start", "SCHEDULED", 30, "2100.00"),
+    ("St Mary's Primary School", "Line marking, sports field", "IN_PROGRESS", 1, "560.00"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    organization_id: str
+    created: bool
+
+
+async def seed_demo(sessionmaker: async_sessionmaker[RequestSession]) -> DemoLogins:
+    """Create the demo organization once; later calls find it and change nothing."""
+    async with sessionmaker() as session, session.begin():
+        existing = await session.scalar(
+            select(models.StaffMember.organization_id)
+            .join(models.Person, models.Person.id == models.StaffMember.person_id)
+            .where(models.Person.email_normalized == ADMIN_EMAIL))
+        if existing is not None:
+            return DemoLogins(str(existing), created=False)
+        org, _ = await accounts.create_organization(
+            session, name=ORGANIZATION, ttl_days=7, admin_email=ADMIN_EMAIL,
+            admin_password=ADMIN_PASSWORD, admin_name="Alex Admin")
+        scope = admin_scope(org.id)
+        manager = await accounts.create_staff_member(
+            session, scope, email=MANAGER_EMAIL, name="Morgan Manager",
+            role=models.Role.MANAGER, password=MANAGER_PASSWORD)
+        staff = Viewer(staff_member_id=manager.id, organization_id=org.id)
+        customer_ids, asset_ids = {}, {}
+        for name, assets in CUSTOMERS.items():
+            customer = await customers.create_customer(session, scope, name=name)
+            customer_ids[name] = customer.id
+            asset_ids[name] = []
+            for asset_name, kind, serial, location in assets:
+                asset = await work.create_asset(
+                    session, scope, customer_id=customer.id, name=asset_name, kind=kind,
+                    serial_number=serial, location=location)
+                asset_ids[name].append(asset.id)
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        for number, (customer, title, status, days, price) in enumerate(JOBS, start=1):
+            job = await work.create_job(
+                session, scope, staff, customer_id=customer_ids[customer], title=title,
+                reference=f"EGM-{1000 + number}", scheduled_for=now + timedelta(days=days),
+                asset_ids=asset_ids[customer][:1], price=Decimal(price),
+                internal_notes="Gate code 4411; call the site contact first.",
+                assigned_staff_ids=[manager.id], status=models.JobStatus(status))
+            if status == "COMPLETED":
+                await work.set_job_status(session, scope, job_id=job.id,
+                                          status=models.JobStatus.COMPLETED)
+            await work.create_map_capture(
+                session, scope, staff, customer_id=customer_ids[customer], job_id=job.id,
+                job_given=True, latitude=51.5 + number / 100, longitude=-0.12 - number / 100,
+                note=f"Site photo point for {title.lower()}",
+                geometry={"type": "Point", "coordinates": [-0.12 - number / 100,
+                                                           51.5 + number / 100]},
+                captured_at=None)
+        await work.create_map_capture(
+            session, scope, staff, customer_id=customer_ids["Riverside Council"], job_id=None,
+            job_given=False, latitude=51.52, longitude=-0.1, note="Fallen tree reported",
+            geometry=None, captured_at=None)
+        await _external_client(session, org.id, [customer_ids["Riverside Council"],
+                                                 customer_ids["Harbour View Apartments"]])
+        return DemoLogins(str(org.id), created=True)
+
+
+async def _external_client(session: RequestSession, organization_id: object,
+                           customer_ids: list[object]) -> None:
+    """A council contact who already accepted an invitation, to show the external portal."""
+    person_id, external_id = models.new_id(), models.new_id()
+    await session.execute(insert(models.Person).values(
+        id=person_id, email=CLIENT_EMAIL, email_normalized=CLIENT_EMAIL, name="Casey Client",
+        password_hash=await hash_password(CLIENT_PASSWORD)))
+    await session.execute(insert(models.ExternalUser).values(
+        organization_id=organization_id, id=external_id, person_id=person_id))
+    await session.execute(insert(models.CustomerGrant), [
+        {"organization_id": organization_id, "external_user_id": external_id,
+         "customer_id": customer_id} for customer_id in customer_ids])

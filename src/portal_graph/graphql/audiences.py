@@ -1,0 +1,168 @@
+"""Audiences: every field declares who may see it; each audience gets a schema of its own.
+
+A field's audiences come from its own declaration (`field(audiences=...)`) or from its type's
+(`@audience(...)` on the class). A field with neither is a bug that a test finds by walking the
+schema. Per audience, a schema is built once at start-up holding only the fields that audience
+may use, so introspection shows exactly that and a query naming anything else is refused at
+validation, before any resolver or SQL runs (the way Hasura shapes its schema per role).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+)
+from graphql.validation import FieldsOnCorrectTypeRule, KnownTypeNamesRule, ValidationContext
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+
+from portal_graph.graphql.permissions import IsAdmin, IsAuthenticated, IsStaff
+from portal_graph.scope import Audience
+
+AudienceSet = frozenset[Audience]
+EVERYONE: AudienceSet = frozenset(Audience)
+SIGNED_IN: AudienceSet = frozenset({Audience.EXTERNAL, Audience.STAFF, Audience.ADMIN})
+STAFF: AudienceSet = frozenset({Audience.STAFF, Audience.ADMIN})
+ADMIN: AudienceSet = frozenset({Audience.ADMIN})
+ANONYMOUS_ONLY: AudienceSet = frozenset({Audience.ANONYMOUS})
+
+AUDIENCES_KEY = "audiences"
+T = TypeVar("T")
+
+
+def _permissions_for(audiences: AudienceSet) -> list[type[strawberry.BasePermission]]:
+    """Defence in depth behind the shaped schemas; only where a field narrows its audience."""
+    if audiences <= ADMIN:
+        return [IsAdmin]
+    if audiences <= STAFF:
+        return [IsStaff]
+    if Audience.ANONYMOUS not in audiences:
+        return [IsAuthenticated]
+    return []
+
+
+def field(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
+          guard: bool = True, **kwargs: Any) -> Any:
+    """`strawberry.field` that declares its audience (and, by default, guards it)."""
+    permissions = _permissions_for(audiences) if guard else []
+    kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
+    if permissions:
+        kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
+    if resolver is None:
+        return strawberry.field(**kwargs)
+    return strawberry.field(resolver, **kwargs)
+
+
+def mutation(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
+             **kwargs: Any) -> Any:
+    permissions = _permissions_for(audiences)
+    kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
+    if permissions:
+        kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
+    if resolver is None:
+        return strawberry.mutation(**kwargs)
+    return strawberry.mutation(resolver, **kwargs)
+
+
+def audience(audiences: AudienceSet) -> Callable[[type[T]], type[T]]:
+    """Class decorator: the default audience of every field of a type."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        cls.__audiences__ = audiences  # type: ignore[attr-defined]
+        return cls
+
+    return decorate
+
+
+def field_audiences(type_definition: StrawberryObjectDefinition,
+                    field_: StrawberryField) -> AudienceSet | None:
+    declared = field_.metadata.get(AUDIENCES_KEY) if field_.metadata else None
+    if declared is not None:
+        return declared  # type: ignore[no-any-return]
+    for cls in getattr(type_definition.origin, "__mro__", ()):
+        if "__audiences__" in vars(cls):
+            return vars(cls)["__audiences__"]  # type: ignore[no-any-return]
+    return None
+
+
+class AudienceSchema(strawberry.Schema):
+    """A schema holding only the fields `audience` may use (None: the full schema)."""
+
+    def __init__(self, *args: Any, audience: Audience | None, **kwargs: Any) -> None:
+        self.audience = audience  # read by get_fields while the schema is being built
+        super().__init__(*args, **kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        if self.audience is None or type_definition.is_input:
+            return type_definition.fields
+        return [f for f in type_definition.fields
+                if self.audience in (field_audiences(type_definition, f) or ())]
+
+
+def undeclared_fields(types: Iterable[type]) -> list[str]:
+    """Fields (of object types and interfaces) that declare no audience, as Type.field."""
+    missing = []
+    for cls in types:
+        definition: StrawberryObjectDefinition | None = getattr(
+            cls, "__strawberry_definition__", None)
+        if definition is None or definition.is_input:
+            continue
+        for f in definition.fields:
+            if field_audiences(definition, f) is None:
+                missing.append(f"{definition.name}.{f.python_name}")
+    return missing
+
+
+def _denial(audience: Audience) -> tuple[str, str]:
+    if audience is Audience.ANONYMOUS:
+        return "UNAUTHENTICATED", "Sign in to use"
+    return "FORBIDDEN", "Not allowed to use"
+
+
+def forbidden_type_rule(full_schema: GraphQLSchema, audience: Audience) -> type:
+    """Validation: a type that exists but is not this audience's (say, the input type of an
+    admin mutation named in a variable) is FORBIDDEN, not unknown."""
+    code, words = _denial(audience)
+
+    class TypesForAudienceRule(KnownTypeNamesRule):
+        def enter_named_type(self, node: Any, *args: Any) -> None:
+            name = node.name.value
+            if self.context.schema.get_type(name) is None and full_schema.get_type(name):
+                self.report_error(GraphQLError(f"{words} type '{name}'.", node,
+                                               extensions={"code": code}))
+                return
+            super().enter_named_type(node, *args)
+
+    return TypesForAudienceRule
+
+
+def forbidden_field_rule(full_schema: GraphQLSchema, audience: Audience) -> type:
+    """Validation: a field that exists but is not this audience's is FORBIDDEN (or, for an
+    anonymous caller, UNAUTHENTICATED), not an unknown field; unknown fields stay as they are."""
+    code, words = _denial(audience)
+
+    class FieldsForAudienceRule(FieldsOnCorrectTypeRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+
+        def enter_field(self, node: FieldNode, *args: Any) -> None:
+            parent = self.context.get_parent_type()
+            if parent is not None and self.context.get_field_def() is None:
+                full_type = full_schema.get_type(parent.name)
+                if (isinstance(full_type, GraphQLObjectType | GraphQLInterfaceType)
+                        and node.name.value in full_type.fields):
+                    self.report_error(GraphQLError(
+                        f"{words} field '{node.name.value}' on type '{parent.name}'.", node,
+                        extensions={"code": code}))
+                    return
+            super().enter_field(node, *args)
+
+    return FieldsForAudienceRule

@@ -1,0 +1,43 @@
+"""The typed GraphQL context: one per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from portal_graph.config import Settings
+from portal_graph.db.session import RequestSession
+from portal_graph.graphql.loaders import Loaders
+from portal_graph.scope import Scope, Viewer, scope_for
+
+if TYPE_CHECKING:
+    from portal_graph.services import Services
+
+
+@dataclass
+class Context:
+    session: RequestSession
+    viewer: Viewer
+    settings: Settings
+    services: Services
+    client_address: str | None = None
+    request_id: str = ""
+    request: Any = None
+    loaders: Loaders = field(init=False)
+    scope_or_none: Scope | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scope_or_none = scope_for(self.viewer)
+        self.loaders = Loaders(self.session, self.scope_or_none)
+
+    @property
+    def scope(self) -> Scope:
+        """The viewer's scope; only signed-in fields (guarded by audience) ask for it."""
+        if self.scope_or_none is None:
+            raise PermissionError("tenant data needs a signed-in viewer")
+        return self.scope_or_none
+
+
+Info = strawberry.Info[Context, None]

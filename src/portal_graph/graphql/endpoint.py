@@ -1,0 +1,116 @@
+"""`/graphql` over HTTP: GET and POST per the GraphQL-over-HTTP spec, GraphiQL for browsers.
+
+One database session (one transaction) per request, opened here and committed at the end;
+mutations run in savepoints inside it (see payloads.run_mutation).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, OperationType
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portal_graph.auth.service import resolve_viewer
+from portal_graph.graphql.context import Context
+from portal_graph.graphql.execution import format_error
+from portal_graph.http.graphql_http import (
+    GraphQLBatch,
+    GraphQLRequest,
+    HttpError,
+    parse_graphql_request,
+)
+from portal_graph.services import Services
+from portal_graph.web import graphiql_response
+
+log = logging.getLogger("portal_graph.http")
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _media_type(request: Request) -> str:
+    accept = request.headers.get("accept", "")
+    return GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else JSON
+
+
+def _json(body: Any, status: int, media_type: str, **headers: str) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status_code=status,
+                    media_type=media_type, headers=headers or None)
+
+
+def _wants_graphiql(request: Request) -> bool:
+    return (request.method == "GET" and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params)
+
+
+class GraphQLEndpoint:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def handle(self, request: Request) -> Response:
+        settings = self.services.settings
+        request_id = request.scope.get("state", {}).get("request_id") or secrets.token_hex(8)
+        if _wants_graphiql(request):
+            if not settings.graphiql:
+                return Response("GraphiQL is disabled.", status_code=404)
+            return graphiql_response(settings.graphiql_cdn_url)
+        media_type = _media_type(request)
+        body = await request.body() if request.method == "POST" else b""
+        parsed = parse_graphql_request(request.method, request.headers.get("content-type"),
+                                       dict(request.query_params), body,
+                                       max_batch=settings.max_batch)
+        if isinstance(parsed, HttpError):
+            return _json({"errors": [{"message": parsed.message,
+                                      "extensions": {"code": parsed.code}}]},
+                         parsed.status, media_type)
+        requests = parsed.requests if isinstance(parsed, GraphQLBatch) else (parsed,)
+        async with self.services.sessionmaker() as session, session.begin():
+            viewer = await resolve_viewer(session, bearer_token(request), settings)
+            results = []
+            for one in requests:
+                context = Context(session=session, viewer=viewer, settings=settings,
+                                  services=self.services, client_address=client_address(request),
+                                  request_id=request_id, request=request)
+                results.append(await self._one(context, one, request.method, media_type))
+        if isinstance(parsed, GraphQLBatch):
+            return _json([body for body, _ in results], 200, media_type)
+        body, status = results[0]
+        return _json(body, status, media_type)
+
+    async def _one(self, context: Context, one: GraphQLRequest, method: str,
+                   media_type: str) -> tuple[dict[str, Any], int]:
+        executor = self.services.executor
+        prepared = executor.prepare(context.viewer.audience, one.query, one.variables)
+        if prepared.document is None:
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            return {"errors": [format_error(e, context.request_id)
+                               for e in prepared.errors]}, status
+        operation = executor.operation_type(prepared.document, one.operation_name)
+        if operation is None:
+            error = GraphQLError("Unknown or ambiguous operation name.",
+                                 extensions={"code": "BAD_REQUEST"})
+            return {"errors": [format_error(error, context.request_id)]}, 400
+        if method == "GET" and operation is not OperationType.QUERY:
+            error = GraphQLError("Mutations are only accepted over POST.",
+                                 extensions={"code": "METHOD_NOT_ALLOWED"})
+            return {"errors": [format_error(error, context.request_id)]}, 405
+        result = await executor.run(context, prepared.document, one.variables,
+                                    one.operation_name)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e, context.request_id) for e in result.errors]
+        return body, 200

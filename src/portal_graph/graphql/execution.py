@@ -1,0 +1,149 @@
+"""Running one GraphQL operation for one viewer: parse, validate, execute, mask.
+
+The schema is the viewer's audience schema, picked per request (built once at start-up).
+Parsing and the structural validation are cached per (audience, query text); the limits that
+depend on variables (cost, `first`) run per request and before graphql-core's own rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    OperationType,
+    execute,
+    get_operation_ast,
+    specified_rules,
+    validate,
+)
+from graphql.validation import FieldsOnCorrectTypeRule, KnownTypeNamesRule
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.utils.await_maybe import await_maybe
+
+from portal_graph.graphql.audiences import forbidden_field_rule, forbidden_type_rule
+from portal_graph.graphql.context import Context
+from portal_graph.graphql.limits import (
+    QueryLimits,
+    parse_document,
+    strip_suggestions,
+    validate_limits,
+)
+from portal_graph.graphql.schema import audience_schema, full_schema
+from portal_graph.scope import Audience
+
+log = logging.getLogger("portal_graph.graphql")
+CACHE_SIZE = 512
+
+
+class _LRU(OrderedDict[Any, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def remember(self, key: Any, value: Any) -> Any:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+    def recall(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+
+@dataclass
+class Prepared:
+    document: DocumentNode | None
+    errors: list[GraphQLError]
+
+
+def _rules_for(audience: Audience) -> tuple[type, ...]:
+    full = full_schema()._schema
+    swapped = {FieldsOnCorrectTypeRule: forbidden_field_rule(full, audience),
+               KnownTypeNamesRule: forbidden_type_rule(full, audience)}
+    rules = [swapped.get(rule, rule) for rule in specified_rules]
+    return (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+class Executor:
+    """Per process: the audience schemas, their rules and the parse/validation caches."""
+
+    def __init__(self, limits: QueryLimits) -> None:
+        self.limits = limits
+        self.schemas = {audience: audience_schema(audience)._schema for audience in Audience}
+        self.rules = {audience: _rules_for(audience) for audience in Audience}
+        self._parsed = _LRU(CACHE_SIZE)
+        self._validated = _LRU(CACHE_SIZE)
+
+    def prepare(self, audience: Audience, query: str,
+                variables: dict[str, Any] | None) -> Prepared:
+        document = self._parsed.recall(query)
+        if document is None:
+            try:
+                document = self._parsed.remember(query, parse_document(query, self.limits))
+            except GraphQLError as error:
+                return Prepared(None, [error])
+        schema = self.schemas[audience]
+        # Variable-dependent limits first: they stop hostile documents before the
+        # specified rules, some of which are quadratic in repeated fields.
+        errors = validate_limits(schema, document, self.limits, variables)
+        if errors:
+            return Prepared(None, errors)
+        key = (audience, query)
+        cached = self._validated.recall(key)
+        if cached is None:
+            cached = self._validated.remember(
+                key, validate(schema, document, self.rules[audience]) or [])
+        if cached:
+            # A denial explains the whole refusal; the errors that follow from it add noise.
+            denials = [e for e in cached if (e.extensions or {}).get("code")
+                       in ("FORBIDDEN", "UNAUTHENTICATED")]
+            cached = denials or cached
+            if audience not in (Audience.STAFF, Audience.ADMIN):
+                cached = strip_suggestions(cached)
+            return Prepared(None, list(cached))
+        return Prepared(document, [])
+
+    @staticmethod
+    def operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:
+        operation = get_operation_ast(document, operation_name)
+        return operation.operation if operation else None
+
+    async def run(self, context: Context, document: DocumentNode,
+                  variables: dict[str, Any] | None, operation_name: str | None) -> ExecutionResult:
+        result = await await_maybe(execute(
+            self.schemas[context.viewer.audience], document, context_value=context,
+            variable_values=variables, operation_name=operation_name))
+        return result  # type: ignore[no-any-return]
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Errors we raise on purpose carry a code; anything else is unexpected and masked."""
+    original = error.original_error
+    if original is None:
+        return True
+    return isinstance(original, GraphQLError) and bool((original.extensions or {}).get("code"))
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    if not is_expected(error):
+        log.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "request",
+                  exc_info=error.original_error, extra={"request_id": request_id})
+        return {"message": "Internal server error",
+                "path": error.path,
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}
+    formatted = error.formatted
+    extensions = dict(formatted.get("extensions") or {})
+    extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None
+                          else "BAD_REQUEST")
+    formatted["extensions"] = extensions
+    return dict(formatted)

@@ -1,0 +1,41 @@
+"""Permission classes: tiny, and only on fields whose audience is narrower than their type's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from portal_graph.scope import Audience
+
+
+def _viewer_audience(info: strawberry.Info) -> Audience:
+    return info.context.viewer.audience  # type: ignore[no-any-return]
+
+
+class IsAuthenticated(strawberry.BasePermission):
+    message = "Sign in to use this field."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return _viewer_audience(info) is not Audience.ANONYMOUS
+
+
+class IsStaff(strawberry.BasePermission):
+    message = "Only staff members may use this field."
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        audience = _viewer_audience(info)
+        self.error_extensions = {
+            "code": "UNAUTHENTICATED" if audience is Audience.ANONYMOUS else "FORBIDDEN"}
+        return audience in (Audience.STAFF, Audience.ADMIN)
+
+
+class IsAdmin(strawberry.BasePermission):
+    message = "Only administrators may use this field."
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        audience = _viewer_audience(info)
+        self.error_extensions = {
+            "code": "UNAUTHENTICATED" if audience is Audience.ANONYMOUS else "FORBIDDEN"}
+        return audience is Audience.ADMIN

@@ -1,0 +1,186 @@
+"""Viewer -> Scope, and Scope -> SQL filters: the one place PRODUCT.md section 2 becomes SQL.
+
+Repositories take a `Scope`, which only `scope_for` creates, and build every tenant query with
+the filters below. An out-of-scope row is simply absent from the result, exactly like a row
+that does not exist.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from typing import NewType
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+
+from portal_graph.db import models
+
+OrganizationId = NewType("OrganizationId", uuid.UUID)
+
+
+class Audience(enum.Enum):
+    """Who is asking, as far as the schema is concerned (PRODUCT.md section 2 columns)."""
+
+    ANONYMOUS = "ANONYMOUS"
+    EXTERNAL = "EXTERNAL"
+    STAFF = "STAFF"  # MANAGER and USER members
+    ADMIN = "ADMIN"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The caller of one request, read fresh from the database for that request."""
+
+    audience: Audience = Audience.ANONYMOUS
+    person_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    email: str | None = None
+    name: str | None = None
+    role: models.Role | None = None
+    staff_member_id: uuid.UUID | None = None
+    external_user_id: uuid.UUID | None = None
+    granted_customer_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    session_id: uuid.UUID | None = None
+    api_token_id: uuid.UUID | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.audience in (Audience.STAFF, Audience.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.audience is Audience.ADMIN
+
+
+ANONYMOUS = Viewer()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    organization_id: OrganizationId
+    external: bool
+    customer_ids: frozenset[uuid.UUID]  # the grants; only meaningful when external
+
+    @property
+    def sees_nothing(self) -> bool:
+        return self.external and not self.customer_ids
+
+
+def scope_for(viewer: Viewer) -> Scope | None:
+    """The only constructor of a Scope. None for anonymous callers: they see no tenant data."""
+    if viewer.organization_id is None or viewer.audience is Audience.ANONYMOUS:
+        return None
+    return Scope(
+        organization_id=OrganizationId(viewer.organization_id),
+        external=viewer.audience is Audience.EXTERNAL,
+        customer_ids=viewer.granted_customer_ids,
+    )
+
+
+def admin_scope(organization_id: uuid.UUID) -> Scope:
+    """Organization-wide scope for trusted server-side work (CLI, seeding, accept)."""
+    return Scope(OrganizationId(organization_id), external=False, customer_ids=frozenset())
+
+
+# --- row filters ---------------------------------------------------------------------------
+
+Customer = models.Customer.__table__
+Job = models.Job.__table__
+MapCapture = models.MapCapture.__table__
+Asset = models.Asset.__table__
+JobAsset = models.JobAsset.__table__
+
+
+def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
+    if not scope.customer_ids:
+        return false()
+    return column.in_(sorted(scope.customer_ids))
+
+
+def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    condition = table.c.organization_id == scope.organization_id
+    if scope.external:
+        condition = and_(condition, _granted(scope, table.c.id))
+    return condition
+
+
+def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    condition = table.c.organization_id == scope.organization_id
+    if scope.external:
+        condition = and_(
+            condition,
+            _granted(scope, table.c.customer_id),
+            table.c.status == models.JobStatus.COMPLETED,
+        )
+    return condition
+
+
+def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    condition = table.c.organization_id == scope.organization_id
+    if scope.external:
+        job = Job.alias("capture_job")
+        linked_job_visible = exists(
+            select(1).where(
+                job.c.organization_id == table.c.organization_id,
+                job.c.id == table.c.job_id,
+                jobs_visible(scope, job),
+            )
+        )
+        condition = and_(
+            condition,
+            _granted(scope, table.c.customer_id),
+            or_(table.c.job_id.is_(None), linked_job_visible),
+        )
+    return condition
+
+
+def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    condition = table.c.organization_id == scope.organization_id
+    if scope.external:
+        link = JobAsset.alias("asset_link")
+        job = Job.alias("asset_job")
+        on_visible_job = exists(
+            select(1)
+            .select_from(link.join(job, and_(job.c.organization_id == link.c.organization_id,
+                                             job.c.id == link.c.job_id)))
+            .where(
+                link.c.organization_id == table.c.organization_id,
+                link.c.asset_id == table.c.id,
+                jobs_visible(scope, job),
+            )
+        )
+        condition = and_(condition, _granted(scope, table.c.customer_id), on_visible_job)
+    return condition
+
+
+def tenant(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """Tables without a rule of their own (staff, invitations, audit, ...) are staff data:
+    the organization's staff see its rows, external users see none (deny by default)."""
+    if scope.external:
+        return false()
+    return table.c.organization_id == scope.organization_id  # type: ignore[no-any-return]
+
+
+VISIBILITY = {
+    "customers": customers_visible,
+    "jobs": jobs_visible,
+    "map_captures": map_captures_visible,
+    "assets": assets_visible,
+}
+
+
+def visible(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """The visibility filter of an entity table (or its alias)."""
+    base = getattr(table, "element", table)
+    rule = VISIBILITY.get(base.name)
+    return rule(scope, table) if rule else tenant(scope, table)
+
+
+def scoped(scope: Scope, table) -> Select:  # type: ignore[no-untyped-def]
+    """SELECT * FROM table WHERE <visible to scope>: the start of every read."""
+    return select(table).where(visible(scope, table))
+
+
+__all__ = ["ANONYMOUS", "Audience", "OrganizationId", "Scope", "Viewer", "admin_scope",
+           "scope_for", "scoped", "true", "visible"]

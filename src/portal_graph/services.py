@@ -1,0 +1,77 @@
+"""Process-wide services: settings, database, executor, secret box, rate limits.
+
+Stateless across processes: everything shared (sessions, rate limits, the outbox) lives in
+PostgreSQL, so any number of instances can run behind a load balancer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from portal_graph.config import Settings
+from portal_graph.db.engine import make_engine, make_sessionmaker
+from portal_graph.db.session import RequestSession
+from portal_graph.graphql.execution import Executor
+from portal_graph.graphql.limits import QueryLimits
+from portal_graph.mail.secretbox import SecretBox
+from portal_graph.problems import Rejected, UserErrorCode
+from portal_graph.ratelimit import Limit, RateAction, RateLimiter, RateLimits, limit_keys
+
+if TYPE_CHECKING:
+    from portal_graph.graphql.context import Context
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[RequestSession]
+    executor: Executor
+    box: SecretBox
+    rate_limiter: RateLimiter
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+
+    @classmethod
+    def create(cls, settings: Settings, database_url: str | None = None) -> Services:
+        engine = make_engine(settings, database_url)
+        sessionmaker = make_sessionmaker(engine)
+        return cls(
+            settings=settings, engine=engine, sessionmaker=sessionmaker,
+            executor=Executor(QueryLimits(**settings.query_limits())),
+            box=SecretBox.from_settings(settings), rate_limiter=RateLimiter(sessionmaker),
+            rate_limits=_rate_limits(settings),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _guard(self, action: RateAction, ctx: Context, email: str | None = None) -> None:
+        """Refuse with RATE_LIMITED when this attempt is over any of its limits."""
+        keys = limit_keys(action, ctx.client_address or "unknown", email,
+                          organization_id=ctx.viewer.organization_id, limits=self.rate_limits)
+        decision = await self.rate_limiter.hit_all(keys)
+        if not decision.allowed:
+            raise Rejected(UserErrorCode.RATE_LIMITED,
+                           f"Too many attempts. Try again in {decision.retry_after_seconds} "
+                           "seconds.")
+
+    async def guard_login(self, ctx: Context, email: str) -> None:
+        await self._guard(RateAction.LOGIN, ctx, email)
+
+    async def guard_accept(self, ctx: Context) -> None:
+        await self._guard(RateAction.ACCEPT, ctx)
+
+    async def guard_preview(self, ctx: Context) -> None:
+        await self._guard(RateAction.PREVIEW, ctx)
+
+    async def guard_invite(self, ctx: Context) -> None:
+        await self._guard(RateAction.INVITE, ctx)
+
+
+def _rate_limits(settings: Settings) -> RateLimits:
+    names = ("login_per_address", "login_per_email", "accept_per_address",
+             "preview_per_address", "invites_per_organization")
+    return RateLimits(**{name: Limit(*settings.rate(name)) for name in names})

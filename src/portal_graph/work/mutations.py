@@ -1,0 +1,151 @@
+"""Staff data entry for jobs, assets and map captures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.scalars import JSON
+
+from portal_graph.db import models
+from portal_graph.graphql.audiences import STAFF, mutation
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.relay import parse_id
+from portal_graph.work import service
+from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
+
+
+def _ids(values: list[strawberry.ID] | None, type_name: str) -> list[uuid.UUID | None]:
+    return [parse_id(v, type_name) for v in values or []]
+
+
+@strawberry.input
+class CreateAssetInput:
+    customer_id: strawberry.ID
+    name: str
+    kind: str | None = None
+    serial_number: str | None = None
+    location: str | None = None
+
+
+@payload
+class CreateAssetPayload:
+    asset: Asset | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateJobInput:
+    customer_id: strawberry.ID
+    title: str
+    reference: str | None = strawberry.field(
+        default=None, description="Unique in the organization; generated when omitted.")
+    scheduled_for: datetime | None = None
+    asset_ids: list[strawberry.ID] | None = None
+    internal_notes: str | None = None
+    price: Decimal | None = None
+    assigned_staff_ids: list[strawberry.ID] | None = None
+    status: JobStatus = models.JobStatus.SCHEDULED  # type: ignore[valid-type]
+
+
+@payload
+class CreateJobPayload:
+    job: Job | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SetJobStatusInput:
+    job_id: strawberry.ID
+    status: JobStatus  # type: ignore[valid-type]
+
+
+@payload
+class SetJobStatusPayload:
+    job: Job | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateMapCaptureInput:
+    customer_id: strawberry.ID
+    latitude: float
+    longitude: float
+    job_id: strawberry.ID | None = None
+    note: str | None = None
+    geometry: JSON | None = strawberry.field(default=None,
+                                             description="A GeoJSON geometry object.")
+    captured_at: datetime | None = None
+
+
+@payload
+class CreateMapCapturePayload:
+    map_capture: MapCapture | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WorkMutations:
+    @mutation(audiences=STAFF, description="Add an asset of a customer.")
+    async def create_asset(self, info: Info, input: CreateAssetInput) -> CreateAssetPayload:
+        ctx = info.context
+
+        async def act() -> CreateAssetPayload:
+            row = await service.create_asset(
+                ctx.session, ctx.scope, customer_id=parse_id(input.customer_id, "Customer"),
+                name=input.name, kind=input.kind, serial_number=input.serial_number,
+                location=input.location)
+            return CreateAssetPayload(asset=Asset.from_row(row))
+
+        return await run_mutation(info, CreateAssetPayload, act)
+
+    @mutation(audiences=STAFF, description="Add a job for a customer.")
+    async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
+        ctx = info.context
+
+        async def act() -> CreateJobPayload:
+            row = await service.create_job(
+                ctx.session, ctx.scope, ctx.viewer,
+                customer_id=parse_id(input.customer_id, "Customer"), title=input.title,
+                reference=input.reference, scheduled_for=input.scheduled_for,
+                asset_ids=_ids(input.asset_ids, "Asset"), internal_notes=input.internal_notes,
+                price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids,
+                                                           "StaffMember"),
+                status=input.status)
+            if row.status is models.JobStatus.COMPLETED:
+                row = await service.set_job_status(ctx.session, ctx.scope, job_id=row.id,
+                                                   status=row.status)
+            return CreateJobPayload(job=Job.from_row(row))
+
+        return await run_mutation(info, CreateJobPayload, act)
+
+    @mutation(audiences=STAFF, description="Move a job to another status.")
+    async def set_job_status(self, info: Info, input: SetJobStatusInput) -> SetJobStatusPayload:
+        ctx = info.context
+
+        async def act() -> SetJobStatusPayload:
+            row = await service.set_job_status(ctx.session, ctx.scope,
+                                               job_id=parse_id(input.job_id, "Job"),
+                                               status=input.status)
+            return SetJobStatusPayload(job=Job.from_row(row))
+
+        return await run_mutation(info, SetJobStatusPayload, act)
+
+    @mutation(audiences=STAFF, description="Record a map capture, optionally for a job.")
+    async def create_map_capture(self, info: Info,
+                                 input: CreateMapCaptureInput) -> CreateMapCapturePayload:
+        ctx = info.context
+
+        async def act() -> CreateMapCapturePayload:
+            row = await service.create_map_capture(
+                ctx.session, ctx.scope, ctx.viewer,
+                customer_id=parse_id(input.customer_id, "Customer"),
+                job_id=parse_id(input.job_id, "Job"), job_given=input.job_id is not None,
+                latitude=input.latitude, longitude=input.longitude, note=input.note,
+                geometry=input.geometry, captured_at=input.captured_at)
+            return CreateMapCapturePayload(map_capture=MapCapture.from_row(row))
+
+        return await run_mutation(info, CreateMapCapturePayload, act)

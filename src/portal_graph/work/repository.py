@@ -1,0 +1,108 @@
+"""SQL for jobs, assets and map captures. Every read starts from the viewer's scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from portal_graph.db import models
+from portal_graph.db.session import RequestSession
+from portal_graph.scope import Scope, scoped, visible
+
+jobs = models.Job.__table__
+assets = models.Asset.__table__
+job_assets = models.JobAsset.__table__
+map_captures = models.MapCapture.__table__
+job_assignments = models.JobAssignment.__table__
+
+
+class DuplicateReference(Exception):
+    pass
+
+
+def job_listing(scope: Scope, *, customer_id: uuid.UUID | None = None,
+                status: models.JobStatus | None = None) -> Select[Any]:
+    statement = scoped(scope, jobs)
+    if customer_id is not None:
+        statement = statement.where(jobs.c.customer_id == customer_id)
+    if status is not None:
+        statement = statement.where(jobs.c.status == status)
+    return statement
+
+
+def capture_listing(scope: Scope, *, customer_id: uuid.UUID | None = None,
+                    job_id: uuid.UUID | None = None) -> Select[Any]:
+    statement = scoped(scope, map_captures)
+    if customer_id is not None:
+        statement = statement.where(map_captures.c.customer_id == customer_id)
+    if job_id is not None:
+        statement = statement.where(map_captures.c.job_id == job_id)
+    return statement
+
+
+def asset_listing(scope: Scope, *, customer_id: uuid.UUID | None = None) -> Select[Any]:
+    statement = scoped(scope, assets)
+    if customer_id is not None:
+        statement = statement.where(assets.c.customer_id == customer_id)
+    return statement
+
+
+def assets_with_job(scope: Scope) -> Select[Any]:
+    """Visible assets with the id of each job they are linked to (column `job_id`)."""
+    return (select(assets, job_assets.c.job_id)
+            .join_from(assets, job_assets, (job_assets.c.organization_id
+                                            == assets.c.organization_id)
+                       & (job_assets.c.asset_id == assets.c.id))
+            .where(visible(scope, assets)))
+
+
+async def visible_rows(session: RequestSession, scope: Scope, table: Any,
+                       ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+    if not ids:
+        return {}
+    rows = await session.execute(scoped(scope, table).where(table.c.id.in_(list(ids))))
+    return {row.id: row for row in rows.all()}
+
+
+async def insert_job(session: RequestSession, scope: Scope, values: dict[str, Any],
+                     asset_ids: Sequence[uuid.UUID],
+                     staff_ids: Sequence[uuid.UUID]) -> Row[Any]:
+    org = scope.organization_id
+    try:
+        async with session.begin_nested():
+            row = (await session.execute(
+                insert(jobs).values(organization_id=org, id=models.new_id(), **values)
+                .returning(*jobs.c))).one()
+    except IntegrityError as error:
+        if "uq_jobs_org_reference" in str(error.orig):
+            raise DuplicateReference from error
+        raise
+    if asset_ids:
+        await session.execute(insert(job_assets), [
+            {"organization_id": org, "job_id": row.id, "asset_id": a} for a in asset_ids])
+    if staff_ids:
+        await session.execute(insert(job_assignments), [
+            {"organization_id": org, "job_id": row.id, "staff_member_id": s}
+            for s in staff_ids])
+    return row
+
+
+async def update_job_status(session: RequestSession, scope: Scope, job_id: uuid.UUID,
+                            status: models.JobStatus) -> Row[Any] | None:
+    completed_at = (func.coalesce(jobs.c.completed_at, func.now())
+                    if status is models.JobStatus.COMPLETED else None)
+    return (await session.execute(
+        update(jobs).where(visible(scope, jobs), jobs.c.id == job_id)
+        .values(status=status, completed_at=completed_at).returning(*jobs.c))).first()
+
+
+async def insert_row(session: RequestSession, scope: Scope, table: Any,
+                     values: dict[str, Any]) -> Row[Any]:
+    return (await session.execute(
+        insert(table).values(organization_id=scope.organization_id, id=models.new_id(),
+                             **values).returning(*table.c))).one()

@@ -1,0 +1,157 @@
+"""GraphQL types of the work: jobs, assets, map captures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy.engine import Row
+from strawberry.scalars import JSON
+
+from portal_graph.customers.loaders import CustomerByIdLoader
+from portal_graph.db import models
+from portal_graph.graphql import pagination
+from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.relay import Connection, Node, to_global_id
+from portal_graph.work import loaders
+
+if TYPE_CHECKING:
+    from portal_graph.accounts.types import StaffMember
+    from portal_graph.customers.types import Customer
+
+JobStatus = strawberry.enum(models.JobStatus, name="JobStatus")
+CustomerRef = Annotated["Customer", strawberry.lazy("portal_graph.customers.types")]
+StaffRef = Annotated["StaffMember", strawberry.lazy("portal_graph.accounts.types")]
+
+
+async def _customer(info: Info, customer_id: uuid.UUID) -> Customer | None:
+    from portal_graph.customers.types import Customer
+
+    row = await info.context.loaders.get(CustomerByIdLoader).load(customer_id)
+    return Customer.from_row(row) if row else None
+
+
+@audience(SIGNED_IN)
+@strawberry.type(description="A piece of work done for a customer.")
+class Job(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    customer_id: strawberry.Private[uuid.UUID]
+    reference: str
+    title: str
+    status: JobStatus  # type: ignore[valid-type]
+    scheduled_for: datetime | None
+    completed_at: datetime | None
+    internal_notes: str | None = field(audiences=STAFF)
+    price: Decimal | None = field(audiences=STAFF)
+
+    @field(audiences=SIGNED_IN, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Job", self.db_id))
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def customer(self, info: Info) -> CustomerRef:
+        # A visible job's customer is always visible (same grant), so this is never null.
+        return await _customer(info, self.customer_id)  # type: ignore[return-value]
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def map_captures(self, info: Info, first: int | None = None,
+                           after: str | None = None) -> Connection[MapCapture]:
+        return await pagination.nested(info, loaders.MapCapturePageByJobLoader,
+                                       loaders.MapCaptureCountByJobLoader, self.db_id, first,
+                                       after, MapCapture.from_row)
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def assets(self, info: Info, first: int | None = None,
+                     after: str | None = None) -> Connection[Asset]:
+        return await pagination.nested(info, loaders.AssetPageByJobLoader,
+                                       loaders.AssetCountByJobLoader, self.db_id, first, after,
+                                       Asset.from_row)
+
+    @field(audiences=STAFF)
+    async def assigned_staff(self, info: Info) -> list[StaffRef]:
+        from portal_graph.accounts.loaders import StaffByJobLoader
+        from portal_graph.accounts.types import StaffMember
+
+        rows = await info.context.loaders.get(StaffByJobLoader).load(self.db_id)
+        return [StaffMember.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Job:
+        return cls(db_id=row.id, customer_id=row.customer_id, reference=row.reference,
+                   title=row.title, status=row.status, scheduled_for=row.scheduled_for,
+                   completed_at=row.completed_at, internal_notes=row.internal_notes,
+                   price=row.price)
+
+
+@audience(SIGNED_IN)
+@strawberry.type(description="Equipment or a site feature of a customer, serviced by jobs.")
+class Asset(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    customer_id: strawberry.Private[uuid.UUID]
+    name: str
+    kind: str | None
+    serial_number: str | None
+    location: str | None
+
+    @field(audiences=SIGNED_IN, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Asset", self.db_id))
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def customer(self, info: Info) -> CustomerRef:
+        return await _customer(info, self.customer_id)  # type: ignore[return-value]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Asset:
+        return cls(db_id=row.id, customer_id=row.customer_id, name=row.name, kind=row.kind,
+                   serial_number=row.serial_number, location=row.location)
+
+
+@audience(SIGNED_IN)
+@strawberry.type(description="A point (and optional shape) captured on a map at a site.")
+class MapCapture(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    customer_id: strawberry.Private[uuid.UUID]
+    job_id: strawberry.Private[uuid.UUID | None]
+    captured_by_id: strawberry.Private[uuid.UUID | None]
+    captured_at: datetime
+    latitude: float
+    longitude: float
+    geometry: JSON | None = strawberry.field(description="A GeoJSON geometry object.")
+    note: str | None
+
+    @field(audiences=SIGNED_IN, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("MapCapture", self.db_id))
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def job(self, info: Info) -> Job | None:
+        if self.job_id is None:
+            return None
+        row = await info.context.loaders.get(loaders.JobByIdLoader).load(self.job_id)
+        return Job.from_row(row) if row else None
+
+    @field(audiences=SIGNED_IN, guard=False)
+    async def customer(self, info: Info) -> CustomerRef:
+        return await _customer(info, self.customer_id)  # type: ignore[return-value]
+
+    @field(audiences=STAFF)
+    async def captured_by(self, info: Info) -> StaffRef | None:
+        from portal_graph.accounts.loaders import StaffMemberByIdLoader
+        from portal_graph.accounts.types import StaffMember
+
+        if self.captured_by_id is None:
+            return None
+        row = await info.context.loaders.get(StaffMemberByIdLoader).load(self.captured_by_id)
+        return StaffMember.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> MapCapture:
+        return cls(db_id=row.id, customer_id=row.customer_id, job_id=row.job_id,
+                   captured_by_id=row.captured_by_id, captured_at=row.captured_at,
+                   latitude=row.latitude, longitude=row.longitude, geometry=row.geometry,
+                   note=row.note)
