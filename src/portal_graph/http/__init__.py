@@ -1,0 +1,1 @@
+"""HTTP edge of the API: request guards and GraphQL-over-HTTP request parsing."""

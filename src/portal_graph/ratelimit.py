@@ -1,0 +1,177 @@
+"""Fixed-window rate limits kept in PostgreSQL, so every server process shares the counts.
+
+One upsert per hit, in its own short transaction: the count survives a request that rolls
+back (a failed login must still count), and concurrent hits from any process serialise on
+the row. Windows are aligned to the database clock, so processes with drifting clocks agree.
+A fixed window lets up to twice the limit through across a window boundary; for login and
+token guessing that is still a hard ceiling, and it costs one row per key and window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    retry_after_seconds: int  # 0 when allowed
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Limit:
+    limit: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    login_per_address: Limit = Limit(20, 60)
+    login_per_email: Limit = Limit(10, 15 * 60)
+    accept_per_address: Limit = Limit(20, 60)
+    preview_per_address: Limit = Limit(60, 60)
+    invites_per_organization: Limit = Limit(200, 60 * 60)
+
+
+class RateAction(StrEnum):
+    LOGIN = "login"
+    ACCEPT = "accept"  # accepting an invitation
+    PREVIEW = "preview"  # looking up an invitation by its token before accepting
+    INVITE = "invite"
+
+
+@dataclass(frozen=True)
+class LimitKey:
+    key: str
+    limit: int
+    window_seconds: int
+
+
+# The window start comes from the database clock; `now()` is fixed for the transaction, so
+# the window and the retry delay are computed from the same instant.
+_HIT = text("""
+    INSERT INTO rate_limit_counters (key, window_start, hits)
+    VALUES (
+        :key,
+        date_bin(make_interval(secs => :window), now(), TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+        1
+    )
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_counters.hits + 1
+    RETURNING hits,
+        ceil(extract(epoch FROM window_start - now()) + :window)::integer AS retry_after
+""")
+
+_PRUNE = text("""
+    DELETE FROM rate_limit_counters
+    WHERE window_start < now() - make_interval(secs => :older_than)
+""")
+
+
+class RateLimiter:
+    def __init__(self, sessionmaker: Callable[[], AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
+        """Count one attempt against `key` and say whether it is within `limit`.
+
+        Refused attempts count too, so hammering does not reopen the window early.
+        """
+        if limit < 0 or window_seconds < 1:
+            raise ValueError("limit must be >= 0 and window_seconds >= 1")
+        # Its own session: independent of the request's transaction and its rollback.
+        async with self._sessionmaker() as session, session.begin():
+            row = (
+                await session.execute(_HIT, {"key": key, "window": float(window_seconds)})
+            ).one()
+        hits, retry_after = int(row.hits), int(row.retry_after)
+        if hits <= limit:
+            return RateDecision(allowed=True, retry_after_seconds=0, remaining=limit - hits)
+        return RateDecision(allowed=False, retry_after_seconds=max(retry_after, 1), remaining=0)
+
+    async def hit_all(self, keys: Iterable[LimitKey]) -> RateDecision:
+        """Count against every key; refused if any is over, retry when all have reopened."""
+        decisions = [await self.hit(k.key, k.limit, k.window_seconds) for k in keys]
+        if not decisions:
+            raise ValueError("no keys to count against")
+        return RateDecision(
+            allowed=all(d.allowed for d in decisions),
+            retry_after_seconds=max(d.retry_after_seconds for d in decisions),
+            remaining=min(d.remaining for d in decisions),
+        )
+
+    async def prune(self, older_than_seconds: int) -> int:
+        """Delete windows that started more than `older_than_seconds` ago; how many went.
+
+        Pass at least the longest window in use, or live counts are reset.
+        """
+        if older_than_seconds < 1:
+            raise ValueError("older_than_seconds must be >= 1")
+        async with self._sessionmaker() as session, session.begin():
+            result = await session.execute(_PRUNE, {"older_than": float(older_than_seconds)})
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def limit_keys(
+    action: RateAction,
+    address: str | None,
+    email: str | None = None,
+    *,
+    organization_id: uuid.UUID | None = None,
+    limits: RateLimits | None = None,
+) -> list[LimitKey]:
+    """The counters one attempt at `action` is charged to, with their limits."""
+    limits = limits or RateLimits()
+    keys: list[LimitKey] = []
+
+    def add(name: str, subject: str, limit: Limit) -> None:
+        keys.append(LimitKey(f"{action.value}:{name}:{subject}", limit.limit,
+                             limit.window_seconds))
+
+    if action is RateAction.INVITE:
+        if organization_id is None:
+            raise ValueError("invites are limited per organization: pass organization_id")
+        add("organization", str(organization_id), limits.invites_per_organization)
+        return keys
+    if address is None:
+        raise ValueError(f"{action.value} is limited per address: pass the client address")
+    per_address = {
+        RateAction.LOGIN: limits.login_per_address,
+        RateAction.ACCEPT: limits.accept_per_address,
+        RateAction.PREVIEW: limits.preview_per_address,
+    }[action]
+    add("address", client_network(address), per_address)
+    if action is RateAction.LOGIN and email:
+        add("email", _email_digest(email), limits.login_per_email)
+    return keys
+
+
+def client_network(address: str) -> str:
+    """The unit an address is limited by: the IPv4 address, or the IPv6 /64.
+
+    One IPv6 subscriber usually holds a whole /64; limiting single addresses would give
+    them 2**64 fresh counters.
+    """
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()  # not an IP (a test client, a socket): limit it as given
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def _email_digest(email: str) -> str:
+    # The counter table should not become a list of the emails people tried to log in with.
+    normalized = email.strip().lower()
+    return hashlib.sha256(normalized.encode()).hexdigest()[:32]
