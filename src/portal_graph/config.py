@@ -57,9 +57,9 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_batch: int = Field(default=10, ge=1, le=100, description="operations per batched POST")
-    query_max_depth: int = Field(default=12, ge=2, le=100)
+    query_max_depth: int = Field(default=15, ge=2, le=100)  # introspection needs 15
     query_max_aliases: int = Field(default=30, ge=0, le=10_000)
-    query_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    query_max_tokens: int = Field(default=1000, ge=100, le=100_000)  # NOTES: validation cost
     query_max_cost: int = Field(default=5000, ge=10)
     query_max_first: int = Field(default=100, ge=1, le=10_000)
     query_max_directives: int = Field(default=50, ge=0)
