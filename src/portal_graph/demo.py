@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -67,29 +68,30 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession]) -> DemoLog
             session, scope, email=MANAGER_EMAIL, name="Morgan Manager",
             role=models.Role.MANAGER, password=MANAGER_PASSWORD)
         staff = Viewer(staff_member_id=manager.id, organization_id=org.id)
-        customer_ids, asset_ids = {}, {}
+        customer_ids: dict[str, Any] = {}
+        asset_ids: dict[str, list[Any]] = {}
         for name, assets in CUSTOMERS.items():
             customer = await customers.create_customer(session, scope, name=name)
             customer_ids[name] = customer.id
             asset_ids[name] = []
-            for asset_name, kind, serial, location in assets:
+            for asset_name, kind, serial, location in assets:  # type: ignore[misc,attr-defined]
                 asset = await work.create_asset(
                     session, scope, customer_id=customer.id, name=asset_name, kind=kind,
                     serial_number=serial, location=location)
                 asset_ids[name].append(asset.id)
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        for number, (customer, title, status, days, price) in enumerate(JOBS, start=1):
+        for number, (name, title, status, days, price) in enumerate(JOBS, start=1):
             job = await work.create_job(
-                session, scope, staff, customer_id=customer_ids[customer], title=title,
+                session, scope, staff, customer_id=customer_ids[name], title=title,
                 reference=f"EGM-{1000 + number}", scheduled_for=now + timedelta(days=days),
-                asset_ids=asset_ids[customer][:1], price=Decimal(price),
+                asset_ids=asset_ids[name][:1], price=Decimal(price),
                 internal_notes="Gate code 4411; call the site contact first.",
                 assigned_staff_ids=[manager.id], status=models.JobStatus(status))
             if status == "COMPLETED":
                 await work.set_job_status(session, scope, job_id=job.id,
                                           status=models.JobStatus.COMPLETED)
             await work.create_map_capture(
-                session, scope, staff, customer_id=customer_ids[customer], job_id=job.id,
+                session, scope, staff, customer_id=customer_ids[name], job_id=job.id,
                 job_given=True, latitude=51.5 + number / 100, longitude=-0.12 - number / 100,
                 note=f"Site photo point for {title.lower()}",
                 geometry={"type": "Point", "coordinates": [-0.12 - number / 100,

@@ -85,11 +85,11 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 
 # --- row filters ---------------------------------------------------------------------------
 
-Customer = models.Customer.__table__
-Job = models.Job.__table__
-MapCapture = models.MapCapture.__table__
-Asset = models.Asset.__table__
-JobAsset = models.JobAsset.__table__
+Customer = models.table_of(models.Customer)
+Job = models.table_of(models.Job)
+MapCapture = models.table_of(models.MapCapture)
+Asset = models.table_of(models.Asset)
+JobAsset = models.table_of(models.JobAsset)
 
 
 def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:

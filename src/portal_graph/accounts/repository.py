@@ -13,10 +13,10 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 
-staff_members = models.StaffMember.__table__
-persons = models.Person.__table__
-organizations = models.Organization.__table__
-job_assignments = models.JobAssignment.__table__
+staff_members = models.table_of(models.StaffMember)
+persons = models.table_of(models.Person)
+organizations = models.table_of(models.Organization)
+job_assignments = models.table_of(models.JobAssignment)
 
 
 def staff_listing(scope: Scope) -> Select[Any]:

@@ -28,14 +28,10 @@ class AudienceEnum(enum.Enum):
 @audience(STAFF)
 @strawberry.type(description="An employee login of the organization.")
 class StaffMember(Node):
-    db_id: strawberry.Private[uuid.UUID]
     email: str
     name: str | None
     role: Role  # type: ignore[valid-type]
 
-    @field(audiences=STAFF, guard=False)
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("StaffMember", self.db_id))
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> StaffMember:
@@ -53,6 +49,7 @@ class Organization:
     @field(audiences=EVERYONE, guard=False)
     def id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("Organization", self.db_id))
+
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Organization:
@@ -89,16 +86,12 @@ class Viewer:
 @audience(SIGNED_IN)
 @strawberry.type(description="A personal API token for partner integrations.")
 class ApiToken(Node):
-    db_id: strawberry.Private[uuid.UUID]
     name: str
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
 
-    @field(audiences=SIGNED_IN, guard=False)
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("ApiToken", self.db_id))
 
     @classmethod
     def from_row(cls, row: Any) -> ApiToken:

@@ -63,12 +63,16 @@ async def credential_by_digest(
 
 async def touch(session: AsyncSession, row: CredentialRow, *, api_token: bool) -> None:
     """Record activity (throttled by the caller): the credential, and 'last seen' of externals."""
-    table = models.ApiToken if api_token else models.Session
-    column = table.last_used_at if api_token else table.last_seen_at  # type: ignore[attr-defined]
-    await session.execute(
-        update(table).where(table.organization_id == row.organization_id,
-                            table.id == row.credential_id).values({column: func.now()})
-    )
+    if api_token:
+        await session.execute(
+            update(models.ApiToken).where(models.ApiToken.organization_id == row.organization_id,
+                                          models.ApiToken.id == row.credential_id)
+            .values(last_used_at=func.now()))
+    else:
+        await session.execute(
+            update(models.Session).where(models.Session.organization_id == row.organization_id,
+                                         models.Session.id == row.credential_id)
+            .values(last_seen_at=func.now()))
     if row.external_user_id is not None:
         await session.execute(
             update(models.ExternalUser)

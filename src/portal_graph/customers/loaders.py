@@ -7,4 +7,4 @@ from portal_graph.graphql.loaders import RowByIdLoader
 
 
 class CustomerByIdLoader(RowByIdLoader):
-    table = models.Customer.__table__
+    table = models.table_of(models.Customer)

@@ -12,7 +12,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped
 
-customers = models.Customer.__table__
+customers = models.table_of(models.Customer)
 
 
 def listing(scope: Scope, search: str | None = None) -> Select[Any]:

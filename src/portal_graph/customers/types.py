@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy.engine import Row
 from portal_graph.graphql import pagination
 from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.relay import Connection, Node, to_global_id
+from portal_graph.graphql.relay import Connection, Node
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
 
@@ -20,13 +19,9 @@ from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
 @audience(SIGNED_IN)
 @strawberry.type(description="A company the organization works for.")
 class Customer(Node):
-    db_id: strawberry.Private[uuid.UUID]
     name: str
     created_at: datetime = field(audiences=STAFF)
 
-    @field(audiences=SIGNED_IN, guard=False)
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Customer", self.db_id))
 
     @field(audiences=SIGNED_IN, guard=False)
     async def jobs(self, info: Info, first: int | None = None, after: str | None = None,

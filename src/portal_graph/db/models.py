@@ -29,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     SmallInteger,
+    Table,
     Text,
     func,
     text,
@@ -448,3 +449,8 @@ class RateLimitCounter(Base):
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     hits: Mapped[int] = mapped_column(BigInteger, default=0)
     __table_args__ = (Index("ix_rate_limit_counters_window", "window_start"),)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, typed as a Table (SQLAlchemy types it as a FromClause)."""
+    return model.__table__  # type: ignore[return-value]

@@ -135,7 +135,7 @@ def forbidden_type_rule(full_schema: GraphQLSchema, audience: Audience) -> type:
     class TypesForAudienceRule(KnownTypeNamesRule):
         def enter_named_type(self, node: Any, *args: Any) -> None:
             name = node.name.value
-            if self.context.schema.get_type(name) is None and full_schema.get_type(name):
+            if self.context.schema.get_type(name) is None and full_schema.get_type(name):  # type: ignore[union-attr]
                 self.report_error(GraphQLError(f"{words} type '{name}'.", node,
                                                extensions={"code": code}))
                 return
@@ -154,7 +154,7 @@ def forbidden_field_rule(full_schema: GraphQLSchema, audience: Audience) -> type
             super().__init__(context)
 
         def enter_field(self, node: FieldNode, *args: Any) -> None:
-            parent = self.context.get_parent_type()
+            parent = self.context.get_parent_type()  # the audience schema's view
             if parent is not None and self.context.get_field_def() is None:
                 full_type = full_schema.get_type(parent.name)
                 if (isinstance(full_type, GraphQLObjectType | GraphQLInterfaceType)

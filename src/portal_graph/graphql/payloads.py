@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from portal_graph.graphql.audiences import EVERYONE, audience
 from portal_graph.graphql.context import Info
@@ -29,12 +30,13 @@ class UserError:
         return cls(code=problem.code, field=path, message=problem.message)
 
 
+@dataclass_transform(order_default=False, field_specifiers=(strawberry.field, StrawberryField))
 def payload(cls: type[P]) -> type[P]:
     """A mutation payload type: reachable only through its mutation, whose audience governs."""
     return audience(EVERYONE)(strawberry.type(cls))
 
 
-async def run_mutation(info: Info, payload: type[P], action: Callable[[], Awaitable[P]],
+async def run_mutation(info: Info, payload: Callable[..., P], action: Callable[[], Awaitable[P]],
                        **empty: Any) -> P:
     """Run `action` in a savepoint; a `Rejected` rolls its writes back into userErrors."""
     session = info.context.session

@@ -44,7 +44,11 @@ def parse_id(global_id: str | None, type_name: str) -> uuid.UUID | None:
 @audience(SIGNED_IN)
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID
+    db_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(self.__strawberry_definition__.name, self.db_id))  # type: ignore[attr-defined]
 
 
 @audience(SIGNED_IN)

@@ -43,6 +43,10 @@ class NodeKind:
     loader: type[ScopedLoader]
     make: Callable[[Any], Any]
 
+    @property
+    def audiences(self) -> frozenset[Audience]:
+        return getattr(self.type_, "__audiences__")  # type: ignore[no-any-return]  # noqa: B009
+
 
 NODE_KINDS: dict[str, NodeKind] = {
     "Customer": NodeKind(Customer, CustomerByIdLoader, Customer.from_row),
@@ -61,7 +65,7 @@ async def resolve_node(info: Info, global_id: str) -> Any:
         return None
     type_name, id_ = parsed
     kind = NODE_KINDS.get(type_name)
-    if kind is None or info.context.viewer.audience not in kind.type_.__audiences__:
+    if kind is None or info.context.viewer.audience not in kind.audiences:
         return None
     row = await info.context.loaders.get(kind.loader).load(id_)
     return kind.make(row) if row is not None else None
@@ -90,7 +94,7 @@ def build_schema(audience: Audience | None) -> AudienceSchema:
     return AudienceSchema(query=Query, mutation=Mutation, audience=audience,
                           config=_config(audience),
                           types=[kind.type_ for kind in NODE_KINDS.values()
-                                 if audience is None or audience in kind.type_.__audiences__])
+                                 if audience is None or audience in kind.audiences])
 
 
 @cache

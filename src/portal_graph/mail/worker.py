@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,7 +59,7 @@ def message_id_for(email: models.OutboxEmail, from_addr: str) -> str:
 class OutboxWorker:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessionmaker: async_sessionmaker[Any],
         settings: Settings,
         box: SecretBox,
         transport: Transport,

@@ -12,15 +12,15 @@ from portal_graph.work import repository as repo
 
 
 class JobByIdLoader(RowByIdLoader):
-    table = models.Job.__table__
+    table = models.table_of(models.Job)
 
 
 class AssetByIdLoader(RowByIdLoader):
-    table = models.Asset.__table__
+    table = models.table_of(models.Asset)
 
 
 class MapCaptureByIdLoader(RowByIdLoader):
-    table = models.MapCapture.__table__
+    table = models.table_of(models.MapCapture)
 
 
 class JobPageByCustomerLoader(PageByParentLoader):
@@ -29,7 +29,7 @@ class JobPageByCustomerLoader(PageByParentLoader):
     parent = "customer_id"
 
     def statement(self) -> Select[Any]:
-        return repo.job_listing(self.scope, status=self.args[2])
+        return repo.job_listing(self.scope, status=self.args[2])  # type: ignore[arg-type]
 
 
 class JobCountByCustomerLoader(CountByParentLoader):

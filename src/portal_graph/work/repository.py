@@ -14,11 +14,11 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped, visible
 
-jobs = models.Job.__table__
-assets = models.Asset.__table__
-job_assets = models.JobAsset.__table__
-map_captures = models.MapCapture.__table__
-job_assignments = models.JobAssignment.__table__
+jobs = models.table_of(models.Job)
+assets = models.table_of(models.Asset)
+job_assets = models.table_of(models.JobAsset)
+map_captures = models.table_of(models.MapCapture)
+job_assignments = models.table_of(models.JobAssignment)
 
 
 class DuplicateReference(Exception):

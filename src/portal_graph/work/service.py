@@ -33,7 +33,7 @@ def _optional_text(value: str | None, field: str, limit: int = 500) -> str | Non
 
 async def _customer(session: RequestSession, scope: Scope, customer_id: uuid.UUID | None,
                     field: str = "customerId") -> Row[Any]:
-    found = await repo.visible_rows(session, scope, repo.models.Customer.__table__,
+    found = await repo.visible_rows(session, scope, repo.models.table_of(models.Customer),
                                     [customer_id] if customer_id else [])
     if customer_id is None or customer_id not in found:
         raise not_found("Customer", field)
@@ -86,7 +86,8 @@ async def create_job(
 async def _staff(session: RequestSession, scope: Scope,
                  ids: list[uuid.UUID | None]) -> list[uuid.UUID]:
     wanted = {i for i in ids if i is not None}
-    found = await repo.visible_rows(session, scope, models.StaffMember.__table__, list(wanted))
+    staff = models.table_of(models.StaffMember)
+    found = await repo.visible_rows(session, scope, staff, list(wanted))
     if len(found) != len(wanted) or any(i is None for i in ids):
         raise not_found("Staff member", "assignedStaffIds")
     return sorted(wanted)

@@ -16,7 +16,7 @@ from portal_graph.db import models
 from portal_graph.graphql import pagination
 from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.relay import Connection, Node, to_global_id
+from portal_graph.graphql.relay import Connection, Node
 from portal_graph.work import loaders
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ async def _customer(info: Info, customer_id: uuid.UUID) -> Customer | None:
 @audience(SIGNED_IN)
 @strawberry.type(description="A piece of work done for a customer.")
 class Job(Node):
-    db_id: strawberry.Private[uuid.UUID]
     customer_id: strawberry.Private[uuid.UUID]
     reference: str
     title: str
@@ -48,9 +47,6 @@ class Job(Node):
     internal_notes: str | None = field(audiences=STAFF)
     price: Decimal | None = field(audiences=STAFF)
 
-    @field(audiences=SIGNED_IN, guard=False)
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Job", self.db_id))
 
     @field(audiences=SIGNED_IN, guard=False)
     async def customer(self, info: Info) -> CustomerRef:
@@ -90,16 +86,12 @@ class Job(Node):
 @audience(SIGNED_IN)
 @strawberry.type(description="Equipment or a site feature of a customer, serviced by jobs.")
 class Asset(Node):
-    db_id: strawberry.Private[uuid.UUID]
     customer_id: strawberry.Private[uuid.UUID]
     name: str
     kind: str | None
     serial_number: str | None
     location: str | None
 
-    @field(audiences=SIGNED_IN, guard=False)
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Asset", self.db_id))
 
     @field(audiences=SIGNED_IN, guard=False)
     async def customer(self, info: Info) -> CustomerRef:
@@ -114,7 +106,6 @@ class Asset(Node):
 @audience(SIGNED_IN)
 @strawberry.type(description="A point (and optional shape) captured on a map at a site.")
 class MapCapture(Node):
-    db_id: strawberry.Private[uuid.UUID]
     customer_id: strawberry.Private[uuid.UUID]
     job_id: strawberry.Private[uuid.UUID | None]
     captured_by_id: strawberry.Private[uuid.UUID | None]
@@ -124,9 +115,6 @@ class MapCapture(Node):
     geometry: JSON | None = strawberry.field(description="A GeoJSON geometry object.")
     note: str | None
 
-    @field(audiences=SIGNED_IN, guard=False)
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("MapCapture", self.db_id))
 
     @field(audiences=SIGNED_IN, guard=False)
     async def job(self, info: Info) -> Job | None:
