@@ -10,14 +10,15 @@ from portal_graph.customers.types import Customer
 from portal_graph.db.pagination import BY_NAME
 from portal_graph.graphql.audiences import SIGNED_IN, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import paginate
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
 from portal_graph.graphql.relay import Connection, parse_id
 
 
 @strawberry.type
 class CustomerQueries:
     @field(audiences=SIGNED_IN, description="Customers you can see, by name.")
-    async def customers(self, info: Info, first: int | None = None, after: str | None = None,
+    async def customers(self, info: Info, first: int | None = DEFAULT_FIRST,
+                        after: str | None = None,
                         search: str | None = None) -> Connection[Customer]:
         statement = repository.listing(info.context.scope, search.strip()[:200] if search else None)
         return await paginate(info, statement, BY_NAME, first, after, Customer.from_row)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Row
 from portal_graph.graphql import pagination
 from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.context import Info
+from portal_graph.graphql.pagination import DEFAULT_FIRST
 from portal_graph.graphql.relay import Connection, Node
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
@@ -24,21 +25,21 @@ class Customer(Node):
 
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def jobs(self, info: Info, first: int | None = None, after: str | None = None,
-                   status: JobStatus | None = None) -> Connection[Job]:  # type: ignore[valid-type]
+    async def jobs(self, info: Info, first: int | None = DEFAULT_FIRST,
+                   after: str | None = None, status: JobStatus | None = None) -> Connection[Job]:  # type: ignore[valid-type]
         return await pagination.nested(info, work_loaders.JobPageByCustomerLoader,
                                        work_loaders.JobCountByCustomerLoader, self.db_id, first,
                                        after, Job.from_row, status)
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def map_captures(self, info: Info, first: int | None = None,
+    async def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
                            after: str | None = None) -> Connection[MapCapture]:
         return await pagination.nested(info, work_loaders.MapCapturePageByCustomerLoader,
                                        work_loaders.MapCaptureCountByCustomerLoader, self.db_id,
                                        first, after, MapCapture.from_row)
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def assets(self, info: Info, first: int | None = None,
+    async def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
                      after: str | None = None) -> Connection[Asset]:
         return await pagination.nested(info, work_loaders.AssetPageByCustomerLoader,
                                        work_loaders.AssetCountByCustomerLoader, self.db_id,

@@ -7,7 +7,7 @@ import strawberry
 from portal_graph.db.pagination import NEWEST_FIRST
 from portal_graph.graphql.audiences import SIGNED_IN, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import paginate
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
 from portal_graph.graphql.relay import Connection, parse_id
 from portal_graph.work import loaders, repository
 from portal_graph.work.types import Job, JobStatus, MapCapture
@@ -19,7 +19,7 @@ NOWHERE = repository.models.new_id()
 @strawberry.type
 class WorkQueries:
     @field(audiences=SIGNED_IN, description="Jobs you can see, newest first.")
-    async def jobs(self, info: Info, first: int | None = None, after: str | None = None,
+    async def jobs(self, info: Info, first: int | None = DEFAULT_FIRST, after: str | None = None,
                    customer_id: strawberry.ID | None = None,
                    status: JobStatus | None = None) -> Connection[Job]:  # type: ignore[valid-type]
         customer = None if customer_id is None else parse_id(customer_id, "Customer") or NOWHERE
@@ -36,7 +36,7 @@ class WorkQueries:
         return Job.from_row(row) if row else None
 
     @field(audiences=SIGNED_IN, description="Map captures you can see, newest first.")
-    async def map_captures(self, info: Info, first: int | None = None,
+    async def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
                            after: str | None = None,
                            customer_id: strawberry.ID | None = None) -> Connection[MapCapture]:
         customer = None if customer_id is None else parse_id(customer_id, "Customer") or NOWHERE

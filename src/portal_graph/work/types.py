@@ -16,6 +16,7 @@ from portal_graph.db import models
 from portal_graph.graphql import pagination
 from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.context import Info
+from portal_graph.graphql.pagination import DEFAULT_FIRST
 from portal_graph.graphql.relay import Connection, Node
 from portal_graph.work import loaders
 
@@ -54,14 +55,14 @@ class Job(Node):
         return await _customer(info, self.customer_id)  # type: ignore[return-value]
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def map_captures(self, info: Info, first: int | None = None,
+    async def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
                            after: str | None = None) -> Connection[MapCapture]:
         return await pagination.nested(info, loaders.MapCapturePageByJobLoader,
                                        loaders.MapCaptureCountByJobLoader, self.db_id, first,
                                        after, MapCapture.from_row)
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def assets(self, info: Info, first: int | None = None,
+    async def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
                      after: str | None = None) -> Connection[Asset]:
         return await pagination.nested(info, loaders.AssetPageByJobLoader,
                                        loaders.AssetCountByJobLoader, self.db_id, first, after,
