@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy.engine import Row
 
 from portal_graph.graphql import pagination
-from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.audiences import ADMIN, SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.pagination import DEFAULT_FIRST
 from portal_graph.graphql.relay import Connection, Node
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
+
+if TYPE_CHECKING:
+    from portal_graph.external_users.types import ExternalUser
+    from portal_graph.invitations.types import Invitation
+
+ExternalUserRef = Annotated["ExternalUser", strawberry.lazy("portal_graph.external_users.types")]
+InvitationRef = Annotated["Invitation", strawberry.lazy("portal_graph.invitations.types")]
 
 
 @audience(SIGNED_IN)
@@ -44,6 +51,25 @@ class Customer(Node):
         return await pagination.nested(info, work_loaders.AssetPageByCustomerLoader,
                                        work_loaders.AssetCountByCustomerLoader, self.db_id,
                                        first, after, Asset.from_row)
+
+    @field(audiences=ADMIN, description="External users who can see this customer.")
+    async def external_users(self, info: Info) -> list[ExternalUserRef]:
+        from portal_graph.external_users.loaders import ExternalUsersByCustomerLoader
+        from portal_graph.external_users.types import ExternalUser
+
+        rows = await info.context.loaders.get(ExternalUsersByCustomerLoader).load(self.db_id)
+        return [ExternalUser.from_row(row) for row in rows]
+
+    @field(audiences=ADMIN, description=(
+        "Invitations to this customer not yet accepted or cancelled (expired ones included, "
+        "to resend), newest first."))
+    async def pending_invitations(self, info: Info) -> list[InvitationRef]:
+        from portal_graph.invitations.loaders import PendingInvitationsByCustomerLoader
+        from portal_graph.invitations.types import Invitation
+
+        rows = await info.context.loaders.get(PendingInvitationsByCustomerLoader).load(
+            self.db_id)
+        return [Invitation.from_row(row) for row in rows]
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Customer:

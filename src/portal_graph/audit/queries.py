@@ -1,0 +1,22 @@
+"""Reading the audit log."""
+
+from __future__ import annotations
+
+import strawberry
+
+from portal_graph.audit import repository
+from portal_graph.audit.types import AuditEvent
+from portal_graph.db.pagination import NEWEST_FIRST
+from portal_graph.graphql.audiences import ADMIN, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.relay import Connection
+
+
+@strawberry.type
+class AuditQueries:
+    @field(audiences=ADMIN, description="Invitations and access changes, newest first.")
+    async def audit_events(self, info: Info, first: int | None = DEFAULT_FIRST,
+                           after: str | None = None) -> Connection[AuditEvent]:
+        return await paginate(info, repository.listing(info.context.scope), NEWEST_FIRST,
+                              first, after, AuditEvent.from_row)

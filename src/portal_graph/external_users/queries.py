@@ -1,0 +1,29 @@
+"""Queries for external users (Settings -> External Users)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from portal_graph.db.pagination import Ordering
+from portal_graph.external_users import repository
+from portal_graph.external_users.types import ExternalUser
+from portal_graph.graphql.audiences import ADMIN, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.relay import Connection
+
+BY_EMAIL = Ordering(("email_normalized", "id"))
+MAX_SEARCH = 200
+
+
+@strawberry.type
+class ExternalUserQueries:
+    @field(audiences=ADMIN, description=(
+        "Every external user of this organization, by email; `search` matches part of a name, "
+        "an email or a granted customer's name, ignoring case."))
+    async def external_users(self, info: Info, first: int | None = DEFAULT_FIRST,
+                             after: str | None = None,
+                             search: str | None = None) -> Connection[ExternalUser]:
+        needle = search.strip()[:MAX_SEARCH] if search else None
+        statement = repository.listing(info.context.scope, needle or None)
+        return await paginate(info, statement, BY_EMAIL, first, after, ExternalUser.from_row)

@@ -1,0 +1,181 @@
+"""SQL for external users (external memberships) and their customer grants. Every statement
+starts from the viewer's scope: these tables are staff data, invisible to external scopes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Row
+
+from portal_graph.db import models
+from portal_graph.db.session import RequestSession
+from portal_graph.scope import Scope, visible
+
+external_users = models.table_of(models.ExternalUser)
+grants = models.table_of(models.CustomerGrant)
+persons = models.table_of(models.Person)
+customers = models.table_of(models.Customer)
+
+
+def listing(scope: Scope, search: str | None = None) -> Select[Any]:
+    """External users with their person's email and name. `search` matches a substring of the
+    name, the email or the name of a granted customer, ignoring case."""
+    statement = (select(external_users, persons.c.email, persons.c.email_normalized,
+                        persons.c.name)
+                 .join_from(external_users, persons, persons.c.id == external_users.c.person_id)
+                 .where(visible(scope, external_users)))
+    if search:
+        needle = search.lower()
+        granted_customer_matches = exists(
+            select(literal(1))
+            .select_from(grants.join(customers, and_(
+                customers.c.organization_id == grants.c.organization_id,
+                customers.c.id == grants.c.customer_id)))
+            .where(grants.c.organization_id == external_users.c.organization_id,
+                   grants.c.external_user_id == external_users.c.id,
+                   func.lower(customers.c.name).contains(needle, autoescape=True)))
+        statement = statement.where(or_(
+            func.lower(persons.c.name).contains(needle, autoescape=True),
+            persons.c.email_normalized.contains(needle, autoescape=True),
+            granted_customer_matches))
+    return statement
+
+
+async def by_ids(session: RequestSession, scope: Scope,
+                 ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+    rows = await session.execute(listing(scope).where(external_users.c.id.in_(list(ids))))
+    return {row.id: row for row in rows.all()}
+
+
+async def lock(session: RequestSession, scope: Scope,
+               external_user_id: uuid.UUID) -> Row[Any] | None:
+    """The external user, their membership row locked until the end of the transaction."""
+    return (await session.execute(
+        listing(scope).where(external_users.c.id == external_user_id)
+        .with_for_update(of=external_users))).first()
+
+
+async def by_person(session: RequestSession, scope: Scope,
+                    person_id: uuid.UUID) -> Row[Any] | None:
+    return (await session.execute(
+        listing(scope).where(external_users.c.person_id == person_id))).first()
+
+
+async def granted_ids(session: RequestSession, scope: Scope,
+                      external_user_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.execute(
+        select(grants.c.customer_id).where(visible(scope, grants),
+                                           grants.c.external_user_id == external_user_id))
+    return set(rows.scalars())
+
+
+async def grant(session: RequestSession, scope: Scope, external_user_id: uuid.UUID,
+                customer_ids: Iterable[uuid.UUID]) -> None:
+    values = [{"organization_id": scope.organization_id, "external_user_id": external_user_id,
+               "customer_id": c} for c in sorted(set(customer_ids))]
+    if values:
+        await session.execute(pg_insert(grants).values(values).on_conflict_do_nothing())
+
+
+async def remove_grants(session: RequestSession, scope: Scope, external_user_id: uuid.UUID,
+                        customer_ids: Iterable[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    """Delete the given grants (all of them when None); returns the customers removed."""
+    statement = delete(grants).where(visible(scope, grants),
+                                     grants.c.external_user_id == external_user_id)
+    if customer_ids is not None:
+        statement = statement.where(grants.c.customer_id.in_(sorted(set(customer_ids))))
+    rows = await session.execute(statement.returning(grants.c.customer_id))
+    return sorted(rows.scalars())
+
+
+async def set_access_revoked(session: RequestSession, scope: Scope, external_user_id: uuid.UUID,
+                             revoked: bool) -> None:
+    await session.execute(
+        update(external_users)
+        .where(visible(scope, external_users), external_users.c.id == external_user_id)
+        .values(access_revoked_at=func.now() if revoked else None))
+
+
+async def join(session: RequestSession, scope: Scope, person_id: uuid.UUID,
+               invited_at: datetime) -> uuid.UUID:
+    """The person's external membership, created or given back its access (an accepted
+    invitation after a revoke-all); returns its id."""
+    statement = pg_insert(external_users).values(
+        organization_id=scope.organization_id, id=models.new_id(), person_id=person_id,
+        invited_at=invited_at)
+    revoked = external_users.c.access_revoked_at.is_not(None)
+    statement = statement.on_conflict_do_update(
+        index_elements=["organization_id", "person_id"],
+        # A returning user (access revoked before) counts as invited and joined anew.
+        set_={"access_revoked_at": None,
+              "invited_at": case((revoked, statement.excluded.invited_at),
+                                 else_=external_users.c.invited_at),
+              "joined_at": case((revoked, func.now()), else_=external_users.c.joined_at)},
+    ).returning(external_users.c.id)
+    return (await session.execute(statement)).scalar_one()
+
+
+def with_customer(scope: Scope) -> Select[Any]:
+    """Active external users with the id of each customer they are granted (`for_customer`)."""
+    return (listing(scope).add_columns(grants.c.customer_id.label("for_customer"))
+            .join(grants, (grants.c.organization_id == external_users.c.organization_id)
+                  & (grants.c.external_user_id == external_users.c.id))
+            .where(external_users.c.access_revoked_at.is_(None)))
+
+
+async def by_customers(session: RequestSession, scope: Scope,
+                       customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
+    statement = (with_customer(scope).where(grants.c.customer_id.in_(list(customer_ids)))
+                 .order_by(persons.c.email_normalized, external_users.c.id))
+    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in customer_ids}
+    for row in (await session.execute(statement)).all():
+        grouped[row.for_customer].append(row)
+    return grouped
+
+
+async def customers_by_external_users(
+    session: RequestSession, scope: Scope, external_user_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, list[Row[Any]]]:
+    """Each external user's granted customers, by name."""
+    statement = (select(customers, grants.c.external_user_id)
+                 .join_from(customers, grants,
+                            (grants.c.organization_id == customers.c.organization_id)
+                            & (grants.c.customer_id == customers.c.id))
+                 .where(visible(scope, customers), visible(scope, grants),
+                        grants.c.external_user_id.in_(list(external_user_ids)))
+                 .order_by(customers.c.name, customers.c.id))
+    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in external_user_ids}
+    for row in (await session.execute(statement)).all():
+        grouped[row.external_user_id].append(row)
+    return grouped
+
+
+# --- the person behind an external membership (written when an invitation is accepted) -----
+
+
+async def add_person(session: RequestSession, *, email: str, email_normalized: str,
+                     name: str | None, password_hash: str) -> uuid.UUID | None:
+    """A new login identity; None when one with this email appeared meanwhile."""
+    return (await session.execute(
+        pg_insert(persons).values(id=models.new_id(), email=email,
+                                  email_normalized=email_normalized, name=name,
+                                  password_hash=password_hash)
+        .on_conflict_do_nothing(index_elements=["email_normalized"])
+        .returning(persons.c.id))).scalar_one_or_none()
+
+
+async def complete_person(session: RequestSession, person_id: uuid.UUID, *,
+                          password_hash: str | None, name: str | None) -> None:
+    """Fill in what an existing identity lacks (a password, a name); never replace either."""
+    values: dict[str, Any] = {}
+    if password_hash:
+        values["password_hash"] = func.coalesce(persons.c.password_hash, password_hash)
+    if name:
+        values["name"] = func.coalesce(persons.c.name, name)
+    if values:
+        await session.execute(update(persons).where(persons.c.id == person_id).values(**values))

@@ -1,0 +1,143 @@
+"""Invitation mutations: invite, resend, cancel (admins) and accept (anyone with the link)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from portal_graph.accounts.mutations import _viewer_for_new_session
+from portal_graph.accounts.types import Viewer
+from portal_graph.audit.service import Actor
+from portal_graph.graphql.audiences import ADMIN, EVERYONE, mutation
+from portal_graph.graphql.context import Context, Info
+from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.relay import parse_id
+from portal_graph.invitations import accept, service
+from portal_graph.invitations.types import Invitation
+
+
+@strawberry.input
+class InviteExternalUserInput:
+    email: str
+    name: str | None = None
+    customer_ids: list[strawberry.ID] = strawberry.field(
+        description="At least one customer the person will see.")
+
+
+@payload
+class InviteExternalUserPayload:
+    invitation: Invitation | None = None
+    invite_url: str | None = strawberry.field(default=None, description=(
+        "The link to accept, shown only now: copy and send it if the email does not arrive."))
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ResendInvitationInput:
+    invitation_id: strawberry.ID
+
+
+@payload
+class ResendInvitationPayload:
+    invitation: Invitation | None = None
+    invite_url: str | None = strawberry.field(default=None,
+                                              description="The new link; the old one is dead.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RevokeInvitationInput:
+    invitation_id: strawberry.ID
+
+
+@payload
+class RevokeInvitationPayload:
+    invitation: Invitation | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AcceptInvitationInput:
+    token: str
+    password: str = strawberry.field(description=(
+        "A new password, or the current one when the email already has an account."))
+    name: str | None = None
+
+
+@payload
+class AcceptInvitationPayload:
+    token: str | None = strawberry.field(
+        default=None, description="A session: send as `Authorization: Bearer <token>`.")
+    viewer: Viewer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _actor(ctx: Context) -> Actor:
+    return Actor.of(ctx.viewer, ctx.client_address)
+
+
+def _mail(ctx: Context) -> service.Mail:
+    return service.Mail(ctx.settings, ctx.services.box)
+
+
+@strawberry.type
+class InvitationMutations:
+    @mutation(audiences=ADMIN, description=(
+        "Invite an external user to see some customers. Invites the same email again while an "
+        "invitation is pending add to that invitation and replace its link."))
+    async def invite_external_user(self, info: Info,
+                                   input: InviteExternalUserInput) -> InviteExternalUserPayload:
+        ctx = info.context
+
+        async def act() -> InviteExternalUserPayload:
+            await ctx.services.guard_invite(ctx)
+            issued = await service.invite(
+                ctx.session, ctx.scope, _actor(ctx), _mail(ctx), email=input.email,
+                name=input.name,
+                customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
+            return InviteExternalUserPayload(invitation=Invitation.from_row(issued.invitation),
+                                             invite_url=issued.invite_url)
+
+        return await run_mutation(info, InviteExternalUserPayload, act)
+
+    @mutation(audiences=ADMIN, description="Send a pending or expired invitation again, with a "
+                                           "new link and a fresh expiry.")
+    async def resend_invitation(self, info: Info,
+                                input: ResendInvitationInput) -> ResendInvitationPayload:
+        ctx = info.context
+
+        async def act() -> ResendInvitationPayload:
+            await ctx.services.guard_invite(ctx)
+            issued = await service.resend(
+                ctx.session, ctx.scope, _actor(ctx), _mail(ctx),
+                invitation_id=parse_id(input.invitation_id, "Invitation"))
+            return ResendInvitationPayload(invitation=Invitation.from_row(issued.invitation),
+                                           invite_url=issued.invite_url)
+
+        return await run_mutation(info, ResendInvitationPayload, act)
+
+    @mutation(audiences=ADMIN, description="Cancel a pending invitation; its link stops working.")
+    async def revoke_invitation(self, info: Info,
+                                input: RevokeInvitationInput) -> RevokeInvitationPayload:
+        ctx = info.context
+
+        async def act() -> RevokeInvitationPayload:
+            row = await service.revoke(ctx.session, ctx.scope, _actor(ctx),
+                                       invitation_id=parse_id(input.invitation_id, "Invitation"))
+            return RevokeInvitationPayload(invitation=Invitation.from_row(row))
+
+        return await run_mutation(info, RevokeInvitationPayload, act)
+
+    @mutation(audiences=EVERYONE, description="Accept an invitation and sign in.")
+    async def accept_invitation(self, info: Info,
+                                input: AcceptInvitationInput) -> AcceptInvitationPayload:
+        ctx = info.context
+
+        async def act() -> AcceptInvitationPayload:
+            await ctx.services.guard_accept(ctx)
+            result = await accept.accept(ctx.session, ctx.settings, token=input.token,
+                                         password=input.password, name=input.name,
+                                         client_address=ctx.client_address)
+            return AcceptInvitationPayload(token=result.token,
+                                           viewer=await _viewer_for_new_session(info, result))
+
+        return await run_mutation(info, AcceptInvitationPayload, act)

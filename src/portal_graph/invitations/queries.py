@@ -1,0 +1,37 @@
+"""Queries for invitations: the admin's list and the invitee's preview."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from portal_graph.db.pagination import NEWEST_FIRST
+from portal_graph.graphql.audiences import ADMIN, EVERYONE, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.relay import Connection
+from portal_graph.invitations import accept, repository
+from portal_graph.invitations.types import Invitation, InvitationPreview, InvitationStatus
+from portal_graph.problems import Rejected
+
+
+@strawberry.type
+class InvitationQueries:
+    @field(audiences=ADMIN, description="This organization's invitations, newest first.")
+    async def invitations(self, info: Info, first: int | None = DEFAULT_FIRST,
+                          after: str | None = None,
+                          status: InvitationStatus | None = None) -> Connection[Invitation]:
+        statement = repository.listing(info.context.scope, status.value if status else None)
+        return await paginate(info, statement, NEWEST_FIRST, first, after, Invitation.from_row)
+
+    @field(audiences=EVERYONE, description=(
+        "The invitation an invite link's token belongs to, for the accept page; null when the "
+        "token is unknown, cancelled, already used or replaced by a newer link."))
+    async def invitation_preview(self, info: Info, token: str) -> InvitationPreview | None:
+        ctx = info.context
+        try:
+            await ctx.services.guard_preview(ctx)
+        except Rejected as refused:
+            raise GraphQLError(str(refused), extensions={"code": "RATE_LIMITED"}) from None
+        found = await accept.preview(ctx.session, token)
+        return InvitationPreview.from_preview(found) if found else None

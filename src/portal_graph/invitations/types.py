@@ -1,0 +1,102 @@
+"""GraphQL types of invitations: the admin's view, and the invitee's preview."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy.engine import Row
+
+from portal_graph.customers.types import Customer
+from portal_graph.db import models
+from portal_graph.graphql.audiences import ADMIN, EVERYONE, audience, field
+from portal_graph.graphql.context import Info
+from portal_graph.graphql.relay import Node
+from portal_graph.invitations import loaders
+from portal_graph.invitations.accept import Preview
+
+if TYPE_CHECKING:
+    from portal_graph.accounts.types import StaffMember
+
+StaffRef = Annotated["StaffMember", strawberry.lazy("portal_graph.accounts.types")]
+EmailDeliveryStatus = strawberry.enum(models.OutboxStatus, name="EmailDeliveryStatus")
+
+
+@strawberry.enum(name="InvitationStatus")
+class InvitationStatus(enum.Enum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    EXPIRED = "EXPIRED"  # still pending, past its expiry (by the database clock)
+    REVOKED = "REVOKED"
+
+
+def status_of(row: Row[Any]) -> InvitationStatus:
+    if row.state is models.InvitationState.PENDING:
+        return InvitationStatus.EXPIRED if row.expired else InvitationStatus.PENDING
+    return InvitationStatus(row.state.value)
+
+
+@audience(ADMIN)
+@strawberry.type(description="An invitation for an external user to see some customers.")
+class Invitation(Node):
+    invited_by_id: strawberry.Private[uuid.UUID | None]
+    email: str
+    name: str | None
+    status: InvitationStatus
+    expires_at: datetime
+    created_at: datetime
+    accepted_at: datetime | None
+    last_sent_at: datetime = strawberry.field(description="When the latest link was issued.")
+
+    @field(audiences=ADMIN, guard=False,
+           description="The customers the invitee will see (those that still exist).")
+    async def customers(self, info: Info) -> list[Customer]:
+        rows = await info.context.loaders.get(loaders.CustomersByInvitationLoader).load(
+            self.db_id)
+        return [Customer.from_row(row) for row in rows]
+
+    @field(audiences=ADMIN, guard=False, description="The staff member who sent it.")
+    async def invited_by(self, info: Info) -> StaffRef | None:
+        from portal_graph.accounts.loaders import StaffMemberByIdLoader
+        from portal_graph.accounts.types import StaffMember
+
+        if self.invited_by_id is None:
+            return None
+        row = await info.context.loaders.get(StaffMemberByIdLoader).load(self.invited_by_id)
+        return StaffMember.from_row(row) if row else None
+
+    @field(audiences=ADMIN, guard=False,
+           description="Delivery of its latest email; null when none is queued or sent.")
+    async def email_status(self, info: Info) -> EmailDeliveryStatus | None:  # type: ignore[valid-type]
+        return await info.context.loaders.get(  # type: ignore[no-any-return]
+            loaders.EmailStatusByInvitationLoader).load(self.db_id)
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Invitation:
+        return cls(db_id=row.id, invited_by_id=row.invited_by_id, email=row.email, name=row.name,
+                   status=status_of(row), expires_at=row.expires_at, created_at=row.created_at,
+                   accepted_at=row.accepted_at, last_sent_at=row.last_sent_at)
+
+
+@audience(EVERYONE)
+@strawberry.type(description="What the holder of an invite link is invited to.")
+class InvitationPreview:
+    organization_name: str
+    email: str
+    name: str | None
+    customer_names: list[str]
+    expires_at: datetime
+    expired: bool
+    password_required: bool = strawberry.field(
+        description="True: choose a password. False: the email already has an account; "
+                    "accept with its current password.")
+
+    @classmethod
+    def from_preview(cls, preview: Preview) -> InvitationPreview:
+        return cls(organization_name=preview.organization_name, email=preview.email,
+                   name=preview.name, customer_names=preview.customer_names,
+                   expires_at=preview.expires_at, expired=preview.expired,
+                   password_required=preview.password_required)
