@@ -40,10 +40,11 @@ class AuditEvent(Node):
         description="The network address the change was made from.")
 
     @field(audiences=ADMIN, guard=False,
-           description="The customers concerned (those that still exist).")
+           description="The customers concerned (those that still exist), by name.")
     async def customers(self, info: Info) -> list[Customer]:
         rows = await info.context.loaders.get(CustomerByIdLoader).load_many(self.customer_ids)
-        return [Customer.from_row(row) for row in rows if row is not None]
+        found = sorted((row for row in rows if row is not None), key=lambda r: (r.name, r.id))
+        return [Customer.from_row(row) for row in found]
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> AuditEvent:
