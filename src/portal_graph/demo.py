@@ -11,10 +11,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from portal_graph.accounts import service as accounts
+from portal_graph.audit.service import Actor
 from portal_graph.auth.passwords import hash_password
+from portal_graph.config import Settings, get_settings
 from portal_graph.customers import service as customers
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.invitations import service as invitations
+from portal_graph.mail.secretbox import SecretBox
 from portal_graph.scope import Viewer, admin_scope
 from portal_graph.work import service as work
 
@@ -22,6 +26,7 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "admin@demo.example", "demo-admin-password"
 MANAGER_EMAIL, MANAGER_PASSWORD = "manager@demo.example", "demo-manager-password"
 CLIENT_EMAIL, CLIENT_PASSWORD = "client@demo.example", "demo-client-password"
 ORGANIZATION = "Evergreen Grounds & Maintenance"
+INVITEE_EMAIL = "new.contact@demo.example"
 
 CUSTOMERS = {
     "Riverside Council": [("Play area", "Playground", "RC-PA-01", "Riverside Park, north end"),
@@ -51,7 +56,8 @@ class DemoLogins:
     created: bool
 
 
-async def seed_demo(sessionmaker: async_sessionmaker[RequestSession]) -> DemoLogins:
+async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
+                    settings: Settings | None = None) -> DemoLogins:
     """Create the demo organization once; later calls find it and change nothing."""
     async with sessionmaker() as session, session.begin():
         existing = await session.scalar(
@@ -60,7 +66,7 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession]) -> DemoLog
             .where(models.Person.email_normalized == ADMIN_EMAIL))
         if existing is not None:
             return DemoLogins(str(existing), created=False)
-        org, _ = await accounts.create_organization(
+        org, admin = await accounts.create_organization(
             session, name=ORGANIZATION, ttl_days=7, admin_email=ADMIN_EMAIL,
             admin_password=ADMIN_PASSWORD, admin_name="Alex Admin")
         scope = admin_scope(org.id)
@@ -103,6 +109,14 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession]) -> DemoLog
             geometry=None, captured_at=None)
         await _external_client(session, org.id, [customer_ids["Riverside Council"],
                                                  customer_ids["Harbour View Apartments"]])
+        # A pending invitation, sent the way an admin sends one (its email goes to the outbox).
+        settings = settings or get_settings()
+        await invitations.invite(
+            session, scope, Actor(person_id=admin.person_id, client_address=None,
+                                  staff_member_id=admin.id, name=admin.name),
+            invitations.Mail(settings, SecretBox.from_settings(settings)),
+            email=INVITEE_EMAIL, name="Nia Newcomer",
+            customer_ids=[customer_ids["Northgate Business Park"]])
         return DemoLogins(str(org.id), created=True)
 
 
