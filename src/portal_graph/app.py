@@ -18,6 +18,7 @@ from starlette.routing import Route
 from portal_graph.config import Settings, get_settings
 from portal_graph.graphql.endpoint import GraphQLEndpoint
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
+from portal_graph.http.request_id import RequestIdMiddleware
 from portal_graph.mail.transport import transport_from_settings
 from portal_graph.mail.worker import OutboxWorker
 from portal_graph.services import Services
@@ -35,8 +36,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     async def readyz(request: Request) -> Response:
         try:
-            async with services.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+            # The connect is inside the deadline too: an unreachable host must not hang probes.
+            async with asyncio.timeout(2), services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
         except Exception as error:
             log.warning("not ready: %s", type(error).__name__)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
@@ -66,11 +68,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/readyz", readyz),
         *web_routes(settings.graphiql_cdn_url),
     ]
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    # Outermost first. The request id wraps everything, so every response carries it; the
+    # body limit is innermost, so its 413 gets the security and CORS headers too.
+    middleware = [Middleware(RequestIdMiddleware, trust_incoming=settings.trust_proxy_headers),
                   Middleware(SecurityHeaders)]
     if settings.cors_allow_origins:
         middleware.append(Middleware(CORSMiddleware,
                                      **cors_middleware_kwargs(settings.cors_allow_origins)))
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app

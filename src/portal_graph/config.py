@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     query_max_first: int = Field(default=100, ge=1, le=10_000)
     query_max_directives: int = Field(default=50, ge=0)
     shutdown_grace_seconds: int = Field(default=30, ge=1)
+    # Shorter than the shutdown grace, so a request cut by its deadline still gets an answer.
+    request_timeout_seconds: float = Field(default=15, gt=0, le=600)
     trust_proxy_headers: bool = False
     # Rate limits as "hits/seconds", shared by all processes through PostgreSQL.
     rate_limit_login_per_address: str = "20/60"
@@ -83,6 +85,13 @@ class Settings(BaseSettings):
         if not (hits.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
             raise ValueError("must look like HITS/SECONDS, e.g. 20/60")
         return value
+
+    @model_validator(mode="after")
+    def _timeout_within_grace(self) -> Settings:
+        if self.request_timeout_seconds >= self.shutdown_grace_seconds:
+            raise ValueError("REQUEST_TIMEOUT_SECONDS must be shorter than "
+                             "SHUTDOWN_GRACE_SECONDS, or shutdown cuts requests off unanswered")
+        return self
 
     def query_limits(self) -> dict[str, int]:
         return {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,

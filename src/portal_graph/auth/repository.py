@@ -14,7 +14,7 @@ from portal_graph.db import models
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
 # the grants are read on every request so that a revocation applies to the very next one.
 _VIEWER_SQL = """
-SELECT c.id AS credential_id, c.organization_id, c.person_id, c.last_seen_at,
+SELECT c.id AS credential_id, c.organization_id, c.person_id, {last_seen} AS last_seen_at,
        p.email, p.name, sm.id AS staff_member_id, sm.role,
        eu.id AS external_user_id,
        COALESCE((SELECT array_agg(g.customer_id) FROM customer_grants g
@@ -32,9 +32,11 @@ WHERE c.token_hash = :digest AND {alive}
 _SESSION_ALIVE = ("c.ended_at IS NULL AND c.expires_at > now() "
                   "AND c.last_seen_at > now() - make_interval(mins => :idle_minutes)")
 _TOKEN_ALIVE = "c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())"
-SESSION_VIEWER = text(_VIEWER_SQL.format(table="sessions", alive=_SESSION_ALIVE))
-TOKEN_VIEWER = text(_VIEWER_SQL.format(
-    table="api_tokens", alive=_TOKEN_ALIVE).replace("c.last_seen_at", "c.last_used_at"))
+SESSION_VIEWER = text(_VIEWER_SQL.format(table="sessions", alive=_SESSION_ALIVE,
+                                         last_seen="c.last_seen_at"))
+# An API token's activity column is last_used_at; it is read under the session's name.
+TOKEN_VIEWER = text(_VIEWER_SQL.format(table="api_tokens", alive=_TOKEN_ALIVE,
+                                       last_seen="c.last_used_at"))
 
 
 @dataclass(frozen=True, slots=True)

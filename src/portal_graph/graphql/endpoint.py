@@ -6,8 +6,8 @@ mutations run in savepoints inside it (see payloads.run_mutation).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import secrets
 from typing import Any
 
 import orjson
@@ -18,12 +18,14 @@ from starlette.responses import Response
 from portal_graph.auth.service import resolve_viewer
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.execution import format_error
+from portal_graph.http.failures import classify, failure_response
 from portal_graph.http.graphql_http import (
     GraphQLBatch,
     GraphQLRequest,
     HttpError,
     parse_graphql_request,
 )
+from portal_graph.http.request_id import new_request_id
 from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 
@@ -62,8 +64,25 @@ class GraphQLEndpoint:
         self.services = services
 
     async def handle(self, request: Request) -> Response:
+        """The answer within REQUEST_TIMEOUT_SECONDS; a failure is answered masked, not raised.
+
+        A request cut off by its deadline or by a lost database connection is rolled back
+        whole (the session's transaction never commits), so a mutation either happened or not.
+        """
+        state = request.scope.setdefault("state", {})
+        request_id = state.get("request_id") or new_request_id()
+        state["request_id"] = request_id
+        deadline = asyncio.timeout(self.services.settings.request_timeout_seconds)
+        try:
+            async with deadline:
+                return await self._handle(request)
+        except Exception as error:  # every failure gets an answer, and none shows its insides
+            code = classify(error, request_id, timed_out=deadline.expired())
+            return failure_response(code, request_id, _media_type(request))
+
+    async def _handle(self, request: Request) -> Response:
         settings = self.services.settings
-        request_id = request.scope.get("state", {}).get("request_id") or secrets.token_hex(8)
+        request_id = request.scope["state"]["request_id"]
         if _wants_graphiql(request):
             if not settings.graphiql:
                 return Response("GraphiQL is disabled.", status_code=404)

@@ -162,5 +162,6 @@ def cors_middleware_kwargs(allow_origins: list[str]) -> dict[str, Any]:
         "allow_methods": ["GET", "POST"],
         "allow_headers": ["Authorization", "Content-Type"],
         "allow_credentials": False,
+        "expose_headers": ["X-Request-Id"],  # so a browser app can quote it in a bug report
         "max_age": 600,
     }

@@ -1,0 +1,258 @@
+"""Bounded resources: the pool, statement and request deadlines, readiness when the DB is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portal_graph.config import Settings
+from portal_graph.customers import service as customers
+from portal_graph.http.failures import database_unavailable
+from tests.conftest import Api
+from tests.hardening.conftest import AppFactory, World, api_for
+
+ME = "{ me { email } }"
+CREATE_CUSTOMER = """
+mutation { createCustomer(input: {name: "Slow Ltd"}) { customer { id } userErrors { code } } }"""
+
+
+@pytest.fixture
+async def services_with(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """Services (own engine and pool) over the test database with settings overridden."""
+    from portal_graph.services import Services
+
+    made: list[Any] = []
+
+    def build(**overrides: Any) -> Any:
+        tuned = settings.model_copy(update=overrides)
+        made.append(Services.create(tuned, overrides.get("database_url", tuned.database_url)))
+        return made[-1]
+
+    yield build
+    for services in made:
+        await services.close()
+
+
+def app_over(services: Any) -> Any:
+    from portal_graph.app import create_app
+
+    return create_app(services.settings, services)
+
+
+def sleeping_viewer(monkeypatch: pytest.MonkeyPatch, seconds: float, *, in_sql: bool) -> None:
+    """`me` becomes slow: asleep in Python, or in PostgreSQL (pg_sleep) on the request session."""
+
+    async def build_viewer(info: Any) -> None:
+        if in_sql:
+            await info.context.session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+        else:
+            await asyncio.sleep(seconds)
+
+    monkeypatch.setattr("portal_graph.accounts.queries.build_viewer", build_viewer)
+
+
+async def sleeping_sessions(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
+            "AND state = 'active' AND pid <> pg_backend_pid()")))
+
+
+# --- the pool --------------------------------------------------------------------------------
+
+
+async def test_the_pool_is_bounded_by_default(services: Any, settings: Settings) -> None:
+    pool = services.engine.pool
+
+    assert pool.size() == settings.db_pool_size == 10
+    assert pool._max_overflow == settings.db_max_overflow == 5  # type: ignore[attr-defined]
+    assert pool._timeout == 10  # type: ignore[attr-defined]  # then: 503, not a queue forever
+
+
+async def test_concurrent_requests_wait_for_the_pool_instead_of_opening_connections(
+    services_with: Callable[..., Any], client_for: Any, world: World
+) -> None:
+    services = services_with(db_pool_size=2, db_max_overflow=0)
+    out, peak = 0, 0
+
+    def checkout(*args: Any) -> None:
+        nonlocal out, peak
+        out += 1
+        peak = max(peak, out)
+
+    def checkin(*args: Any) -> None:
+        nonlocal out
+        out -= 1
+
+    event.listen(services.engine.sync_engine, "checkout", checkout)
+    event.listen(services.engine.sync_engine, "checkin", checkin)
+    api = api_for(client_for(app_over(services)))
+
+    bodies = await asyncio.gather(*(api(ME, token=world.admin_token) for _ in range(12)))
+
+    assert all(b["data"]["me"] for b in bodies)
+    assert peak == 2
+    assert services.engine.pool.checkedout() == 0  # every connection went back
+
+
+# --- statement timeout -----------------------------------------------------------------------
+
+
+async def test_a_slow_statement_is_cancelled_by_the_statement_timeout(
+    services_with: Callable[..., Any],
+) -> None:
+    services = services_with(db_statement_timeout_ms=200)
+
+    started = time.perf_counter()
+    with pytest.raises(exc.DBAPIError) as raised:
+        async with services.sessionmaker() as session:
+            await session.execute(text("SELECT pg_sleep(3)"))
+    elapsed = time.perf_counter() - started
+
+    print(f"\npg_sleep(3) cancelled after {elapsed * 1000:.0f} ms")
+    assert raised.value.orig.sqlstate == "57014"  # type: ignore[union-attr]  # query_canceled
+    assert elapsed < 2
+
+
+async def test_a_request_whose_statement_is_cancelled_gets_a_masked_error(
+    services_with: Callable[..., Any], client_for: Any, world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api = api_for(client_for(app_over(services_with(db_statement_timeout_ms=200))))
+    sleeping_viewer(monkeypatch, 3, in_sql=True)
+
+    body = await api(ME, token=world.admin_token)
+
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "statement timeout" not in str(body)
+
+
+# --- request timeout -------------------------------------------------------------------------
+
+
+async def test_a_request_past_its_deadline_is_answered_504_timeout(
+    app_with: AppFactory, client_for: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = api_for(client_for(app_with(request_timeout_seconds=0.5)))
+    sleeping_viewer(monkeypatch, 5, in_sql=False)
+
+    started = time.perf_counter()
+    body = await api(ME, token=world.admin_token)
+    elapsed = time.perf_counter() - started
+
+    print(f"\nrequest stopped after {elapsed * 1000:.0f} ms")
+    assert api.response is not None and api.response.status_code == 504
+    assert body == {"errors": [{"message": "The request took too long and was stopped.",
+                                "extensions": {"code": "TIMEOUT", "requestId":
+                                               api.response.headers["x-request-id"]}}]}
+    assert elapsed < 2
+
+
+async def test_a_timed_out_request_cancels_its_sql_and_returns_its_connection(
+    services_with: Callable[..., Any], client_for: Any, world: World, engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = services_with(request_timeout_seconds=0.5, db_pool_size=1, db_max_overflow=0)
+    api = api_for(client_for(app_over(services)))
+    sleeping_viewer(monkeypatch, 30, in_sql=True)
+
+    timed_out = await api(ME, token=world.admin_token)
+    monkeypatch.undo()
+    await asyncio.sleep(0.5)
+    still_sleeping = await sleeping_sessions(engine)
+    after = await api(ME, token=world.admin_token)  # the pool's one connection is usable
+
+    assert timed_out["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    assert still_sleeping == 0
+    assert after["data"]["me"] is not None
+
+
+async def test_a_mutation_cut_off_by_the_deadline_leaves_nothing_behind(
+    app_with: AppFactory, client_for: Any, world: World, engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api = api_for(client_for(app_with(request_timeout_seconds=0.5)))
+    real_create = customers.create_customer
+
+    async def create_then_stall(*args: Any, **kwargs: Any) -> Any:
+        row = await real_create(*args, **kwargs)
+        await asyncio.sleep(5)
+        return row
+
+    monkeypatch.setattr(customers, "create_customer", create_then_stall)
+
+    body = await api(CREATE_CUSTOMER, token=world.admin_token)
+
+    assert body["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM customers WHERE name = 'Slow Ltd'")) \
+            == 0
+
+
+# --- the database is gone --------------------------------------------------------------------
+
+CLOSED = "postgresql://postgres@127.0.0.1:9/nowhere"  # the discard port: nothing listens
+
+
+async def test_readiness_reports_the_database_down(services_with: Callable[..., Any],
+                                                   client_for: Any) -> None:
+    client = client_for(app_over(services_with(database_url=CLOSED)))
+
+    started = time.perf_counter()
+    ready = await client.get("/readyz")
+    health = await client.get("/healthz")
+    elapsed = time.perf_counter() - started
+
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "database": "down"}
+    assert health.status_code == 200  # alive: restarting the process would not help
+    assert elapsed < 3
+
+
+async def test_readiness_reports_a_reachable_database_up(client: httpx.AsyncClient) -> None:
+    ready = await client.get("/readyz")
+
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "database": "up"}
+
+
+async def test_graphql_answers_503_while_the_database_is_unreachable(
+    services_with: Callable[..., Any], client_for: Any
+) -> None:
+    api = api_for(client_for(app_over(services_with(database_url=CLOSED))))
+
+    body = await api(ME, token="pgs_" + "x" * 43)  # a session token: it must be looked up
+
+    assert api.response is not None and api.response.status_code == 503
+    assert api.response.headers["retry-after"] == "2"
+    assert body == {"errors": [{
+        "message": "The service is temporarily unavailable. Try again shortly.",
+        "extensions": {"code": "SERVICE_UNAVAILABLE",
+                       "requestId": api.response.headers["x-request-id"]}}]}
+
+
+async def test_a_request_that_needs_no_database_is_still_answered(
+    services_with: Callable[..., Any], client_for: Any
+) -> None:
+    api = api_for(client_for(app_over(services_with(database_url=CLOSED))))
+
+    assert await api("{ __typename }") == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("error, unavailable", [
+    (ConnectionRefusedError(111, "refused"), True),
+    (exc.TimeoutError("QueuePool limit reached"), True),
+    (exc.DBAPIError("SELECT 1", {}, Exception("x"), connection_invalidated=True), True),
+    (ValueError("a bug"), False),
+    (exc.ProgrammingError("SELECT nope", {}, Exception("syntax")), False),
+])
+def test_what_counts_as_the_database_being_unavailable(error: Exception,
+                                                       unavailable: bool) -> None:
+    assert database_unavailable(error) is unavailable
