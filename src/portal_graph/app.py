@@ -21,6 +21,14 @@ from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middle
 from portal_graph.http.request_id import RequestIdMiddleware
 from portal_graph.mail.transport import transport_from_settings
 from portal_graph.mail.worker import OutboxWorker
+from portal_graph.observability import (
+    CountedTransport,
+    ObservabilityMiddleware,
+    instrument_engine,
+    metrics_routes,
+    setup_tracing,
+    shutdown_tracing,
+)
 from portal_graph.services import Services
 from portal_graph.web import web_routes
 
@@ -30,6 +38,8 @@ log = logging.getLogger("portal_graph.app")
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     settings = settings or get_settings()
     services = services or Services.create(settings)
+    setup_tracing()
+    instrument_engine(services.engine)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -50,7 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         worker_task = None
         if settings.run_outbox_worker:
             worker = OutboxWorker(services.sessionmaker, settings, services.box,
-                                  transport_from_settings(settings))
+                                  CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
         try:
             yield
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)
             await services.close()
+            shutdown_tracing()
 
     endpoint = GraphQLEndpoint(services)
     routes = [
@@ -67,10 +78,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *web_routes(settings.graphiql_cdn_url),
+        *metrics_routes(),
     ]
     # Outermost first. The request id wraps everything, so every response carries it; the
     # body limit is innermost, so its 413 gets the security and CORS headers too.
     middleware = [Middleware(RequestIdMiddleware, trust_incoming=settings.trust_proxy_headers),
+                  Middleware(ObservabilityMiddleware),
                   Middleware(SecurityHeaders)]
     if settings.cors_allow_origins:
         middleware.append(Middleware(CORSMiddleware,

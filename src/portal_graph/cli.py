@@ -114,7 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from portal_graph.db.migrate import upgrade
-    from portal_graph.logs import configure_logging
+    from portal_graph.logs import configure_logging, logging_config
 
     settings = get_settings()
     configure_logging(settings)
@@ -128,7 +128,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _seed_demo(url)
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
     uvicorn.run("portal_graph.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, loop="uvloop", http="httptools", log_config=None,
+                workers=args.workers, loop="uvloop", http="httptools",
+                # a dictConfig, so that each spawned worker process sets up logging too
+                log_config=logging_config(settings),
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds,
                 proxy_headers=settings.trust_proxy_headers, access_log=False)
     return 0

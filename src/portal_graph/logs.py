@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
+import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +28,40 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class TextFormatter(logging.Formatter):
+    """`time level logger [request id] message`; the brackets only inside a request."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        if not request_id:
+            return line
+        head, _, rest = line.partition(f" {record.name} ")
+        return f"{head} {record.name} [{request_id}] {rest}"
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """The whole logging set-up as a dictConfig, so uvicorn's worker processes (spawned, not
+    forked) apply it too: `uvicorn.run(log_config=logging_config(settings))`.
+
+    One handler on the root logger, with the filter that stamps each record with its request
+    id (and trace ids when tracing), so every logger's lines carry it.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request": {
+            "()": "portal_graph.observability.log_context.RequestContextFilter"}},
+        "formatters": {"json": {"()": "portal_graph.logs.JsonFormatter"},
+                       "text": {"()": "portal_graph.logs.TextFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                "formatter": settings.log_format, "filters": ["request"]}},
+        "root": {"handlers": ["stderr"], "level": settings.log_level},
+    }
+
+
 def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json"
-                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
+    logging.config.dictConfig(logging_config(settings))

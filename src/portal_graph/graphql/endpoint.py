@@ -26,6 +26,7 @@ from portal_graph.http.graphql_http import (
     parse_graphql_request,
 )
 from portal_graph.http.request_id import new_request_id
+from portal_graph.observability import OperationObservation, observe_operation
 from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 
@@ -93,9 +94,10 @@ class GraphQLEndpoint:
                                        dict(request.query_params), body,
                                        max_batch=settings.max_batch)
         if isinstance(parsed, HttpError):
-            return _json({"errors": [{"message": parsed.message,
-                                      "extensions": {"code": parsed.code}}]},
-                         parsed.status, media_type)
+            refusal = {"errors": [{"message": parsed.message,
+                                   "extensions": {"code": parsed.code}}]}
+            OperationObservation().finish(refusal)
+            return _json(refusal, parsed.status, media_type)
         requests = parsed.requests if isinstance(parsed, GraphQLBatch) else (parsed,)
         async with self.services.sessionmaker() as session, session.begin():
             viewer = await resolve_viewer(session, bearer_token(request), settings)
@@ -104,20 +106,25 @@ class GraphQLEndpoint:
                 context = Context(session=session, viewer=viewer, settings=settings,
                                   services=self.services, client_address=client_address(request),
                                   request_id=request_id, request=request)
-                results.append(await self._one(context, one, request.method, media_type))
+                with observe_operation() as observed:
+                    answer = await self._one(context, one, request.method, media_type, observed)
+                    observed.finish(answer[0])
+                results.append(answer)
         if isinstance(parsed, GraphQLBatch):
             return _json([body for body, _ in results], 200, media_type)
         body, status = results[0]
         return _json(body, status, media_type)
 
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
-                   media_type: str) -> tuple[dict[str, Any], int]:
+                   media_type: str, observed: OperationObservation,
+                   ) -> tuple[dict[str, Any], int]:
         executor = self.services.executor
         prepared = executor.prepare(context.viewer.audience, one.query, one.variables)
         if prepared.document is None:
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             return {"errors": [format_error(e, context.request_id)
                                for e in prepared.errors]}, status
+        observed.identify(prepared.document, one.operation_name)
         operation = executor.operation_type(prepared.document, one.operation_name)
         if operation is None:
             error = GraphQLError("Unknown or ambiguous operation name.",

@@ -1,0 +1,205 @@
+"""Prometheus metrics: what is counted, and the `/metrics` page that exposes it.
+
+With several worker processes (`portal-graph serve --workers N`) each process counts on its
+own; set PROMETHEUS_MULTIPROC_DIR to an empty, writable folder before start-up and every
+process writes its samples there, and whichever process answers a scrape adds them all up.
+The outbox gauges are read from PostgreSQL at scrape time, so they are the same whichever
+instance answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from portal_graph.mail import outbox
+
+log = logging.getLogger("portal_graph.observability")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+OUTBOX_QUERY_TIMEOUT_SECONDS = 2.0
+
+# Operation names come from clients: a label per name would let any client create series
+# without end. Names are kept up to this many per process; later ones share OTHER.
+MAX_OPERATION_NAMES = 200
+# Parenthesised so they can never be mistaken for a real operation (GraphQL names can't
+# contain parentheses).
+ANONYMOUS = "(anonymous)"
+INVALID = "(invalid)"
+OTHER = "(other)"
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_known_operations: set[str] = set()
+
+GRAPHQL_REQUESTS = Counter(
+    "portal_graph_graphql_requests",
+    "GraphQL operations answered, by operation name and outcome (ok; error: executed "
+    "with errors; rejected: refused before execution; failed: cut off by the deadline, "
+    "the database or a bug, answered with a 5xx).",
+    ["operation", "outcome"],
+)
+GRAPHQL_DURATION = Histogram(
+    "portal_graph_graphql_request_duration_seconds",
+    "Time to validate and execute one GraphQL operation, by operation name.",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+GRAPHQL_ERRORS = Counter(
+    "portal_graph_graphql_errors",
+    "Errors in GraphQL responses (top-level `errors`), by extensions.code.",
+    ["code"],
+)
+SQL_STATEMENTS = Histogram(
+    "portal_graph_sql_statements_per_request",
+    "SQL statements one /graphql request ran, by operation name ((batch) for batches).",
+    ["operation"],
+    buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233),
+)
+HTTP_REQUESTS = Counter(
+    "portal_graph_http_requests",
+    "HTTP requests answered, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "portal_graph_http_request_duration_seconds",
+    "Time from the request to the end of the response, by route template.",
+    ["route"],
+)
+OUTBOX_DELIVERIES = Counter(
+    "portal_graph_outbox_delivery_attempts",
+    "Emails handed to the mail transport by this process's outbox worker, by result "
+    "(sent, error: will be retried or, after the last attempt, marked FAILED).",
+    ["outcome"],
+)
+
+
+def operation_label(name: str | None) -> str:
+    """The label for an operation name, bounded in number per process."""
+    if not name:
+        return ANONYMOUS
+    if not _NAME.fullmatch(name):
+        return OTHER
+    if name in _known_operations:
+        return name
+    if len(_known_operations) >= MAX_OPERATION_NAMES:
+        return OTHER
+    _known_operations.add(name)
+    return name
+
+
+def error_codes(body: Mapping[str, object]) -> list[str]:
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return []
+    codes = []
+    for error in errors:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        codes.append(str(code) if code else "UNKNOWN")
+    return codes
+
+
+def outcome_of(body: Mapping[str, object]) -> str:
+    if "data" not in body:
+        return "rejected"
+    return "error" if body.get("errors") else "ok"
+
+
+def record_operation(label: str, body: Mapping[str, object], seconds: float) -> str:
+    """Count one answered operation; returns its outcome."""
+    outcome = outcome_of(body)
+    GRAPHQL_REQUESTS.labels(label, outcome).inc()
+    GRAPHQL_DURATION.labels(label).observe(seconds)
+    for code in error_codes(body):
+        GRAPHQL_ERRORS.labels(code).inc()
+    return outcome
+
+
+def record_failure(label: str, seconds: float) -> None:
+    GRAPHQL_REQUESTS.labels(label, "failed").inc()
+    GRAPHQL_DURATION.labels(label).observe(seconds)
+
+
+# --- the outbox, read at scrape time ---------------------------------------------------------
+
+
+class OutboxCollector(Collector):
+    """The outbox as it stands in PostgreSQL, read by the scrape that reports it."""
+
+    def __init__(self, depth: Mapping[str, int] | None) -> None:
+        self.depth = depth
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "portal_graph_outbox_scrape_ok",
+            "1 when the outbox could be read from PostgreSQL for this scrape, else 0.")
+        up.add_metric([], 1 if self.depth is not None else 0)
+        yield up
+        if self.depth is None:
+            return
+        emails = GaugeMetricFamily(
+            "portal_graph_outbox_emails",
+            "Emails in the outbox by status: QUEUED (waiting or retrying), SENT, "
+            "FAILED (gave up after the last attempt).",
+            labels=["status"])
+        for status, count in sorted(self.depth.items()):
+            emails.add_metric([status], count)
+        yield emails
+
+
+async def _outbox_depth(request: Request) -> dict[str, int] | None:
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return None
+    try:
+        async with services.sessionmaker() as session:
+            return await asyncio.wait_for(outbox.queue_depth(session),
+                                          OUTBOX_QUERY_TIMEOUT_SECONDS)
+    except Exception as error:  # a scrape must answer even when the database is down
+        log.warning("metrics: outbox depth unavailable: %s", type(error).__name__)
+        return None
+
+
+def process_registry() -> CollectorRegistry:
+    """This process's metrics, or every process's when running multiprocess."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def exposition(depth: Mapping[str, int] | None) -> bytes:
+    scraped = CollectorRegistry(auto_describe=False)
+    scraped.register(OutboxCollector(depth))
+    # Two registries, one page: the text format allows families one after another.
+    return generate_latest(process_registry()) + generate_latest(scraped)
+
+
+async def metrics_page(request: Request) -> Response:
+    depth = await _outbox_depth(request)
+    body = await asyncio.to_thread(exposition, depth)  # multiprocess reads files
+    return Response(body, media_type=CONTENT_TYPE_LATEST,
+                    headers={"Cache-Control": "no-store"})
+
+
+def metrics_routes(path: str = "/metrics") -> list[BaseRoute]:
+    return [Route(path, metrics_page, methods=["GET"])]
