@@ -60,14 +60,7 @@ async def test_revoke_one_customer_removes_only_that_grant(api, org, ana):
                                       "customers": [{"name": "Riverside Council"}]}
 
 
-API_TOKEN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="auth/repository.py TOKEN_VIEWER selects `c.last_used_at` without the alias "
-           "`last_seen_at`, so CredentialRow(**row) fails for every API token request")
-
-
-@pytest.mark.parametrize("credential", ["session", pytest.param("api_token",
-                                                                marks=API_TOKEN_BUG)])
+@pytest.mark.parametrize("credential", ["session", "api_token"])
 async def test_a_revoked_customer_is_gone_on_the_very_next_request(api, org, ana, credential):
     token = ana[credential]
     assert _names(await api(MY_PORTAL, token=token)) == ["Harbour Works", "Riverside Council"]

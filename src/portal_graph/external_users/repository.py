@@ -105,15 +105,15 @@ async def join(session: RequestSession, scope: Scope, person_id: uuid.UUID,
                invited_at: datetime) -> uuid.UUID:
     """The person's external membership, created or given back its access (an accepted
     invitation after a revoke-all), and seen now; returns its id."""
-    statement = pg_insert(external_users).values(
+    insert_row = pg_insert(external_users).values(
         organization_id=scope.organization_id, id=models.new_id(), person_id=person_id,
         invited_at=invited_at, last_seen_at=func.now())
     revoked = external_users.c.access_revoked_at.is_not(None)
-    statement = statement.on_conflict_do_update(
+    statement = insert_row.on_conflict_do_update(
         index_elements=["organization_id", "person_id"],
         # A returning user (access revoked before) counts as invited and joined anew.
         set_={"access_revoked_at": None, "last_seen_at": func.now(),
-              "invited_at": case((revoked, statement.excluded.invited_at),
+              "invited_at": case((revoked, insert_row.excluded.invited_at),
                                  else_=external_users.c.invited_at),
               "joined_at": case((revoked, func.now()), else_=external_users.c.joined_at)},
     ).returning(external_users.c.id)
