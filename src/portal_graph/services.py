@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 class Services:
     settings: Settings
     engine: AsyncEngine
+    # Rate-limit counters commit on their own (a rolled-back request still counts), so they
+    # need a connection besides the request's: a small pool of their own, so that a burst of
+    # requests holding every request connection cannot starve them.
+    limiter_engine: AsyncEngine
     sessionmaker: async_sessionmaker[RequestSession]
     executor: Executor
     box: SecretBox
@@ -38,15 +42,20 @@ class Services:
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
         engine = make_engine(settings, database_url)
         sessionmaker = make_sessionmaker(engine)
+        limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
+                                     name="portal-graph-limits")
         return cls(
-            settings=settings, engine=engine, sessionmaker=sessionmaker,
+            settings=settings, engine=engine, limiter_engine=limiter_engine,
+            sessionmaker=sessionmaker,
             executor=Executor(QueryLimits(**settings.query_limits())),
-            box=SecretBox.from_settings(settings), rate_limiter=RateLimiter(sessionmaker),
+            box=SecretBox.from_settings(settings),
+            rate_limiter=RateLimiter(make_sessionmaker(limiter_engine)),
             rate_limits=_rate_limits(settings),
         )
 
     async def close(self) -> None:
         await self.engine.dispose()
+        await self.limiter_engine.dispose()
 
     async def _guard(self, action: RateAction, ctx: Context, email: str | None = None) -> None:
         """Refuse with RATE_LIMITED when this attempt is over any of its limits."""

@@ -23,17 +23,18 @@ def asyncpg_url(url: str) -> str:
     return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
 
 
-def make_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None,
+                max_overflow: int | None = None, name: str = "portal-graph") -> AsyncEngine:
     return create_async_engine(
         asyncpg_url(url or resolve_database_url(settings)),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,  # a database restart costs no failed requests
         pool_timeout=10,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
-                "application_name": "portal-graph",
+                "application_name": name,
             },
         },
     )
