@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or get_settings()
     services = services or Services.create(settings)
     setup_tracing()
-    instrument_engine(services.engine)
+    for engine in (services.engine, services.limiter_engine):
+        instrument_engine(engine)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
