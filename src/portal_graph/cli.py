@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -110,6 +111,17 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_zero_on_sigterm() -> None:
+    """Once uvicorn has shut down gracefully it raises the SIGTERM it caught again; with the
+    default handler the process would then die by that signal (exit -15) after a clean stop.
+    Stopping when asked is success: exit 0 (also when SIGTERM comes before uvicorn starts)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -127,6 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         _seed_demo(url)
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
+    _exit_zero_on_sigterm()
     uvicorn.run("portal_graph.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, loop="uvloop", http="httptools",
                 # a dictConfig, so that each spawned worker process sets up logging too

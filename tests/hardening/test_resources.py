@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from portal_graph.config import Settings
 from portal_graph.customers import service as customers
 from portal_graph.http.failures import database_unavailable
-from tests.conftest import Api
 from tests.hardening.conftest import AppFactory, World, api_for
 
 ME = "{ me { email } }"
@@ -250,6 +249,8 @@ async def test_a_request_that_needs_no_database_is_still_answered(
     (ConnectionRefusedError(111, "refused"), True),
     (exc.TimeoutError("QueuePool limit reached"), True),
     (exc.DBAPIError("SELECT 1", {}, Exception("x"), connection_invalidated=True), True),
+    (exc.PendingRollbackError("Can't reconnect until invalid transaction is rolled back."), True),
+    (exc.PendingRollbackError("This Session's transaction has been rolled back"), False),
     (ValueError("a bug"), False),
     (exc.ProgrammingError("SELECT nope", {}, Exception("syntax")), False),
 ])

@@ -1,37 +1,94 @@
 """The request's AsyncSession. GraphQL resolves sibling fields concurrently and one session has
 one connection, so database calls of a request are serialised here (they would be anyway on a
-single connection; the lock turns "another operation is in progress" into waiting)."""
+single connection; the lock turns "another operation is in progress" into waiting).
+
+Each call also runs in a task of its own, shielded from the caller's cancellation. graphql-core
+cancels the sibling fields of a field that fails; cancelling one of them mid-statement would
+make asyncpg cancel the statement on the server, which aborts the request's transaction (its
+writes would silently roll back at commit) and leaves the connection busy. Shielded, the
+statement finishes and the transaction stays whole. `settled()` brackets the request: at its
+end it waits for calls still running (a DataLoader batch can outlive the response), then
+refuses new ones, so nothing touches the connection once it is committed and returned to the
+pool; on an error or a deadline it cancels them instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+# Loop turns for a DataLoader dispatch to reach the database: call_soon, dispatch, batch.
+_DISPATCH_TURNS = 4
+
+
+class RequestFinished(RuntimeError):
+    """A database call after the request's transaction was settled."""
 
 
 class RequestSession(AsyncSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock = asyncio.Lock()
+        self._running: set[asyncio.Task[Any]] = set()
+        self._finished = False
+
+    async def _call(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        task = asyncio.ensure_future(self._locked(call, *args, **kwargs))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def _locked(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        async with self._lock:
+            if self._finished:
+                raise RequestFinished("the request's database work is over")
+            return await call(*args, **kwargs)
 
     # `scalars` and `stream_scalars` go through `execute`, so they are not wrapped again.
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._lock:
-            return await super().execute(*args, **kwargs)
+        return await self._call(super().execute, *args, **kwargs)
 
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._lock:
-            return await super().scalar(*args, **kwargs)
+        return await self._call(super().scalar, *args, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._lock:
-            return await super().get(*args, **kwargs)
+        return await self._call(super().get, *args, **kwargs)
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
-        async with self._lock:
-            await super().flush(*args, **kwargs)
+        await self._call(super().flush, *args, **kwargs)
 
     async def refresh(self, *args: Any, **kwargs: Any) -> None:
-        async with self._lock:
-            await super().refresh(*args, **kwargs)
+        await self._call(super().refresh, *args, **kwargs)
+
+    async def finish(self) -> None:
+        """Wait for the calls still running or about to start, then refuse any more."""
+        while True:
+            for _ in range(_DISPATCH_TURNS):
+                await asyncio.sleep(0)
+            if not self._running:
+                break
+            await asyncio.gather(*self._running, return_exceptions=True)
+        self._finished = True
+
+    async def abort(self) -> None:
+        """Cancel the calls still running (the request failed or ran out of time)."""
+        self._finished = True
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def settled(self) -> AsyncIterator[None]:
+        """Inside the transaction: on leaving, no database call is left running."""
+        try:
+            yield
+        except BaseException:
+            await self.abort()
+            raise
+        await self.finish()

@@ -99,7 +99,8 @@ class GraphQLEndpoint:
             OperationObservation().finish(refusal)
             return _json(refusal, parsed.status, media_type)
         requests = parsed.requests if isinstance(parsed, GraphQLBatch) else (parsed,)
-        async with self.services.sessionmaker() as session, session.begin():
+        # settled(): no statement may still run when the transaction ends (see RequestSession).
+        async with self.services.sessionmaker() as session, session.begin(), session.settled():
             viewer = await resolve_viewer(session, bearer_token(request), settings)
             results = []
             for one in requests:
@@ -112,8 +113,8 @@ class GraphQLEndpoint:
                 results.append(answer)
         if isinstance(parsed, GraphQLBatch):
             return _json([body for body, _ in results], 200, media_type)
-        body, status = results[0]
-        return _json(body, status, media_type)
+        result, status = results[0]
+        return _json(result, status, media_type)
 
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
                    media_type: str, observed: OperationObservation,

@@ -66,6 +66,10 @@ def database_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(link, asyncpg.InterfaceError) and "closed" in str(link):
             return True  # "connection is closed": the server went away mid-request
+        if isinstance(link, sa_exc.PendingRollbackError) and "reconnect" in str(link):
+            # Committing after a statement lost its connection (that error was masked in the
+            # GraphQL result): "Can't reconnect until invalid transaction is rolled back".
+            return True
         sqlstate = getattr(link, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True

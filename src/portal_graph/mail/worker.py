@@ -5,7 +5,11 @@ the locks until it has sent them and recorded the outcome, so two workers never 
 The price of holding the locks in one transaction: if a process dies mid-batch, the emails it
 had already sent in that batch are sent again. SMTP offers no way to make a send and a commit
 atomic; the Message-ID stays the same across attempts, so receivers that deduplicate by
-Message-ID can drop the copy.
+Message-ID can drop the copy. If only the database goes away mid-batch (a restart, a
+fail-over), the worker remembers what it sent and records that first once the database is
+back, before it claims anything, so a database restart sends nothing twice. (Another process's
+worker could claim such an email in the moment between the restart and that record; with one
+worker, or workers that poll slower than the restart takes, it does not happen.)
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -69,6 +74,8 @@ class OutboxWorker:
         self._box = box
         self._transport = transport
         self._stop: asyncio.Event | None = None
+        # Sent, but the batch that would have recorded it never committed.
+        self._unrecorded: dict[uuid.UUID, models.OutboxEmail] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; the email being sent when it is set is finished first."""
@@ -89,14 +96,26 @@ class OutboxWorker:
 
     async def run_once(self, batch: int = 20) -> int:
         """Send the due emails this worker can claim (at most `batch`); returns the number sent."""
-        sent = 0
+        if self._unrecorded:
+            await self._record_unrecorded()  # raises while the database is still away
+        delivered: list[uuid.UUID] = []
         async with self._sessionmaker() as session, session.begin():
             for email in await outbox.claim_due(session, batch):
                 if self._stopping():
                     break  # unclaimed on commit, untouched: another worker or the next run sends it
                 if await self._deliver(session, email):
-                    sent += 1
-        return sent
+                    delivered.append(email.id)
+        for email_id in delivered:  # committed: recorded for good
+            self._unrecorded.pop(email_id, None)
+        return len(delivered)
+
+    async def _record_unrecorded(self) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            for email in self._unrecorded.values():
+                await outbox.mark_sent(session, email)
+        logger.info("recorded %d emails sent before the database went away",
+                    len(self._unrecorded))
+        self._unrecorded.clear()
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
@@ -122,6 +141,9 @@ class OutboxWorker:
             log("outbox email %s attempt %d failed (%s): %s",
                 email.id, email.attempts + 1, status.value, reason)
             return False
+        # Remembered apart from the session: a rollback expires the loaded row.
+        self._unrecorded[email.id] = models.OutboxEmail(
+            id=email.id, organization_id=email.organization_id, attempts=email.attempts)
         await outbox.mark_sent(session, email)
         logger.info("outbox email %s sent (%s)", email.id, email.template)
         return True

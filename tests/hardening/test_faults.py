@@ -1,0 +1,338 @@
+"""Faults injected under a real server process: its database restarts, its SMTP server goes away.
+
+The database here is a private PostgreSQL cluster started for this module (the machine's
+shared server is never touched); the SMTP server is a real aiosmtpd on 127.0.0.1. The server
+process runs its outbox worker. What must hold: requests fail cleanly while the database is
+away (a masked 503, never a hang or a 500 with internals), the server recovers by itself, and
+no invitation or email is lost or sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portal_graph.config import Settings
+from portal_graph.db.engine import make_engine, make_sessionmaker
+from portal_graph.db.migrate import upgrade
+from portal_graph.graphql.relay import to_global_id
+from tests.factories import Factory
+from tests.hardening.processes import PrivatePostgres, ServerProcess, start_server
+from tests.mail.mail_support import CollectingHandler, SmtpServer
+
+pytestmark = pytest.mark.slow
+
+INVITE = """
+mutation($email: String!, $customers: [ID!]!) {
+  inviteExternalUser(input: {email: $email, customerIds: $customers}) {
+    invitation { id }
+    inviteUrl
+    userErrors { code message }
+  }
+}"""
+READ = "{ me { email } jobs(first: 5) { totalCount } }"
+LINK = re.compile(r"https?://\S+/accept/\S+")
+INTERNALS = ("Traceback", "asyncpg", "sqlalchemy", "psycopg", "SELECT", "connection")
+
+
+class SlowCollectingHandler(CollectingHandler):
+    """Takes `delay` seconds per message, so a batch of emails is still being sent when the
+    test pulls the database away."""
+
+    delay = 0.0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@dataclass
+class Stack:
+    pg: PrivatePostgres
+    smtp: SmtpServer
+    server: ServerProcess
+    engine: AsyncEngine
+    make: Factory
+    organization_id: uuid.UUID
+    admin_token: str
+    customer_id: str
+
+    @property
+    def handler(self) -> SlowCollectingHandler:
+        return self.smtp.handler  # type: ignore[return-value]
+
+    async def restart_database(self, down_seconds: float) -> None:
+        await asyncio.to_thread(self.pg.stop)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(self.pg.start)
+
+    async def post(self, http: httpx.AsyncClient, query: str,
+                   variables: dict[str, Any] | None = None) -> httpx.Response:
+        return await http.post(f"{self.server.url}/graphql",
+                               json={"query": query, "variables": variables or {}},
+                               headers={"Authorization": f"Bearer {self.admin_token}"})
+
+    async def scalar(self, sql: str) -> Any:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(text(sql))
+
+    async def queued(self) -> int:
+        return int(await self.scalar("SELECT count(*) FROM email_outbox WHERE status = 'QUEUED'"))
+
+    async def wait_for_outbox_drained(self) -> None:
+        async def drained() -> bool:
+            return await self.queued() == 0
+
+        if not await eventually(drained, within=40):
+            raise AssertionError("the outbox did not drain:\n" + self.server.log()[-3000:])
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float,
+                     step: float = 0.05) -> bool:
+    """Polls state held elsewhere (a database, another thread) until it holds, or gives up."""
+    for _ in range(max(1, int(within / step))):
+        if await condition():
+            return True
+        await asyncio.sleep(step)
+    return await condition()
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres.create()
+    try:
+        yield pg
+    finally:
+        pg.destroy()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.handler = SlowCollectingHandler()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Settings,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    url = private_pg.url()
+    await asyncio.to_thread(upgrade, url)
+    server = start_server(tmp_path_factory.mktemp("faults"), url,
+                          secret_key=settings.secret_key or "", RUN_OUTBOX_WORKER="true",
+                          SMTP_URL=smtp.url, OUTBOX_POLL_SECONDS="0.2",
+                          OUTBOX_BACKOFF_SECONDS="0.2", OUTBOX_MAX_ATTEMPTS="50",
+                          REQUEST_TIMEOUT_SECONDS="5", SHUTDOWN_GRACE_SECONDS="10",
+                          RATE_LIMIT_INVITES_PER_ORGANIZATION="10000/3600")
+    engine = make_engine(settings, url)
+    make = Factory(make_sessionmaker(engine))
+    org = await make.organization(name="Faulty Grounds")
+    admin = await make.staff(org)
+    customer = await make.customer(org)
+    await make.job(org, customer)
+    try:
+        yield Stack(private_pg, smtp, server, engine, make, org,
+                    await make.session_token(org, admin["person"]["id"]),
+                    to_global_id("Customer", customer))
+    finally:
+        code = server.terminate()
+        await engine.dispose()
+        assert code == 0, server.log()[-3000:]
+
+
+@dataclass
+class Outcome:
+    started: float
+    seconds: float
+    status: int
+    body: str
+
+
+def is_clean_failure(outcome: Outcome) -> bool:
+    """A refusal a client can act on: a coded, masked error; no internals, no bare 500."""
+    if any(word in outcome.body for word in INTERNALS):
+        return False
+    if outcome.status in (503, 504):
+        return '"SERVICE_UNAVAILABLE"' in outcome.body or '"TIMEOUT"' in outcome.body
+    return outcome.status == 200 and '"INTERNAL_SERVER_ERROR"' in outcome.body
+
+
+def received(smtp: SmtpServer) -> list[EmailMessage]:
+    return list(smtp.messages)
+
+
+def links_in(messages: list[EmailMessage]) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for message in messages:
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        found.update(LINK.findall(body.get_content()))
+    return found
+
+
+# --- the database restarts under load --------------------------------------------------------
+
+
+async def test_requests_fail_cleanly_while_the_database_restarts_and_then_recover(
+    stack: Stack,
+) -> None:
+    outcomes: list[Outcome] = []
+    stop = asyncio.Event()
+    origin = time.monotonic()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            response = await stack.post(http, READ)
+            outcomes.append(Outcome(started - origin, time.monotonic() - started,
+                                    response.status_code, response.text))
+
+    async with httpx.AsyncClient(timeout=15) as http:
+        clients = [asyncio.create_task(client(http)) for _ in range(6)]
+        await asyncio.sleep(1.0)
+        down_at = time.monotonic() - origin
+        await stack.restart_database(down_seconds=1.5)
+        up_at = time.monotonic() - origin
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.gather(*clients)
+
+    ok = [o for o in outcomes if o.status == 200 and '"errors"' not in o.body]
+    failed = [o for o in outcomes if o not in ok]
+    settled = [o for o in outcomes if o.started > up_at + 0.5]
+    print(f"\n{len(outcomes)} requests: {len(ok)} ok, {len(failed)} refused "
+          f"({Counter(o.status for o in failed)}); database down {down_at:.1f}-{up_at:.1f} s; "
+          f"slowest {max(o.seconds for o in outcomes):.2f} s")
+    assert failed, "the restart should have refused some requests"
+    assert [o.body for o in failed if not is_clean_failure(o)] == []
+    assert max(o.seconds for o in outcomes) < 6  # the request deadline (5 s) holds: no hang
+    assert settled and all(o in ok for o in settled)  # recovered, without a server restart
+    assert (await httpx.AsyncClient().get(f"{stack.server.url}/readyz")).status_code == 200
+
+
+# --- invitations and their emails -----------------------------------------------------------
+
+
+async def invite_many(stack: Stack, http: httpx.AsyncClient, emails: list[str],
+                      concurrency: int = 4) -> dict[str, httpx.Response]:
+    answers: dict[str, httpx.Response] = {}
+    queue = list(emails)
+
+    async def worker() -> None:
+        while queue:
+            address = queue.pop(0)
+            answers[address] = await stack.post(http, INVITE, {
+                "email": address, "customers": [stack.customer_id]})
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answers
+
+
+def invite_url(response: httpx.Response) -> str | None:
+    if response.status_code != 200:
+        return None
+    payload = response.json().get("data") or {}
+    invited = payload.get("inviteExternalUser") or {}
+    return invited.get("inviteUrl")  # type: ignore[no-any-return]
+
+
+async def test_invites_during_a_database_restart_are_all_or_nothing_and_mailed_once(
+    stack: Stack,
+) -> None:
+    stack.handler.delay = 0.05
+    before = len(received(stack.smtp))
+    emails = [f"restart-{i}@example.com" for i in range(24)]
+
+    async with httpx.AsyncClient(timeout=15) as http:
+        inviting = asyncio.create_task(invite_many(stack, http, emails))
+        await asyncio.sleep(0.4)
+        await stack.restart_database(down_seconds=1.0)
+        answers = await inviting
+        retry = [e for e, r in answers.items() if invite_url(r) is None]
+        answers.update(await invite_many(stack, http, retry))  # what a client would do
+    await stack.wait_for_outbox_drained()
+
+    urls = {e: invite_url(r) for e, r in answers.items()}
+    stored = await stack.scalar("SELECT count(*) FROM invitations WHERE email LIKE 'restart-%'")
+    links = links_in(received(stack.smtp)[before:])
+    print(f"\n{len(retry)} of {len(emails)} invites refused during the restart, then retried; "
+          f"{sum(links.values())} emails for {stored} invitations")
+    assert all(urls.values()), {e: r.text for e, r in answers.items() if not urls[e]}
+    assert stored == len(emails)  # a refused invite left nothing behind, or it merged
+    # Every link a client was given arrived exactly once; no link arrived twice.
+    assert {url: links[url] for url in urls.values()} == {url: 1 for url in urls.values()}
+    assert max(links.values()) == 1
+
+
+async def test_emails_being_sent_when_the_database_restarts_are_sent_exactly_once(
+    stack: Stack,
+) -> None:
+    stack.smtp.stop()  # the emails queue up ...
+    async with httpx.AsyncClient(timeout=15) as http:
+        answers = await invite_many(stack, http, [f"batch-{i}@example.com" for i in range(15)])
+    urls = [invite_url(r) for r in answers.values()]
+    assert all(urls)
+    before = len(received(stack.smtp))
+    stack.handler.delay = 0.15
+    stack.smtp.start()  # ... then go out slowly, one batch in one transaction
+    async def sending() -> bool:
+        return len(received(stack.smtp)) - before >= 3
+
+    assert await eventually(sending, within=20, step=0.02)
+    sent_before_restart = len(received(stack.smtp)) - before
+    await stack.restart_database(down_seconds=1.0)  # mid-batch
+    await stack.wait_for_outbox_drained()
+
+    links = links_in(received(stack.smtp)[before:])
+    duplicates = {url: n for url, n in links.items() if n > 1}
+    print(f"\n{sent_before_restart} sent before the restart; {sum(links.values())} emails for "
+          f"{len(urls)} invitations; duplicates: {len(duplicates)}")
+    assert set(links) == set(urls)  # none lost
+    assert duplicates == {}  # none sent twice
+
+
+async def test_emails_queued_while_smtp_is_down_are_each_delivered_once_when_it_returns(
+    stack: Stack,
+) -> None:
+    stack.handler.delay = 0.0
+    stack.smtp.stop()
+    async with httpx.AsyncClient(timeout=15) as http:
+        answers = await invite_many(stack, http, [f"smtp-{i}@example.com" for i in range(8)])
+        urls = [invite_url(r) for r in answers.values()]
+        async def each_failed_once() -> bool:
+            return int(await stack.scalar(
+                "SELECT count(*) FROM email_outbox WHERE to_address LIKE 'smtp-%' "
+                "AND attempts = 0")) == 0
+
+        assert await eventually(each_failed_once, within=10)
+        failed_once = await stack.scalar(
+            "SELECT count(*) FROM email_outbox WHERE to_address LIKE 'smtp-%' "
+            "AND status = 'QUEUED' AND attempts >= 1 AND last_error IS NOT NULL")
+        before = len(received(stack.smtp))
+        stack.smtp.start()
+        await stack.wait_for_outbox_drained()
+        statuses = await stack.post(http, "{ invitations(first: 100) { edges { node "
+                                          "{ email emailStatus } } } }")
+
+    links = links_in(received(stack.smtp)[before:])
+    assert failed_once == 8
+    assert all(urls) and {url: links[url] for url in urls} == {url: 1 for url in urls}
+    mine = [e["node"] for e in statuses.json()["data"]["invitations"]["edges"]
+            if e["node"]["email"].startswith("smtp-")]
+    assert [n["emailStatus"] for n in mine] == ["SENT"] * 8
