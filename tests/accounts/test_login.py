@@ -11,6 +11,7 @@ mutation($email: String!, $password: String!, $org: ID) {
   login(input: {email: $email, password: $password, organizationId: $org}) {
     token
     viewer { email audience role organization { name } memberships { organizationName } }
+    organizations { organizationId organizationName role }
     userErrors { code field message }
   }
 }"""
@@ -41,7 +42,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(api, make):
     unknown_email = await api(LOGIN, {"email": "ghost@example.com", "password": PASSWORD})
 
     assert wrong_password["data"]["login"] == unknown_email["data"]["login"] == {
-        "token": None, "viewer": None,
+        "token": None, "viewer": None, "organizations": None,
         "userErrors": [{"code": "INVALID_CREDENTIALS", "field": None,
                         "message": "Email or password is incorrect."}]}
 
@@ -56,10 +57,26 @@ async def test_a_person_in_two_organizations_must_choose_one(api, make):
                                "org": to_global_id("Organization", second)})
 
     assert unchosen["data"]["login"]["userErrors"][0]["code"] == "ORGANIZATION_REQUIRED"
+    assert unchosen["data"]["login"]["organizations"] == [
+        {"organizationId": to_global_id("Organization", first), "organizationName": "First",
+         "role": "ADMIN"},
+        {"organizationId": to_global_id("Organization", second), "organizationName": "Second",
+         "role": "USER"}]
     assert chosen["data"]["login"]["viewer"]["organization"]["name"] == "Second"
     assert chosen["data"]["login"]["viewer"]["role"] == "USER"
     assert {m["organizationName"] for m in chosen["data"]["login"]["viewer"]["memberships"]} \
         == {"First", "Second"}
+
+
+async def test_the_organizations_are_not_listed_for_a_wrong_password(api, make):
+    first, second = await make.organization(), await make.organization()
+    staff = await make.staff(first, email="both@example.com")
+    await make.staff(second, person=staff["person"])
+
+    result = await api(LOGIN, {"email": "both@example.com", "password": "wrong password!"})
+
+    assert result["data"]["login"]["organizations"] is None
+    assert result["data"]["login"]["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
 
 
 async def test_an_organization_the_person_does_not_belong_to_is_refused(api, make):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,29 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(variable, value):
 def test_every_command_has_help(command):
     result = _run(command, "--help", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0 and "usage: portal-graph" in result.stdout
+
+
+async def test_instances_starting_together_migrate_one_at_a_time(tmp_path):
+    """Three fresh migrations at once on an empty database: all succeed, one schema results."""
+    import asyncio
+
+    import asyncpg
+
+    from tests.conftest import ADMIN_URL, _database_url
+
+    name = f"portal_graph_migrate_race_{os.getpid()}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "DATABASE_URL": _database_url(name)}
+        runs = await asyncio.gather(*(asyncio.create_subprocess_exec(
+            sys.executable, "-m", "portal_graph.cli", "migrate", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for _ in range(3)))
+        outputs = [await run.communicate() for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], outputs
+        printed = sorted(out.decode().strip() for out, _ in outputs)
+        assert printed.count("database is up to date") == 2, printed
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -6,7 +6,15 @@ import strawberry
 
 from portal_graph.accounts import service
 from portal_graph.accounts.queries import build_viewer
-from portal_graph.accounts.types import ApiToken, Organization, Role, StaffMember, Viewer
+from portal_graph.accounts.types import (
+    ApiToken,
+    Organization,
+    OrganizationMembership,
+    Role,
+    StaffMember,
+    Viewer,
+    memberships,
+)
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
 from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
@@ -41,6 +49,9 @@ class LoginPayload:
     token: str | None = strawberry.field(
         default=None, description="Send as `Authorization: Bearer <token>`.")
     viewer: Viewer | None = None
+    organizations: list[OrganizationMembership] | None = strawberry.field(
+        default=None, description="With ORGANIZATION_REQUIRED (and only after the password "
+        "was right): the organizations to choose from; log in again with one.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -123,10 +134,15 @@ class AccountMutations:
 
         async def act() -> LoginPayload:
             await ctx.services.guard_login(ctx, input.email)
-            result = await auth.login(
-                ctx.session, ctx.settings, email=input.email, password=input.password,
-                organization_id=_organization_id(input.organization_id),  # type: ignore[arg-type]
-                client_address=ctx.client_address)
+            try:
+                result = await auth.login(
+                    ctx.session, ctx.settings, email=input.email, password=input.password,
+                    organization_id=_organization_id(input.organization_id),  # type: ignore[arg-type]
+                    client_address=ctx.client_address)
+            except auth.OrganizationRequired as required:
+                return LoginPayload(organizations=memberships(required.choices),
+                                    user_errors=[UserError.from_problem(p)
+                                                 for p in required.problems])
             return LoginPayload(token=result.token,
                                 viewer=await _viewer_for_new_session(info, result))
 

@@ -8,12 +8,11 @@ from portal_graph.accounts import repository as repo
 from portal_graph.accounts.types import (
     ApiToken,
     Organization,
-    OrganizationMembership,
     Viewer,
     audience_of,
 )
+from portal_graph.accounts.types import memberships as membership_types
 from portal_graph.auth import repository as auth_repo
-from portal_graph.db import models
 from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, field
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.relay import to_global_id
@@ -27,15 +26,12 @@ async def build_viewer(info: Info) -> Viewer | None:
     org = await repo.organization(session, viewer.organization_id)
     if org is None:
         return None
-    memberships = await auth_repo.memberships(session, viewer.person_id)
+    choices = await auth_repo.memberships(session, viewer.person_id)
     return Viewer(
         person_id=viewer.person_id, email=viewer.email or "", name=viewer.name,
         audience=audience_of(viewer.audience), role=viewer.role,
         organization=Organization.from_row(org),
-        memberships=[OrganizationMembership(
-            organization_id=strawberry.ID(to_global_id("Organization", m.organization_id)),
-            organization_name=m.organization_name,
-            role=models.Role(m.role) if m.role else None) for m in memberships],
+        memberships=membership_types(choices),
         customer_ids=[strawberry.ID(to_global_id("Customer", c))
                       for c in sorted(viewer.granted_customer_ids)],
     )

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from sqlalchemy.engine import Row
 
+from portal_graph.auth.repository import Membership
 from portal_graph.db import models
 from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.relay import Node, to_global_id
@@ -102,3 +103,10 @@ class ApiToken(Node):
 
 def audience_of(value: Audience) -> AudienceEnum:
     return AudienceEnum(value.value)
+
+
+def memberships(choices: list[Membership]) -> list[OrganizationMembership]:
+    return [OrganizationMembership(
+        organization_id=strawberry.ID(to_global_id("Organization", m.organization_id)),
+        organization_name=m.organization_name,
+        role=models.Role(m.role) if m.role else None) for m in choices]

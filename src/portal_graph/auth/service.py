@@ -56,6 +56,15 @@ async def resolve_viewer(session: AsyncSession, token: str | None, settings: Set
     )
 
 
+class OrganizationRequired(Rejected):
+    """The password was right and the person belongs to several organizations: which one?"""
+
+    def __init__(self, choices: list[repo.Membership]) -> None:
+        super().__init__(UserErrorCode.ORGANIZATION_REQUIRED,
+                         "You belong to several organizations: choose one.", "organizationId")
+        self.choices = choices
+
+
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     token: str
@@ -84,8 +93,7 @@ async def _start_session(
         if len(choices) != 1:
             if not choices:
                 raise Rejected(UserErrorCode.INVALID_CREDENTIALS, BAD_LOGIN)
-            raise Rejected(UserErrorCode.ORGANIZATION_REQUIRED,
-                           "You belong to several organizations: choose one.", "organizationId")
+            raise OrganizationRequired(choices)
         organization_id = choices[0].organization_id
     elif organization_id not in {m.organization_id for m in choices}:
         raise Rejected(UserErrorCode.INVALID_CREDENTIALS, BAD_LOGIN)

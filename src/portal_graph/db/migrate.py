@@ -37,7 +37,8 @@ def current_revision(url: str) -> str | None:
 
 
 def upgrade(url: str) -> tuple[str | None, str | None]:
-    """Bring the database to the newest revision; returns (before, after)."""
-    before = current_revision(url)
-    command.upgrade(alembic_config(url), "head")
-    return before, current_revision(url)
+    """Bring the database to the newest revision; returns (before, after) of this run."""
+    config = alembic_config(url)
+    command.upgrade(config, "head")
+    before, after = config.attributes["revisions"]
+    return before, after

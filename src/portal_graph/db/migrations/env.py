@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from portal_graph.db.models import Base
@@ -12,11 +13,26 @@ from portal_graph.db.models import Base
 target_metadata = Base.metadata
 
 
+# Several instances may start (and so migrate) at once: they take turns on this lock, and
+# the ones that come second find the schema already current.
+MIGRATION_LOCK = 7_270_531_001
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      compare_type=True, transaction_per_migration=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+    connection.commit()
+    try:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          compare_type=True, transaction_per_migration=True)
+        before = context.get_context().get_current_revision()
+        with context.begin_transaction():
+            context.run_migrations()
+        # Read under the lock, so the caller reports what this run itself applied.
+        context.config.attributes["revisions"] = (
+            before, context.get_context().get_current_revision())
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()
 
 
 async def _run_async() -> None:
