@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
 from portal_graph.graphql.endpoint import GraphQLEndpoint
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
@@ -63,10 +64,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             worker = OutboxWorker(services.sessionmaker, settings, services.box,
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        sweeper = asyncio.create_task(maintenance.run(services, stop), name="maintenance")
         try:
             yield
         finally:
             stop.set()
+            await sweeper
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)

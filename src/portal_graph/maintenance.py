@@ -1,0 +1,58 @@
+"""Housekeeping that keeps the shared tables small: old rate-limit windows, dead credentials.
+
+Every instance runs the sweep now and then; the deletes are idempotent, so instances running
+it at the same time only repeat each other's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, text
+
+from portal_graph.db import models
+from portal_graph.services import Services
+
+log = logging.getLogger("portal_graph.maintenance")
+# Dead credentials are kept a while for investigations (the audit log keeps the rest).
+KEEP_ENDED_SESSIONS = "30 days"
+KEEP_REVOKED_TOKENS = "90 days"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    rate_limit_windows: int
+    sessions: int
+    api_tokens: int
+
+
+async def sweep(services: Services) -> SweepResult:
+    longest_window = max(limit.window_seconds for limit in vars(services.rate_limits).values())
+    windows = await services.rate_limiter.prune(older_than_seconds=2 * longest_window)
+    async with services.sessionmaker() as session, session.begin():
+        sessions = await session.execute(delete(models.Session).where(
+            func.coalesce(models.Session.ended_at, models.Session.expires_at)
+            < func.now() - text(f"interval '{KEEP_ENDED_SESSIONS}'")))
+        tokens = await session.execute(delete(models.ApiToken).where(
+            func.coalesce(models.ApiToken.revoked_at, models.ApiToken.expires_at)
+            < func.now() - text(f"interval '{KEEP_REVOKED_TOKENS}'")))
+    return SweepResult(windows, sessions.rowcount or 0,  # type: ignore[attr-defined]
+                       tokens.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def run(services: Services, stop: asyncio.Event, every_seconds: float = 600) -> None:
+    """Sweep every `every_seconds` (with jitter, so instances spread out) until `stop`."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds * random.uniform(0.8, 1.2))
+            return
+        except TimeoutError:
+            pass
+        try:
+            result = await sweep(services)
+            log.info("maintenance sweep", extra={"swept": vars(result)})
+        except Exception:
+            log.exception("maintenance sweep failed; will try again")
