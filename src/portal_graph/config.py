@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     run_outbox_worker: bool = True
     cors_allow_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    metrics_token: str | None = Field(
+        default=None, description="When set, /metrics requires `Authorization: Bearer <it>`")
     max_batch: int = Field(default=10, ge=1, le=100, description="operations per batched POST")
     query_max_depth: int = Field(default=15, ge=2, le=100)  # introspection needs 15
     query_max_aliases: int = Field(default=30, ge=0, le=10_000)

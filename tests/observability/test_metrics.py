@@ -174,3 +174,14 @@ def test_with_a_multiprocess_dir_a_scrape_adds_up_every_process(tmp_path: Path):
 
     assert 'portal_graph_graphql_requests_total{operation="Shared",outcome="ok"} 5.0' in page
     assert "portal_graph_outbox_scrape_ok 0.0" in page
+
+
+async def test_a_metrics_token_guards_the_page_when_configured(client, services, monkeypatch):
+    monkeypatch.setattr(services.settings, "metrics_token", "scrape-secret")
+
+    anonymous = await client.get("/metrics")
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+
+    assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert "portal_graph" in right.text

@@ -10,6 +10,7 @@ instance answers.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import re
@@ -198,6 +199,12 @@ def exposition(depth: Mapping[str, int] | None) -> bytes:
 
 
 async def metrics_page(request: Request) -> Response:
+    token = request.app.state.services.settings.metrics_token
+    if token is not None:
+        offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(offered.encode(), token.encode()):
+            return Response("Unauthorized\n", status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
     depth = await _outbox_depth(request)
     body = await asyncio.to_thread(exposition, depth)  # multiprocess reads files
     return Response(body, media_type=CONTENT_TYPE_LATEST,
