@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal_graph.config import Settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
-from portal_graph.db.migrate import upgrade
 from portal_graph.graphql.relay import to_global_id
 from tests.factories import Factory
 from tests.hardening.processes import PrivatePostgres, ServerProcess, start_server
@@ -133,7 +132,6 @@ def smtp() -> Iterator[SmtpServer]:
 async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Settings,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     url = private_pg.url()
-    await asyncio.to_thread(upgrade, url)
     server = start_server(tmp_path_factory.mktemp("faults"), url,
                           secret_key=settings.secret_key or "", RUN_OUTBOX_WORKER="true",
                           SMTP_URL=smtp.url, OUTBOX_POLL_SECONDS="0.2",
@@ -205,11 +203,11 @@ async def test_requests_fail_cleanly_while_the_database_restarts_and_then_recove
 
     async with httpx.AsyncClient(timeout=15) as http:
         clients = [asyncio.create_task(client(http)) for _ in range(6)]
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.6)
         down_at = time.monotonic() - origin
-        await stack.restart_database(down_seconds=1.5)
+        await stack.restart_database(down_seconds=1.0)
         up_at = time.monotonic() - origin
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(1.5)
         stop.set()
         await asyncio.gather(*clients)
 
@@ -257,12 +255,12 @@ async def test_invites_during_a_database_restart_are_all_or_nothing_and_mailed_o
 ) -> None:
     stack.handler.delay = 0.05
     before = len(received(stack.smtp))
-    emails = [f"restart-{i}@example.com" for i in range(24)]
+    emails = [f"restart-{i}@example.com" for i in range(16)]
 
     async with httpx.AsyncClient(timeout=15) as http:
         inviting = asyncio.create_task(invite_many(stack, http, emails))
-        await asyncio.sleep(0.4)
-        await stack.restart_database(down_seconds=1.0)
+        await asyncio.sleep(0.3)
+        await stack.restart_database(down_seconds=0.8)
         answers = await inviting
         retry = [e for e, r in answers.items() if invite_url(r) is None]
         answers.update(await invite_many(stack, http, retry))  # what a client would do
@@ -285,18 +283,18 @@ async def test_emails_being_sent_when_the_database_restarts_are_sent_exactly_onc
 ) -> None:
     stack.smtp.stop()  # the emails queue up ...
     async with httpx.AsyncClient(timeout=15) as http:
-        answers = await invite_many(stack, http, [f"batch-{i}@example.com" for i in range(15)])
+        answers = await invite_many(stack, http, [f"batch-{i}@example.com" for i in range(12)])
     urls = [invite_url(r) for r in answers.values()]
     assert all(urls)
     before = len(received(stack.smtp))
-    stack.handler.delay = 0.15
+    stack.handler.delay = 0.1
     stack.smtp.start()  # ... then go out slowly, one batch in one transaction
     async def sending() -> bool:
         return len(received(stack.smtp)) - before >= 3
 
     assert await eventually(sending, within=20, step=0.02)
     sent_before_restart = len(received(stack.smtp)) - before
-    await stack.restart_database(down_seconds=1.0)  # mid-batch
+    await stack.restart_database(down_seconds=0.8)  # mid-batch
     await stack.wait_for_outbox_drained()
 
     links = links_in(received(stack.smtp)[before:])

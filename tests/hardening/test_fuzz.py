@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.hardening.conftest import World
 from tests.hardening.processes import ServerProcess
 
-EXAMPLES = 160  # spread over the operations
+EXAMPLES = 124  # spread over the operations (4 each)
 SECONDS = 45  # and stop generating after this long, whatever is left
 INTERNALS = ("Traceback", "asyncpg", "sqlalchemy", 'File "', "Exception")
 

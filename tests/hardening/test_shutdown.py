@@ -56,7 +56,7 @@ async def test_sigterm_lets_the_request_in_flight_finish_and_exits_cleanly(
             await wait_until_blocked_on_a_lock(locker, in_flight)
 
             server.process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
             alive_while_draining = server.process.poll() is None
             with pytest.raises(httpx.ConnectError):  # no new connections while draining
                 await http.get(f"{server.url}/healthz")
