@@ -4,11 +4,13 @@
 
 {
   const TOKEN_KEY = "portal_graph_token";
-  const PLACEHOLDER = "<paste a token from login or acceptInvitation>";
+  // Results that start or end a session: GraphiQL then signs every tab with it.
+  const SIGN_IN_FIELDS = ["login", "acceptInvitation", "switchOrganization"];
 
   const LOGIN = `# Sign in. \`portal-graph seed-demo\` prints the demo login.
-# Then copy "token" from the result into the Headers tab below:
-#   {"Authorization": "Bearer <token>"}
+# After a successful login every tab sends its token, and the docs and autocompletion show
+# what your role may use. To act as someone else in one tab, set that tab's Headers to
+#   {"Authorization": "Bearer <another token>"}
 # Someone in several organizations adds organizationId: "<id>" to the input.
 mutation Login {
   login(input: {email: "admin@demo.example", password: "demo-admin-password"}) {
@@ -76,6 +78,37 @@ mutation Invite($input: InviteExternalUserInput!) {
     );
   }
 
+  function hasAuthorization(headers) {
+    return Object.keys(headers || {}).some((name) => name.toLowerCase() === "authorization");
+  }
+
+  // A tab's own Authorization header wins; otherwise the signed-in token is sent.
+  function signed(headers) {
+    const own = withoutPlaceholder(headers) || {};
+    const token = storedToken();
+    return hasAuthorization(own) || !token ? own : { ...own, Authorization: `Bearer ${token}` };
+  }
+
+  // The token a result signs in with, null when it signs out, undefined when neither.
+  function sessionChange(result) {
+    const data = result && result.data;
+    if (!data) return undefined;
+    for (const field of SIGN_IN_FIELDS) {
+      if (data[field] && data[field].token) return data[field].token;
+    }
+    if (data.logout && data.logout.ended) return null;
+    return undefined;
+  }
+
+  function remember(token) {
+    try {
+      if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
+      else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // storage refused (private mode): the session lasts as long as the page
+    }
+  }
+
   function start() {
     const container = document.getElementById("graphiql");
     const { endpoint, cdn } = container.dataset;
@@ -89,27 +122,55 @@ mutation Invite($input: InviteExternalUserInput!) {
     }
 
     const token = storedToken();
-    const headers = JSON.stringify({ Authorization: `Bearer ${token || PLACEHOLDER}` }, null, 2);
+    const headers = "{}";
     const login = { query: LOGIN, headers };
     const jobs = { query: JOBS, headers };
     const invite = { query: INVITE, variables: INVITE_VARIABLES, headers };
 
-    const httpFetcher = GraphiQL.createFetcher({ url: endpoint });
-    const fetcher = (params, options) =>
-      httpFetcher(params, { ...options, headers: withoutPlaceholder(options?.headers) });
+    // Plain JSON results (the API has no @defer/@stream), so results can be read here.
+    const httpFetcher = GraphiQL.createFetcher({ url: endpoint, enableIncrementalDelivery: false });
+    const root = ReactDOM.createRoot(container);
+    let schema; // undefined: GraphiQL introspects by itself (signed, through the fetcher)
 
-    ReactDOM.createRoot(container).render(
-      React.createElement(GraphiQL, {
-        fetcher,
-        defaultHeaders: headers,
-        defaultQuery: JOBS,
-        // Signed in already (from the accept page): start where the data is.
-        defaultTabs: token ? [jobs, login, invite] : [login, jobs, invite],
-        defaultEditorToolsVisibility: "headers",
-        // Tokens are secrets: keep them out of localStorage.
-        shouldPersistHeaders: false,
-      }),
-    );
+    // Each audience has a schema of its own, so a new session means a new schema: fetch it
+    // and hand it to GraphiQL, which keeps its tabs and results.
+    async function refreshSchema() {
+      const query = await (await fetch("/static/introspection.graphql")).text();
+      const result = await httpFetcher({ query, operationName: "IntrospectionQuery" },
+                                       { headers: signed({}) });
+      if (result && result.data) {
+        schema = result.data;
+        render();
+      }
+    }
+
+    async function fetcher(params, options) {
+      const result = await httpFetcher(params, { ...options, headers: signed(options?.headers) });
+      const change = sessionChange(result);
+      if (change !== undefined && change !== storedToken()) {
+        remember(change);
+        refreshSchema();
+      }
+      return result;
+    }
+
+    function render() {
+      root.render(
+        React.createElement(GraphiQL, {
+          fetcher,
+          schema,
+          defaultHeaders: headers,
+          defaultQuery: JOBS,
+          // Signed in already (from the accept page): start where the data is.
+          defaultTabs: token ? [jobs, login, invite] : [login, jobs, invite],
+          defaultEditorToolsVisibility: "headers",
+          // Tokens are secrets: keep them out of localStorage.
+          shouldPersistHeaders: false,
+        }),
+      );
+    }
+
+    render();
   }
 
   start();
