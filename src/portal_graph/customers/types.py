@@ -14,7 +14,7 @@ from portal_graph.graphql.context import Info
 from portal_graph.graphql.pagination import DEFAULT_FIRST
 from portal_graph.graphql.relay import Connection, Node
 from portal_graph.work import loaders as work_loaders
-from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
+from portal_graph.work.types import Asset, Job, JobStatus, MapCapture, job_status
 
 if TYPE_CHECKING:
     from portal_graph.external_users.types import ExternalUser
@@ -31,26 +31,21 @@ class Customer(Node):
     created_at: datetime = field(audiences=STAFF)
 
 
+    # Plain functions, not coroutines: a page loaded ahead answers at once (see pagination).
     @field(audiences=SIGNED_IN, guard=False)
-    async def jobs(self, info: Info, first: int | None = DEFAULT_FIRST,
-                   after: str | None = None, status: JobStatus | None = None) -> Connection[Job]:  # type: ignore[valid-type]
-        return await pagination.nested(info, work_loaders.JobPageByCustomerLoader,
-                                       work_loaders.JobCountByCustomerLoader, self.db_id, first,
-                                       after, Job.from_row, status)
+    def jobs(self, info: Info, first: int | None = DEFAULT_FIRST,
+             after: str | None = None, status: JobStatus | None = None) -> Connection[Job]:  # type: ignore[valid-type]
+        return JOBS_OF_CUSTOMER.resolve(info, self.db_id, first, after, status)
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
-                           after: str | None = None) -> Connection[MapCapture]:
-        return await pagination.nested(info, work_loaders.MapCapturePageByCustomerLoader,
-                                       work_loaders.MapCaptureCountByCustomerLoader, self.db_id,
-                                       first, after, MapCapture.from_row)
+    def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
+                     after: str | None = None) -> Connection[MapCapture]:
+        return CAPTURES_OF_CUSTOMER.resolve(info, self.db_id, first, after)
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
-                     after: str | None = None) -> Connection[Asset]:
-        return await pagination.nested(info, work_loaders.AssetPageByCustomerLoader,
-                                       work_loaders.AssetCountByCustomerLoader, self.db_id,
-                                       first, after, Asset.from_row)
+    def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
+               after: str | None = None) -> Connection[Asset]:
+        return ASSETS_OF_CUSTOMER.resolve(info, self.db_id, first, after)
 
     @field(audiences=ADMIN, description="External users who can see this customer.")
     async def external_users(self, info: Info) -> list[ExternalUserRef]:
@@ -74,3 +69,14 @@ class Customer(Node):
     @classmethod
     def from_row(cls, row: Row[Any]) -> Customer:
         return cls(db_id=row.id, name=row.name, created_at=row.created_at)
+
+
+JOBS_OF_CUSTOMER = pagination.nested_connection(
+    "Customer", "jobs", work_loaders.JobPageByCustomerLoader,
+    work_loaders.JobCountByCustomerLoader, Job.from_row, filters=(("status", job_status),))
+CAPTURES_OF_CUSTOMER = pagination.nested_connection(
+    "Customer", "mapCaptures", work_loaders.MapCapturePageByCustomerLoader,
+    work_loaders.MapCaptureCountByCustomerLoader, MapCapture.from_row)
+ASSETS_OF_CUSTOMER = pagination.nested_connection(
+    "Customer", "assets", work_loaders.AssetPageByCustomerLoader,
+    work_loaders.AssetCountByCustomerLoader, Asset.from_row)

@@ -45,7 +45,11 @@ class Page:
     rows: list[Row[Any]]
     has_next: bool
     has_previous: bool
-    cursors: list[str]
+    ordering: Ordering
+
+    def cursor(self, index: int) -> str:
+        """The cursor after row `index`, encoded only when asked for: most queries never do."""
+        return _cursor_of(self.rows[index], self.ordering)
 
 
 class BadCursor(ValueError):
@@ -108,7 +112,7 @@ async def fetch_page(session: RequestSession, statement: Select[Any], ordering: 
     rows = list((await session.execute(statement)).all())
     has_next = len(rows) > request.first
     rows = rows[: request.first]
-    return Page(rows, has_next, bool(request.after), [_cursor_of(r, ordering) for r in rows])
+    return Page(rows, has_next, bool(request.after), ordering)
 
 
 async def fetch_pages_by_parent(
@@ -134,8 +138,7 @@ async def fetch_pages_by_parent(
     for key, rows in grouped.items():
         has_next = len(rows) > request.first
         rows = rows[: request.first]
-        pages[key] = Page(rows, has_next, bool(request.after),
-                          [_cursor_of(r, ordering) for r in rows])
+        pages[key] = Page(rows, has_next, bool(request.after), ordering)
     return pages
 
 

@@ -27,6 +27,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.utils.await_maybe import await_maybe
 
+from portal_graph.graphql import plain_fields
 from portal_graph.graphql.audiences import forbidden_field_rule, forbidden_type_rule
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.limits import (
@@ -80,6 +81,8 @@ class Executor:
     def __init__(self, limits: QueryLimits) -> None:
         self.limits = limits
         self.schemas = {audience: audience_schema(audience)._schema for audience in Audience}
+        for schema in self.schemas.values():
+            plain_fields.install(schema)
         self.rules = {audience: _rules_for(audience) for audience in Audience}
         self._parsed = _LRU(CACHE_SIZE)
         self._validated = _LRU(CACHE_SIZE)
@@ -122,7 +125,9 @@ class Executor:
                   variables: dict[str, Any] | None, operation_name: str | None) -> ExecutionResult:
         result = await await_maybe(execute(
             self.schemas[context.viewer.audience], document, context_value=context,
-            variable_values=variables, operation_name=operation_name))
+            variable_values=variables, operation_name=operation_name,
+            executor_class=plain_fields.PlainFieldExecutor,
+            is_awaitable=plain_fields.is_awaitable))
         return result  # type: ignore[no-any-return]
 
 

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from portal_graph.db.pagination import Page
 from portal_graph.graphql.audiences import SIGNED_IN, audience
 
 NodeType = TypeVar("NodeType")
@@ -51,20 +52,40 @@ class Node:
         return strawberry.ID(to_global_id(self.__strawberry_definition__.name, self.db_id))  # type: ignore[attr-defined]
 
 
+# Cursors are encoded from the page's rows only when a query asks for them.
 @audience(SIGNED_IN)
 @strawberry.type
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    page: strawberry.Private[Page]
+
+    @strawberry.field
+    def has_next_page(self) -> bool:
+        return self.page.has_next
+
+    @strawberry.field
+    def has_previous_page(self) -> bool:
+        return self.page.has_previous
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self.page.cursor(0) if self.page.rows else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self.page.cursor(-1) if self.page.rows else None
+
+
+def _edge_cursor(root: Edge[NodeType]) -> str:
+    return root.page.cursor(root.index)
 
 
 @audience(SIGNED_IN)
 @strawberry.type(name="Edge")
 class Edge(Generic[NodeType]):
-    cursor: str
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: NodeType
+    page: strawberry.Private[Page]
+    index: strawberry.Private[int]
 
 
 @audience(SIGNED_IN)

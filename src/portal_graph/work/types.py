@@ -54,19 +54,16 @@ class Job(Node):
         # A visible job's customer is always visible (same grant), so this is never null.
         return await _customer(info, self.customer_id)  # type: ignore[return-value]
 
+    # Plain functions, not coroutines: a page loaded ahead answers at once (see pagination).
     @field(audiences=SIGNED_IN, guard=False)
-    async def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
-                           after: str | None = None) -> Connection[MapCapture]:
-        return await pagination.nested(info, loaders.MapCapturePageByJobLoader,
-                                       loaders.MapCaptureCountByJobLoader, self.db_id, first,
-                                       after, MapCapture.from_row)
+    def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
+                     after: str | None = None) -> Connection[MapCapture]:
+        return CAPTURES_OF_JOB.resolve(info, self.db_id, first, after)
 
     @field(audiences=SIGNED_IN, guard=False)
-    async def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
-                     after: str | None = None) -> Connection[Asset]:
-        return await pagination.nested(info, loaders.AssetPageByJobLoader,
-                                       loaders.AssetCountByJobLoader, self.db_id, first, after,
-                                       Asset.from_row)
+    def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
+               after: str | None = None) -> Connection[Asset]:
+        return ASSETS_OF_JOB.resolve(info, self.db_id, first, after)
 
     @field(audiences=STAFF)
     async def assigned_staff(self, info: Info) -> list[StaffRef]:
@@ -144,3 +141,15 @@ class MapCapture(Node):
                    captured_by_id=row.captured_by_id, captured_at=row.captured_at,
                    latitude=row.latitude, longitude=row.longitude, geometry=row.geometry,
                    note=row.note)
+
+
+def job_status(value: Any) -> models.JobStatus | None:
+    """A `JobStatus` argument as the resolvers get it, from its raw GraphQL value."""
+    return None if value is None else models.JobStatus(value)
+
+
+CAPTURES_OF_JOB = pagination.nested_connection(
+    "Job", "mapCaptures", loaders.MapCapturePageByJobLoader, loaders.MapCaptureCountByJobLoader,
+    MapCapture.from_row)
+ASSETS_OF_JOB = pagination.nested_connection(
+    "Job", "assets", loaders.AssetPageByJobLoader, loaders.AssetCountByJobLoader, Asset.from_row)
