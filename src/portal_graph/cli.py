@@ -60,6 +60,26 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed_scale(args: argparse.Namespace) -> int:
+    from portal_graph.db.migrate import upgrade
+    from portal_graph.scale import Sizes, seed_scale
+
+    url = args.database_url or _database_url(get_settings())
+    upgrade(url)
+    sizes = Sizes(customers=args.customers, jobs=args.jobs, captures=args.captures,
+                  assets=args.assets, external_users=args.external_users,
+                  grants_max=args.grants_max)
+    result = asyncio.run(seed_scale(url, sizes))
+    print(f"scale organization {result.organization_id} "
+          f"{'created' if result.created else 'already present'}: {sizes.organization_name}")
+    print(f"  admin login:    {result.admin_email} / {result.admin_password}")
+    print(f"  external login: {result.client_email} / {result.client_password} "
+          f"({len(result.client_customer_ids)} customers, the largest; "
+          f"{len(result.client_emails) - 1} more like it: {result.client_emails[-1]})")
+    print(f"  search fragment with matches: {result.search_fragment!r}")
+    return 0
+
+
 def cmd_create_organization(args: argparse.Namespace) -> int:
     from portal_graph.accounts.service import create_organization
     from portal_graph.db.migrate import upgrade
@@ -165,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed-demo", help="create the demo organization, print logins")
     seed.set_defaults(run=cmd_seed_demo)
+
+    scale = commands.add_parser(
+        "seed-scale", help="load a large organization with COPY for benchmarks (idempotent)")
+    scale.add_argument("--customers", type=int, default=2000)
+    scale.add_argument("--jobs", type=int, default=200_000)
+    scale.add_argument("--captures", type=int, default=600_000)
+    scale.add_argument("--assets", type=int, default=50_000)
+    scale.add_argument("--external-users", type=int, default=20_000)
+    scale.add_argument("--grants-max", type=int, default=5)
+    scale.add_argument("--database-url", help="default: DATABASE_URL (or the embedded server)")
+    scale.set_defaults(run=cmd_seed_scale)
 
     create = commands.add_parser("create-organization",
                                  help="create an organization and its first admin")

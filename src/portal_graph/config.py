@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    db_pool_timeout_seconds: float = Field(default=10, gt=0, le=300)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     graphiql: bool = True
@@ -51,7 +52,8 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     session_idle_minutes: int = Field(default=60 * 24, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    # 2 s doubling, at most an hour apart: 30 attempts ride out about a day of SMTP outage.
+    outbox_max_attempts: int = Field(default=30, ge=1, le=100)
     outbox_backoff_seconds: float = Field(default=2.0, gt=0)
     run_outbox_worker: bool = True
     cors_allow_origins: list[str] = Field(default_factory=list)

@@ -30,7 +30,7 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         pool_size=settings.db_pool_size if pool_size is None else pool_size,
         max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,  # a database restart costs no failed requests
-        pool_timeout=10,
+        pool_timeout=settings.db_pool_timeout_seconds,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
