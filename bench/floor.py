@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import hmac
 import os
 import secrets
@@ -28,6 +27,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+# The server's id and token helpers (plain functions); nothing of its GraphQL or ORM layer.
+from portal_graph.auth.tokens import token_digest
+from portal_graph.db.models import new_id
 
 # The session lookup, as auth/repository.py runs it: the viewer and their grants in one go.
 VIEWER = """
@@ -153,18 +156,6 @@ JOIN external_users eu ON eu.organization_id = o.id AND eu.access_revoked_at IS 
 WHERE eu.person_id = $1"""
 
 
-def _new_id() -> uuid.UUID:
-    millis = datetime.now().timestamp() * 1000
-    raw = bytearray(int(millis).to_bytes(6, "big") + os.urandom(10))
-    raw[6] = (raw[6] & 0x0F) | 0x70
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return uuid.UUID(bytes=bytes(raw))
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 def _global_id(type_name: str, id_: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{id_}".encode()).decode().rstrip("=")
 
@@ -283,8 +274,8 @@ async def _invite(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | No
     await db.fetchrow(PERSON_BY_EMAIL, normalized)
     await db.fetchrow(PENDING_BY_EMAIL, org, normalized)
     token = secrets.token_urlsafe(32)
-    invitation = await db.fetchrow(INSERT_INVITATION, org, _new_id(), email, normalized,
-                                   body.get("name"), _digest(token), viewer["staff_member_id"])
+    invitation = await db.fetchrow(INSERT_INVITATION, org, new_id(), email, normalized,
+                                   body.get("name"), token_digest(token), viewer["staff_member_id"])
     assert invitation is not None
     await db.execute(INSERT_INVITATION_CUSTOMERS, org, invitation["id"],
                      [c["id"] for c in found])
@@ -292,9 +283,9 @@ async def _invite(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | No
     await db.fetch(INVITATION_CUSTOMERS, org, invitation["id"])
     await db.execute(DROP_QUEUED, org, invitation["id"])
     # The server encrypts the link for the outbox; a random blob of that size stands in.
-    await db.fetchrow(QUEUE_EMAIL, org, _new_id(), invitation["id"], email,
+    await db.fetchrow(QUEUE_EMAIL, org, new_id(), invitation["id"], email,
                       orjson.dumps({"name": body.get("name")}).decode(), os.urandom(120))
-    await db.execute(AUDIT, org, _new_id(), "INVITATION_SENT", viewer["person_id"], None,
+    await db.execute(AUDIT, org, new_id(), "INVITATION_SENT", viewer["person_id"], None,
                      email, invitation["id"], customer_ids, _address(request))
     return {"token": token}
 
@@ -305,8 +296,9 @@ async def _accept(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | No
 
     await db.fetchrow(RATE_HIT, f"accept:{_address(request)}", 60)
     token = str(body["token"])
-    invitation = await db.fetchrow(INVITATION_BY_DIGEST, _digest(token))
-    if invitation is None or not hmac.compare_digest(invitation["token_hash"], _digest(token)):
+    invitation = await db.fetchrow(INVITATION_BY_DIGEST, token_digest(token))
+    if invitation is None or not hmac.compare_digest(invitation["token_hash"],
+                                                             token_digest(token)):
         return None
     await db.fetchrow(PERSON_BY_EMAIL, invitation["email_normalized"])
     org = invitation["organization_id"]
@@ -314,21 +306,21 @@ async def _accept(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | No
     if won is None:
         return None
     password_hash = await asyncio.to_thread(hash_password_sync, str(body["password"]))
-    person_id = await db.fetchrow(INSERT_PERSON, _new_id(), invitation["email"],
+    person_id = await db.fetchrow(INSERT_PERSON, new_id(), invitation["email"],
                                   invitation["email_normalized"], invitation["name"],
                                   password_hash)
     assert person_id is not None
     await db.execute(SET_ACCEPTED_PERSON, org, invitation["id"], person_id["id"])
-    member = await db.fetchrow(JOIN_MEMBERSHIP, org, _new_id(), person_id["id"],
+    member = await db.fetchrow(JOIN_MEMBERSHIP, org, new_id(), person_id["id"],
                                invitation["created_at"])
     assert member is not None
     customers = await db.fetch(INVITATION_CUSTOMERS, org, invitation["id"])
     await db.execute(GRANT, org, member["id"], [c["id"] for c in customers])
-    await db.execute(AUDIT, org, _new_id(), "INVITATION_ACCEPTED", person_id["id"],
+    await db.execute(AUDIT, org, new_id(), "INVITATION_ACCEPTED", person_id["id"],
                      person_id["id"], invitation["email"], invitation["id"],
                      [c["id"] for c in customers], _address(request))
     session_token = "pgs_" + secrets.token_urlsafe(32)
-    await db.execute(START_SESSION, org, _new_id(), person_id["id"], _digest(session_token),
+    await db.execute(START_SESSION, org, new_id(), person_id["id"], token_digest(session_token),
                      _address(request))
     await db.fetchrow(ORGANIZATION, org)
     await db.fetch(MEMBERSHIPS, person_id["id"])
@@ -365,7 +357,7 @@ def create_app() -> Starlette:
             token = _bearer(request)
             async with state["pool"].acquire() as conn, conn.transaction():
                 db = Counted(conn)
-                viewer = (await db.fetchrow(VIEWER, _digest(token), IDLE_MINUTES)
+                viewer = (await db.fetchrow(VIEWER, token_digest(token), IDLE_MINUTES)
                           if token else None)
                 data = await handler(db, body, viewer, request)
             if data is None:
