@@ -85,14 +85,20 @@ class Viewer:
 
 
 @audience(SIGNED_IN)
-@strawberry.type(description="A personal API token for partner integrations.")
-class ApiToken(Node):
+@strawberry.type(description="A personal API token for partner integrations. Not a Node: "
+                             "it is its owner's alone, listed by `apiTokens`.")
+class ApiToken:
+    db_id: strawberry.Private[uuid.UUID]
     name: str
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
 
+
+    @field(audiences=SIGNED_IN, guard=False)
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("ApiToken", self.db_id))
 
     @classmethod
     def from_row(cls, row: Any) -> ApiToken:
