@@ -63,25 +63,37 @@ async def credential_by_digest(
     return CredentialRow(**row._mapping) if row else None
 
 
-async def touch(session: AsyncSession, row: CredentialRow, *, api_token: bool) -> None:
-    """Record activity (throttled by the caller): the credential, and 'last seen' of externals."""
-    if api_token:
-        await session.execute(
-            update(models.ApiToken).where(models.ApiToken.organization_id == row.organization_id,
-                                          models.ApiToken.id == row.credential_id)
-            .values(last_used_at=func.now()))
-    else:
-        await session.execute(
-            update(models.Session).where(models.Session.organization_id == row.organization_id,
-                                         models.Session.id == row.credential_id)
-            .values(last_seen_at=func.now()))
-    if row.external_user_id is not None:
-        await session.execute(
-            update(models.ExternalUser)
-            .where(models.ExternalUser.organization_id == row.organization_id,
-                   models.ExternalUser.id == row.external_user_id)
-            .values(last_seen_at=func.now())
-        )
+# Activity is recorded in one statement that skips rows another request is recording right
+# now (SKIP LOCKED): concurrent requests of one person never queue on that row lock.
+_TOUCH_SQL = """
+WITH credential AS (
+  UPDATE {table} SET {column} = now()
+  WHERE (organization_id, id) IN (
+    SELECT organization_id, id FROM {table}
+     WHERE organization_id = :organization_id AND id = :credential_id
+     FOR UPDATE SKIP LOCKED)
+  RETURNING 1
+), seen AS (
+  UPDATE external_users SET last_seen_at = now()
+  WHERE (organization_id, id) IN (
+    SELECT organization_id, id FROM external_users
+     WHERE organization_id = :organization_id AND id = :external_user_id
+       AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => :every))
+     FOR UPDATE SKIP LOCKED)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM credential) + (SELECT count(*) FROM seen)
+"""
+TOUCH_SESSION = text(_TOUCH_SQL.format(table="sessions", column="last_seen_at"))
+TOUCH_API_TOKEN = text(_TOUCH_SQL.format(table="api_tokens", column="last_used_at"))
+
+
+async def touch(session: AsyncSession, row: CredentialRow, *, api_token: bool,
+                every_seconds: float) -> None:
+    """Record activity (throttled): the credential, and 'last seen' of an external user."""
+    await session.execute(TOUCH_API_TOKEN if api_token else TOUCH_SESSION, {
+        "organization_id": row.organization_id, "credential_id": row.credential_id,
+        "external_user_id": row.external_user_id, "every": every_seconds})
 
 
 async def person_by_email(session: AsyncSession, email_normalized: str) -> models.Person | None:

@@ -46,7 +46,8 @@ async def resolve_viewer(session: AsyncSession, token: str | None, settings: Set
     else:
         return ANONYMOUS  # the membership is gone: the credential acts for nobody
     if row.last_seen_at is None or datetime.now(UTC) - row.last_seen_at > TOUCH_EVERY:
-        await repo.touch(session, row, api_token=is_api_token)
+        await repo.touch(session, row, api_token=is_api_token,
+                         every_seconds=TOUCH_EVERY.total_seconds())
     return Viewer(
         audience=audience, person_id=row.person_id, organization_id=row.organization_id,
         email=row.email, name=row.name, role=role, staff_member_id=row.staff_member_id,
