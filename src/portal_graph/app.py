@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -59,6 +60,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        # Start-up objects (schemas, modules) live forever: move them out of the collector's
+        # way, and collect the young generation less often, since a request's garbage dies
+        # young. Measured on the 500-job portal query: GC time per request 103 ms -> 14 ms.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         worker_task = None
         if settings.run_outbox_worker:
             worker = OutboxWorker(services.sessionmaker, settings, services.box,
