@@ -24,6 +24,7 @@ from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.migrate import upgrade
 from portal_graph.db.models import Base
 from tests.factories import Factory
+from tests.mail.mail_support import SmtpServer
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -141,3 +142,14 @@ def api(client: httpx.AsyncClient) -> Api:
 @pytest.fixture
 def make(sessionmaker: async_sessionmaker, engine: AsyncEngine) -> Factory:
     return Factory(sessionmaker)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, collecting what it is sent."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,7 +3,7 @@ outbox worker that delivers to it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,16 +17,6 @@ from tests.mail.mail_support import SmtpServer
 @pytest.fixture
 async def org(make: Any) -> Org:
     return await organization(make)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -14,16 +14,6 @@ from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.transport import SmtpTransport
 from portal_graph.mail.worker import OutboxWorker
 from tests.mail.mail_support import MailDatabase, SmtpServer
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
