@@ -153,6 +153,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = _database_url(settings)
     # Worker processes read the URL from the environment: they share the embedded server.
     os.environ["DATABASE_URL"] = url
+    if "PORTAL_URL" not in os.environ:
+        # Invite links then open this server's own accept page, wherever it listens.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        os.environ["PORTAL_URL"] = f"http://{host}:{args.port}/accept/"
+        get_settings.cache_clear()
     before, after = upgrade(url)
     if before != after:
         print(f"migrated {before} -> {after}")

@@ -121,3 +121,23 @@ async def test_instances_starting_together_migrate_one_at_a_time(tmp_path):
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def test_serve_points_invite_links_at_its_own_accept_page(database_url, monkeypatch):
+    import portal_graph.logs
+    from portal_graph.config import get_settings
+
+    served = {}
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    # serve writes os.environ itself: setenv first so that monkeypatch restores it afterwards
+    monkeypatch.setenv("PORTAL_URL", "unset by this test")
+    monkeypatch.delenv("PORTAL_URL")
+    monkeypatch.setattr(portal_graph.logs, "configure_logging", lambda settings: None)
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: served.update(kwargs))
+    get_settings.cache_clear()
+    try:
+        assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+        assert get_settings().portal_url == "http://127.0.0.1:8123/accept/"
+    finally:
+        get_settings.cache_clear()
+    assert served["port"] == 8123
