@@ -40,3 +40,5 @@ def test_migrate_and_seed_demo_run_on_the_embedded_database(data_home):
     assert again.stdout.strip() == "database is up to date"
     assert "admin login:    admin@demo.example / demo-admin-password" in seeded.stdout
     assert (data_home / "portal-graph" / "pgdata" / "PG_VERSION").exists()
+    # Each command stopped the server it started: nothing keeps running afterwards.
+    assert not (data_home / "portal-graph" / "pgdata" / "postmaster.pid").exists()

@@ -18,8 +18,9 @@ def start_embedded(data_dir: Path) -> str:
 
         pgdata = data_dir / "pgdata"
         pgdata.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None keeps the server running for other processes sharing the folder.
-        _server = pgserver.get_server(pgdata, cleanup_mode=None)
+        # Stopped when the last process using the folder exits (pgserver counts them), so a
+        # `seed-demo` beside a running `serve` shares its server and nothing is left behind.
+        _server = pgserver.get_server(pgdata, cleanup_mode="stop")
         log.info("embedded PostgreSQL running", extra={"data_dir": str(pgdata)})
         _server.psql("SELECT 1")  # fail here, clearly, if the server is not usable
         exists = _server.psql("SELECT 1 FROM pg_database WHERE datname = 'portal_graph'")
