@@ -100,6 +100,15 @@ mutation Invite($input: InviteExternalUserInput!) {
     return undefined;
   }
 
+  // While it re-renders with a new schema, GraphiQL can send the previous tab's operation
+  // name with this tab's document: drop a name the document does not define.
+  function ownOperationName(params) {
+    if (!params.operationName) return params;
+    const names = [...String(params.query).matchAll(/\b(?:query|mutation|subscription)\s+(\w+)/g)]
+      .map((match) => match[1]);
+    return names.includes(params.operationName) ? params : { ...params, operationName: null };
+  }
+
   function remember(token) {
     try {
       if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
@@ -141,11 +150,13 @@ mutation Invite($input: InviteExternalUserInput!) {
       if (result && result.data) {
         schema = result.data;
         render();
+        container.dataset.schemaFor = storedToken() ? "signed-in" : "anonymous";
       }
     }
 
     async function fetcher(params, options) {
-      const result = await httpFetcher(params, { ...options, headers: signed(options?.headers) });
+      const result = await httpFetcher(ownOperationName(params),
+                                       { ...options, headers: signed(options?.headers) });
       const change = sessionChange(result);
       if (change !== undefined && change !== storedToken()) {
         remember(change);
