@@ -4,8 +4,9 @@ A response of 500 jobs with their captures and assets completes some 12,000 fiel
 values; per-field overhead, not SQL, is what such a request costs. Decided once per schema at
 start-up instead of once per field:
 
-- a field that only reads an attribute (no resolver, no extension: Strawberry marks its
-  resolver `_is_default`) gets a one-line getattr resolver instead of Strawberry's three calls;
+- a field that only reads an attribute (no resolver, no extension such as a permission
+  class; Strawberry marks its resolver `_is_default` either way) gets a one-line getattr
+  resolver instead of Strawberry's three calls;
   when its type is a scalar or an enum, the executor below completes it without building a
   resolve info, looking up arguments or walking graphql-core's completion chain;
 - nested connections get their own resolvers (pagination.resolve_nested_directly);
@@ -54,7 +55,10 @@ def install(schema: GraphQLSchema) -> None:
             continue
         for graphql_field in type_.fields.values():
             definition = (graphql_field.extensions or {}).get("strawberry-definition")
-            if definition is not None and getattr(graphql_field.resolve, "_is_default", False):
+            # A field with extensions (its permission class, above all) keeps Strawberry's
+            # resolver, which runs them: Strawberry marks it `_is_default` all the same.
+            if (definition is not None and not definition.extensions
+                    and getattr(graphql_field.resolve, "_is_default", False)):
                 graphql_field.resolve = _attribute(definition.python_name, graphql_field.type)
     resolve_nested_directly(schema)
 
