@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import NewType
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from portal_graph.db import models
 
@@ -44,14 +44,6 @@ class Viewer:
     session_id: uuid.UUID | None = None
     api_token_id: uuid.UUID | None = None
 
-    @property
-    def is_staff(self) -> bool:
-        return self.audience in (Audience.STAFF, Audience.ADMIN)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.audience is Audience.ADMIN
-
 
 ANONYMOUS = Viewer()
 
@@ -61,10 +53,6 @@ class Scope:
     organization_id: OrganizationId
     external: bool
     customer_ids: frozenset[uuid.UUID]  # the grants; only meaningful when external
-
-    @property
-    def sees_nothing(self) -> bool:
-        return self.external and not self.customer_ids
 
 
 def scope_for(viewer: Viewer) -> Scope | None:
@@ -183,4 +171,4 @@ def scoped(scope: Scope, table) -> Select:  # type: ignore[no-untyped-def]
 
 
 __all__ = ["ANONYMOUS", "Audience", "OrganizationId", "Scope", "Viewer", "admin_scope",
-           "scope_for", "scoped", "true", "visible"]
+           "scope_for", "scoped", "visible"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from portal_graph.db.engine import asyncpg_url
 
@@ -20,20 +17,6 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", asyncpg_url(url).replace("%", "%%"))
     return config
-
-
-def current_revision(url: str) -> str | None:
-    async def read() -> str | None:
-        engine = create_async_engine(asyncpg_url(url))
-        try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(
-                    lambda sync: MigrationContext.configure(sync).get_current_revision()
-                )
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
 
 
 def upgrade(url: str) -> tuple[str | None, str | None]:

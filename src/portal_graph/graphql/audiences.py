@@ -9,7 +9,7 @@ validation, before any resolver or SQL runs (the way Hasura shapes its schema pe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import strawberry
@@ -105,20 +105,6 @@ class AudienceSchema(strawberry.Schema):
             return type_definition.fields
         return [f for f in type_definition.fields
                 if self.audience in (field_audiences(type_definition, f) or ())]
-
-
-def undeclared_fields(types: Iterable[type]) -> list[str]:
-    """Fields (of object types and interfaces) that declare no audience, as Type.field."""
-    missing = []
-    for cls in types:
-        definition: StrawberryObjectDefinition | None = getattr(
-            cls, "__strawberry_definition__", None)
-        if definition is None or definition.is_input:
-            continue
-        for f in definition.fields:
-            if field_audiences(definition, f) is None:
-                missing.append(f"{definition.name}.{f.python_name}")
-    return missing
 
 
 def _denial(audience: Audience) -> tuple[str, str]:

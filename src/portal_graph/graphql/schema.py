@@ -106,7 +106,3 @@ def full_schema() -> AudienceSchema:
 @cache
 def audience_schema(audience: Audience) -> AudienceSchema:
     return build_schema(audience)
-
-
-def all_schemas() -> dict[Audience, AudienceSchema]:
-    return {audience: audience_schema(audience) for audience in Audience}
