@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import Select, func, insert
@@ -21,14 +20,6 @@ def listing(scope: Scope, search: str | None = None) -> Select[Any]:
         statement = statement.where(func.lower(customers.c.name).contains(search.lower(),
                                                                           autoescape=True))
     return statement
-
-
-async def by_ids(session: RequestSession, scope: Scope,
-                 ids: list[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    if not ids:
-        return {}
-    rows = await session.execute(scoped(scope, customers).where(customers.c.id.in_(ids)))
-    return {row.id: row for row in rows.all()}
 
 
 async def create(session: RequestSession, scope: Scope, *, name: str) -> Row[Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Row
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.auth import repository as credentials
 from portal_graph.customers import repository as customers_repo
+from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.external_users import repository as repo
 from portal_graph.invitations import repository as invitations_repo
@@ -35,7 +36,7 @@ async def require_customers(session: RequestSession, scope: Scope,
     if any(c is None for c in customer_ids):
         raise not_found("Customer", field)
     wanted = sorted({c for c in customer_ids if c is not None})
-    found = await customers_repo.by_ids(session, scope, wanted)
+    found = await visible_by_ids(session, scope, customers_repo.customers, wanted)
     if len(found) != len(wanted):
         raise not_found("Customer", field)
     return sorted(found.values(), key=lambda row: (row.name, row.id))

@@ -16,8 +16,9 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import pagination
 from portal_graph.db.pagination import Ordering, Page, PageRequest
+from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
-from portal_graph.scope import Scope, scoped
+from portal_graph.scope import Scope
 
 L = TypeVar("L", bound="ScopedLoader")
 
@@ -36,8 +37,7 @@ class RowByIdLoader(ScopedLoader):
     table: ClassVar[Table]
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Row[Any] | None]:
-        statement = scoped(self.scope, self.table).where(self.table.c.id.in_(list(keys)))
-        found = {row.id: row for row in (await self.session.execute(statement)).all()}
+        found = await visible_by_ids(self.session, self.scope, self.table, keys)
         return [found.get(key) for key in keys]
 
 

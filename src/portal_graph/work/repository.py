@@ -61,14 +61,6 @@ def assets_with_job(scope: Scope) -> Select[Any]:
             .where(visible(scope, assets)))
 
 
-async def visible_rows(session: RequestSession, scope: Scope, table: Any,
-                       ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    if not ids:
-        return {}
-    rows = await session.execute(scoped(scope, table).where(table.c.id.in_(list(ids))))
-    return {row.id: row for row in rows.all()}
-
-
 async def insert_job(session: RequestSession, scope: Scope, values: dict[str, Any],
                      asset_ids: Sequence[uuid.UUID],
                      staff_ids: Sequence[uuid.UUID]) -> Row[Any]:

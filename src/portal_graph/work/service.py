@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
+from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
 from portal_graph.scope import Scope, Viewer
@@ -33,7 +34,7 @@ def _optional_text(value: str | None, field: str, limit: int = 500) -> str | Non
 
 async def _customer(session: RequestSession, scope: Scope, customer_id: uuid.UUID | None,
                     field: str = "customerId") -> Row[Any]:
-    found = await repo.visible_rows(session, scope, repo.models.table_of(models.Customer),
+    found = await visible_by_ids(session, scope, repo.models.table_of(models.Customer),
                                     [customer_id] if customer_id else [])
     if customer_id is None or customer_id not in found:
         raise not_found("Customer", field)
@@ -63,7 +64,7 @@ async def create_job(
     reference = _optional_text(reference, "reference", 100) or f"J-{uuid.uuid4().hex[:8].upper()}"
     if price is not None and (not price.is_finite() or price < 0 or price >= Decimal(10) ** 10):
         raise invalid("Price must be a non-negative amount below 10,000,000,000.", "price")
-    assets = await repo.visible_rows(session, scope, repo.assets,
+    assets = await visible_by_ids(session, scope, repo.assets,
                                      [a for a in asset_ids if a is not None])
     if len(assets) != len(set(asset_ids)) or any(a is None for a in asset_ids):
         raise not_found("Asset", "assetIds")
@@ -87,7 +88,7 @@ async def _staff(session: RequestSession, scope: Scope,
                  ids: list[uuid.UUID | None]) -> list[uuid.UUID]:
     wanted = {i for i in ids if i is not None}
     staff = models.table_of(models.StaffMember)
-    found = await repo.visible_rows(session, scope, staff, list(wanted))
+    found = await visible_by_ids(session, scope, staff, list(wanted))
     if len(found) != len(wanted) or any(i is None for i in ids):
         raise not_found("Staff member", "assignedStaffIds")
     return sorted(wanted)
@@ -126,7 +127,7 @@ async def create_map_capture(
 ) -> Row[Any]:
     await _customer(session, scope, customer_id)
     if job_given:
-        found = await repo.visible_rows(session, scope, repo.jobs, [job_id] if job_id else [])
+        found = await visible_by_ids(session, scope, repo.jobs, [job_id] if job_id else [])
         if job_id is None or job_id not in found:
             raise not_found("Job", "jobId")
         if found[job_id].customer_id != customer_id:

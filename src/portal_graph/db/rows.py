@@ -1,0 +1,22 @@
+"""Reading rows by id through the viewer's scope: the one way, for services and loaders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Row
+
+from portal_graph.db.session import RequestSession
+from portal_graph.scope import Scope, scoped
+
+
+async def visible_by_ids(session: RequestSession, scope: Scope, table: Table,
+                         ids: Sequence[uuid.UUID] | Sequence[Hashable]) -> dict[Any, Row[Any]]:
+    """The rows of `table` with these ids that the scope may see; out of scope = absent."""
+    if not ids:
+        return {}
+    rows = await session.execute(scoped(scope, table).where(table.c.id.in_(list(ids))))
+    return {row.id: row for row in rows.all()}
