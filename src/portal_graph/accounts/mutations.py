@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from portal_graph.accounts import service
-from portal_graph.accounts.queries import build_viewer
+from portal_graph.accounts.queries import viewer_of_session
 from portal_graph.accounts.types import (
     ApiToken,
     Organization,
@@ -23,17 +23,6 @@ from portal_graph.graphql.payloads import UserError, payload, run_mutation
 from portal_graph.graphql.relay import parse_id
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
-
-
-async def _viewer_for_new_session(info: Info, result: auth.LoginResult) -> Viewer | None:
-    """The payload's viewer: the session just made, as the next request will see it."""
-    state = await auth.resolve_viewer(info.context.session, result.token, info.context.settings)
-    previous = info.context.viewer
-    info.context.viewer = state
-    try:
-        return await build_viewer(info)
-    finally:
-        info.context.viewer = previous
 
 
 @strawberry.input
@@ -144,7 +133,7 @@ class AccountMutations:
                                     user_errors=[UserError.from_problem(p)
                                                  for p in required.problems])
             return LoginPayload(token=result.token,
-                                viewer=await _viewer_for_new_session(info, result))
+                                viewer=await viewer_of_session(info, result.token))
 
         return await run_mutation(info, LoginPayload, act)
 
@@ -164,7 +153,7 @@ class AccountMutations:
             result = await auth.switch_organization(ctx.session, ctx.settings, ctx.viewer,
                                                     target, ctx.client_address)
             return LoginPayload(token=result.token,
-                                viewer=await _viewer_for_new_session(info, result))
+                                viewer=await viewer_of_session(info, result.token))
 
         return await run_mutation(info, LoginPayload, act)
 

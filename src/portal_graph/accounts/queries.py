@@ -13,16 +13,18 @@ from portal_graph.accounts.types import (
 )
 from portal_graph.accounts.types import memberships as membership_types
 from portal_graph.auth import repository as auth_repo
+from portal_graph.auth import service as auth
+from portal_graph.db.session import RequestSession
 from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, field
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.relay import to_global_id
+from portal_graph.scope import Viewer as ViewerState
 
 
-async def build_viewer(info: Info) -> Viewer | None:
-    viewer = info.context.viewer
+async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer | None:
+    """The `Viewer` object of a request's viewer; None for an anonymous one."""
     if viewer.person_id is None or viewer.organization_id is None:
         return None
-    session = info.context.session
     org = await repo.organization(session, viewer.organization_id)
     if org is None:
         return None
@@ -41,7 +43,7 @@ async def build_viewer(info: Info) -> Viewer | None:
 class AccountQueries:
     @field(audiences=EVERYONE, description="The signed-in person; null when anonymous.")
     async def me(self, info: Info) -> Viewer | None:
-        return await build_viewer(info)
+        return await build_viewer(info.context.session, info.context.viewer)
 
     @field(audiences=SIGNED_IN, description="Your personal API tokens in this organization.")
     async def api_tokens(self, info: Info) -> list[ApiToken]:
@@ -49,3 +51,11 @@ class AccountQueries:
         rows = await auth_repo.api_tokens_of(info.context.session, viewer.organization_id,  # type: ignore[arg-type]
                                              viewer.person_id)  # type: ignore[arg-type]
         return [ApiToken.from_row(row) for row in rows]
+
+
+async def viewer_of_session(info: Info, token: str) -> Viewer | None:
+    """The viewer a session token just issued acts as, exactly as its next request will see it
+    (for the payloads of login, switchOrganization and acceptInvitation)."""
+    ctx = info.context
+    return await build_viewer(ctx.session, await auth.resolve_viewer(ctx.session, token,
+                                                                     ctx.settings))

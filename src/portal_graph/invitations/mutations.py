@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.accounts.mutations import _viewer_for_new_session
+from portal_graph.accounts.queries import viewer_of_session
 from portal_graph.accounts.types import Viewer
 from portal_graph.audit.service import Actor
 from portal_graph.graphql.audiences import ADMIN, EVERYONE, mutation
@@ -138,6 +138,6 @@ class InvitationMutations:
                                          password=input.password, name=input.name,
                                          client_address=ctx.client_address)
             return AcceptInvitationPayload(token=result.token,
-                                           viewer=await _viewer_for_new_session(info, result))
+                                           viewer=await viewer_of_session(info, result.token))
 
         return await run_mutation(info, AcceptInvitationPayload, act)
