@@ -267,7 +267,3 @@ def _applies(raw: GraphQLResolveInfo, condition: Any, parent: GraphQLNamedType) 
     return (named is not None and is_abstract_type(named)
             and isinstance(parent, GraphQLObjectType)
             and raw.schema.is_sub_type(named, parent))  # type: ignore[arg-type]
-
-
-def ordered(rows: Sequence[Row[Any] | None]) -> list[Row[Any]]:
-    return [row for row in rows if row is not None]
