@@ -198,7 +198,9 @@ def test_depth_at_the_limit_passes(limit_errors: Check) -> None:
 
 
 def test_depth_over_the_limit_is_refused(limit_errors: Check) -> None:
-    assert codes(limit_errors(nested(13))) == [LimitCode.QUERY_TOO_DEEP]
+    assert codes(limit_errors(nested(16))) == [LimitCode.QUERY_TOO_DEEP]
+    assert codes(limit_errors(nested(13), QueryLimits(max_depth=12))) == [
+        LimitCode.QUERY_TOO_DEEP]
 
 
 def test_a_fifty_deep_query_is_refused() -> None:
@@ -236,14 +238,15 @@ def test_introspection_fields_count_towards_depth(limit_errors: Check) -> None:
     query = "{ __schema { types { fields { type { ofType { ofType { ofType { " \
             "ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }"
 
-    assert codes(limit_errors(query)) == [LimitCode.QUERY_TOO_DEEP]
+    assert codes(limit_errors(query, QueryLimits(max_depth=12))) == [LimitCode.QUERY_TOO_DEEP]
 
 
 def test_the_standard_introspection_query_needs_a_depth_of_fifteen(limit_errors: Check) -> None:
     query = get_introspection_query(descriptions=True)
 
-    assert codes(limit_errors(query)) == [LimitCode.QUERY_TOO_DEEP]
+    assert codes(limit_errors(query, QueryLimits(max_depth=14))) == [LimitCode.QUERY_TOO_DEEP]
     assert limit_errors(query, QueryLimits(max_depth=15)) == []
+    assert limit_errors(query) == []  # the default lets GraphiQL introspect
 
 
 # --- aliases ----------------------------------------------------------------------------------

@@ -59,10 +59,12 @@ class LimitCode(StrEnum):
 
 @dataclass(frozen=True)
 class QueryLimits:
-    max_depth: int = 12
+    """The same defaults as the settings (QUERY_MAX_*), which is where the app takes them from."""
+
+    max_depth: int = 15  # the standard introspection query needs 15
     max_aliases: int = 30
-    max_tokens: int = 2000
-    max_cost: int = 5000
+    max_tokens: int = 1000
+    max_cost: int = 50_000
     max_first: int = 100
     max_directives: int = 50
 
