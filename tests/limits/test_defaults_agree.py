@@ -8,3 +8,10 @@ from portal_graph.graphql.limits import QueryLimits
 
 def test_query_limit_defaults_match_the_settings_defaults():
     assert QueryLimits(**Settings(_env_file=None).query_limits()) == QueryLimits()
+
+
+def test_rate_limit_defaults_match_the_settings_defaults():
+    from portal_graph.ratelimit import RateLimits
+    from portal_graph.services import _rate_limits
+
+    assert _rate_limits(Settings(_env_file=None)) == RateLimits()
