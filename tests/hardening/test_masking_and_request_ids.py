@@ -27,7 +27,7 @@ def leaks(text: str) -> list[str]:
 
 @pytest.fixture
 def failing_viewer(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def build_viewer(info: Any) -> None:
+    async def build_viewer(session: Any, viewer: Any) -> None:
         logging.getLogger("portal_graph.accounts").warning("about to fail")
         raise RuntimeError("boom: SELECT password_hash FROM persons WHERE id = 42")
 

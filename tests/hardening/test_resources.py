@@ -48,9 +48,9 @@ def app_over(services: Any) -> Any:
 def sleeping_viewer(monkeypatch: pytest.MonkeyPatch, seconds: float, *, in_sql: bool) -> None:
     """`me` becomes slow: asleep in Python, or in PostgreSQL (pg_sleep) on the request session."""
 
-    async def build_viewer(info: Any) -> None:
+    async def build_viewer(session: Any, viewer: Any) -> None:
         if in_sql:
-            await info.context.session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+            await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
         else:
             await asyncio.sleep(seconds)
 
