@@ -80,9 +80,10 @@ class ServerProcess:
         return self.process.returncode
 
 
-def start_server(folder: Path, database_url: str, *, secret_key: str,
+def start_server(folder: Path, database_url: str, *, secret_key: str, workers: int = 1,
                  wait: bool = True, **env: str) -> ServerProcess:
-    """Starts `portal-graph serve`; `env` adds settings (names as in the environment)."""
+    """Starts `portal-graph serve` with `workers` processes; `env` adds settings (names as in
+    the environment)."""
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"server-{port}.log"
@@ -98,7 +99,8 @@ def start_server(folder: Path, database_url: str, *, secret_key: str,
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [PORTAL_GRAPH, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [PORTAL_GRAPH, "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
             stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=folder)
     server = ServerProcess(port, process, log_path)
     if wait:

@@ -1,16 +1,19 @@
-"""Faults injected under a real server process: its database restarts, its SMTP server goes away.
+"""Faults injected under the documented deployment: its database restarts, its SMTP server
+goes away.
 
-The database here is a private PostgreSQL cluster started for this module (the machine's
-shared server is never touched); the SMTP server is a real aiosmtpd on 127.0.0.1. The server
-process runs its outbox worker. What must hold: requests fail cleanly while the database is
-away (a masked 503, never a hang or a 500 with internals), the server recovers by itself, and
-no invitation or email is lost or sent twice.
+The deployment is `portal-graph serve --workers 2` plus a second `serve` instance, all on one
+database and each process running its outbox worker. The database is a private PostgreSQL
+cluster started for this module (the machine's shared server is never touched); the SMTP server
+is a real aiosmtpd on 127.0.0.1. What must hold: requests fail cleanly while the database is
+away (a masked 503, never a hang or a 500 with internals), the servers recover by themselves,
+and no invitation or email is lost or sent twice, whichever process sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 import uuid
 from collections import Counter
@@ -61,12 +64,19 @@ class SlowCollectingHandler(CollectingHandler):
 class Stack:
     pg: PrivatePostgres
     smtp: SmtpServer
-    server: ServerProcess
+    servers: list[ServerProcess]  # the first one answers the test's requests
     engine: AsyncEngine
     make: Factory
     organization_id: uuid.UUID
     admin_token: str
     customer_id: str
+
+    @property
+    def server(self) -> ServerProcess:
+        return self.servers[0]
+
+    def logs(self, tail: int = 3000) -> str:
+        return "\n".join(server.log()[-tail:] for server in self.servers)
 
     @property
     def handler(self) -> SlowCollectingHandler:
@@ -87,6 +97,14 @@ class Stack:
         async with self.engine.connect() as conn:
             return await conn.scalar(text(sql))
 
+    async def execute(self, sql: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(sql))
+
+    async def rows(self, sql: str) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(text(sql))).scalars())
+
     async def queued(self) -> int:
         return int(await self.scalar("SELECT count(*) FROM email_outbox WHERE status = 'QUEUED'"))
 
@@ -95,7 +113,7 @@ class Stack:
             return await self.queued() == 0
 
         if not await eventually(drained, within=40):
-            raise AssertionError("the outbox did not drain:\n" + self.server.log()[-3000:])
+            raise AssertionError("the outbox did not drain:\n" + self.logs())
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float,
@@ -128,16 +146,24 @@ def smtp() -> Iterator[SmtpServer]:
         server.stop()
 
 
+SERVER_ENV = {
+    "RUN_OUTBOX_WORKER": "true", "OUTBOX_POLL_SECONDS": "0.2", "OUTBOX_BACKOFF_SECONDS": "0.2",
+    "OUTBOX_MAX_ATTEMPTS": "50", "REQUEST_TIMEOUT_SECONDS": "5", "SHUTDOWN_GRACE_SECONDS": "10",
+    "RATE_LIMIT_INVITES_PER_ORGANIZATION": "10000/3600",
+}
+
+
 @pytest.fixture(scope="module")
 async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Settings,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     url = private_pg.url()
-    server = start_server(tmp_path_factory.mktemp("faults"), url,
-                          secret_key=settings.secret_key or "", RUN_OUTBOX_WORKER="true",
-                          SMTP_URL=smtp.url, OUTBOX_POLL_SECONDS="0.2",
-                          OUTBOX_BACKOFF_SECONDS="0.2", OUTBOX_MAX_ATTEMPTS="50",
-                          REQUEST_TIMEOUT_SECONDS="5", SHUTDOWN_GRACE_SECONDS="10",
-                          RATE_LIMIT_INVITES_PER_ORGANIZATION="10000/3600")
+    folder = tmp_path_factory.mktemp("faults")
+    # The documented deployment: two worker processes, and a second instance beside them.
+    # The first starts alone, so that one process runs the migration.
+    servers = [start_server(folder, url, secret_key=settings.secret_key or "", workers=2,
+                            SMTP_URL=smtp.url, **SERVER_ENV)]
+    servers.append(start_server(folder, url, secret_key=settings.secret_key or "",
+                                SMTP_URL=smtp.url, **SERVER_ENV))
     engine = make_engine(settings, url)
     make = Factory(make_sessionmaker(engine))
     org = await make.organization(name="Faulty Grounds")
@@ -145,13 +171,15 @@ async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Setting
     customer = await make.customer(org)
     await make.job(org, customer)
     try:
-        yield Stack(private_pg, smtp, server, engine, make, org,
+        yield Stack(private_pg, smtp, servers, engine, make, org,
                     await make.session_token(org, admin["person"]["id"]),
                     to_global_id("Customer", customer))
     finally:
-        code = server.terminate()
+        for server in servers:
+            server.process.send_signal(signal.SIGTERM)  # all at once: each drains meanwhile
+        codes = [server.terminate() for server in servers]
         await engine.dispose()
-        assert code == 0, server.log()[-3000:]
+        assert codes == [0] * len(servers), "\n".join(server.log()[-3000:] for server in servers)
 
 
 @dataclass
@@ -250,6 +278,7 @@ def invite_url(response: httpx.Response) -> str | None:
     return invited.get("inviteUrl")  # type: ignore[no-any-return]
 
 
+@pytest.mark.xfail(reason="issue 16: a restart lets another process resend (most runs)")
 async def test_invites_during_a_database_restart_are_all_or_nothing_and_mailed_once(
     stack: Stack,
 ) -> None:
@@ -278,31 +307,53 @@ async def test_invites_during_a_database_restart_are_all_or_nothing_and_mailed_o
     assert max(links.values()) == 1
 
 
+ROUNDS = 4
+PER_ROUND = 20
+
+
+def message_ids(messages: list[EmailMessage], to_prefix: str) -> Counter[str]:
+    """How many copies of each message (by Message-ID) went to addresses with this prefix."""
+    return Counter(str(m["Message-ID"]) for m in messages if str(m["To"]).startswith(to_prefix))
+
+
+async def send_through_a_database_restart(stack: Stack, prefix: str, count: int) -> Counter[str]:
+    """`count` invitations queue while SMTP is down; SMTP comes back taking 0.1 s a message,
+    and PostgreSQL restarts once the first few have arrived. Returns the copies per Message-ID."""
+    stack.smtp.stop()
+    async with httpx.AsyncClient(timeout=15) as http:
+        answers = await invite_many(stack, http,
+                                    [f"{prefix}-{i}@example.com" for i in range(count)])
+    assert all(invite_url(r) for r in answers.values()), [r.text for r in answers.values()]
+    stack.handler.delay = 0.1
+    stack.smtp.start()
+    await stack.execute("UPDATE email_outbox SET next_attempt_at = now() "  # skip the backoff
+                        "WHERE status = 'QUEUED'")
+
+    async def sending() -> bool:
+        return sum(message_ids(received(stack.smtp), prefix).values()) >= 3
+
+    assert await eventually(sending, within=20, step=0.02), stack.logs()
+    await stack.restart_database(down_seconds=0.8)  # mid-batch, every process sending
+    await stack.wait_for_outbox_drained()
+    await asyncio.sleep(0.5)  # a copy still on its way would arrive now
+    return message_ids(received(stack.smtp), prefix)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: a restart lets another process resend")
 async def test_emails_being_sent_when_the_database_restarts_are_sent_exactly_once(
     stack: Stack,
 ) -> None:
-    stack.smtp.stop()  # the emails queue up ...
-    async with httpx.AsyncClient(timeout=15) as http:
-        answers = await invite_many(stack, http, [f"batch-{i}@example.com" for i in range(12)])
-    urls = [invite_url(r) for r in answers.values()]
-    assert all(urls)
-    before = len(received(stack.smtp))
-    stack.handler.delay = 0.1
-    stack.smtp.start()  # ... then go out slowly, one batch in one transaction
-    async def sending() -> bool:
-        return len(received(stack.smtp)) - before >= 3
+    rounds = [await send_through_a_database_restart(stack, f"round{n}", PER_ROUND)
+              for n in range(ROUNDS)]
 
-    assert await eventually(sending, within=20, step=0.02)
-    sent_before_restart = len(received(stack.smtp)) - before
-    await stack.restart_database(down_seconds=0.8)  # mid-batch
-    await stack.wait_for_outbox_drained()
-
-    links = links_in(received(stack.smtp)[before:])
-    duplicates = {url: n for url, n in links.items() if n > 1}
-    print(f"\n{sent_before_restart} sent before the restart; {sum(links.values())} emails for "
-          f"{len(urls)} invitations; duplicates: {len(duplicates)}")
-    assert set(links) == set(urls)  # none lost
-    assert duplicates == {}  # none sent twice
+    outbox_ids = {str(i) for i in (await stack.rows(
+        "SELECT id FROM email_outbox WHERE to_address LIKE 'round%'"))}
+    print(f"\n{PER_ROUND} invitations a round, {len(stack.servers)} instances (one with 2 "
+          "workers); messages received per round: "
+          + ", ".join(f"{sum(r.values())} ({len(r)} distinct)" for r in rounds))
+    assert [sum(r.values()) for r in rounds] == [PER_ROUND] * ROUNDS
+    assert {mid.strip("<>").partition("@")[0] for r in rounds for mid in r} == outbox_ids
+    assert all(set(r.values()) == {1} for r in rounds)
 
 
 async def test_emails_queued_while_smtp_is_down_are_each_delivered_once_when_it_returns(
