@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, text
 
 from portal_graph.db import models
+from portal_graph.db.outage import database_unavailable, describe_outage
+from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
 from portal_graph.services import Services
 
 log = logging.getLogger("portal_graph.maintenance")
@@ -54,5 +56,10 @@ async def run(services: Services, stop: asyncio.Event, every_seconds: float = 60
         try:
             result = await sweep(services)
             log.info("maintenance sweep", extra={"swept": vars(result)})
-        except Exception:
-            log.exception("maintenance sweep failed; will try again")
+        except Exception as error:
+            if not database_unavailable(error):
+                log.exception("maintenance sweep failed; will try again")
+                continue
+            DATABASE_UNAVAILABLE.labels("maintenance").inc()
+            log.warning("maintenance sweep: database unavailable, will try again: %s",
+                        describe_outage(error))

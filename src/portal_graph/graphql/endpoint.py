@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal_graph.auth.service import resolve_viewer
+from portal_graph.db.outage import database_unavailable
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.execution import format_error
 from portal_graph.http.failures import classify, failure_response
@@ -137,6 +138,11 @@ class GraphQLEndpoint:
             return {"errors": [format_error(error, context.request_id)]}, 405
         result = await executor.run(context, prepared.document, one.variables,
                                     one.operation_name)
+        for error in result.errors or ():
+            if error.original_error is not None and database_unavailable(error.original_error):
+                # The whole request is lost with its connection: a 503 to retry, not a
+                # masked field error (see classify).
+                raise error.original_error
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(e, context.request_id) for e in result.errors]

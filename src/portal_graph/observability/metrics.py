@@ -21,12 +21,14 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -91,6 +93,33 @@ OUTBOX_DELIVERIES = Counter(
     "(sent, error: will be retried or, after the last attempt, marked FAILED).",
     ["outcome"],
 )
+
+DATABASE_UNAVAILABLE = Counter(
+    "portal_graph_database_unavailable",
+    "Times the database could not be reached and the server rode it out, by where: request "
+    "(answered 503 with Retry-After), outbox_worker (a poll that will be retried), "
+    "maintenance (a sweep that will be retried), readiness (/readyz answered 503).",
+    ["where"],
+)
+# Connection pools, by pool (its PostgreSQL application_name). Changed as connections come
+# and go, so that with several processes the page adds up the live ones.
+DB_POOL_SIZE = Gauge(
+    "portal_graph_db_pool_size",
+    "Connections the pool keeps (DB_POOL_SIZE); it may open DB_MAX_OVERFLOW more when busy.",
+    ["pool"], multiprocess_mode="livesum")
+DB_POOL_CHECKED_OUT = Gauge(
+    "portal_graph_db_pool_checked_out",
+    "Connections in use (checked out of the pool), overflow included.",
+    ["pool"], multiprocess_mode="livesum")
+DB_POOL_OVERFLOW = Gauge(
+    "portal_graph_db_pool_overflow",
+    "Connections open beyond the pool size.",
+    ["pool"], multiprocess_mode="livesum")
+DB_POOL_WAITING = Gauge(
+    "portal_graph_db_pool_waiting",
+    "Checkouts waiting for a connection (a full pool; each waits at most "
+    "DB_POOL_TIMEOUT_SECONDS, then its request is answered 503).",
+    ["pool"], multiprocess_mode="livesum")
 
 
 def operation_label(name: str | None) -> str:
@@ -172,7 +201,9 @@ async def _outbox_depth(request: Request) -> dict[str, int] | None:
     if services is None:
         return None
     try:
-        async with services.sessionmaker() as session:
+        # On the small pool beside the request pool: a scrape of a busy server must not
+        # queue behind its requests.
+        async with AsyncSession(services.limiter_engine) as session:
             return await asyncio.wait_for(outbox.queue_depth(session),
                                           OUTBOX_QUERY_TIMEOUT_SECONDS)
     except Exception as error:  # a scrape must answer even when the database is down
