@@ -8,18 +8,16 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
 from portal_graph.graphql.endpoint import GraphQLEndpoint
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
+from portal_graph.http.health import health_routes
 from portal_graph.http.request_id import RequestIdMiddleware
 from portal_graph.mail.transport import transport_from_settings
 from portal_graph.mail.worker import OutboxWorker
@@ -43,19 +41,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     setup_tracing()
     for engine in (services.engine, services.limiter_engine):
         instrument_engine(engine)
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        try:
-            # The connect is inside the deadline too: an unreachable host must not hang probes.
-            async with asyncio.timeout(2), services.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as error:
-            log.warning("not ready: %s", type(error).__name__)
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "up"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -86,8 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     endpoint = GraphQLEndpoint(services)
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        *health_routes(services.engine.url),
         *web_routes(settings.graphiql_cdn_url),
         *metrics_routes(),
     ]

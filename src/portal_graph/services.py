@@ -30,7 +30,8 @@ class Services:
     engine: AsyncEngine
     # Rate-limit counters commit on their own (a rolled-back request still counts), so they
     # need a connection besides the request's: a small pool of their own, so that a burst of
-    # requests holding every request connection cannot starve them.
+    # requests holding every request connection cannot starve them. /metrics reads the
+    # outbox on it too, for the same reason.
     limiter_engine: AsyncEngine
     sessionmaker: async_sessionmaker[RequestSession]
     executor: Executor

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from portal_graph.config import Settings
 from portal_graph.db import models
 from portal_graph.db.models import Base
 from tests.conftest import Api
@@ -79,6 +80,32 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     async with engine.begin() as conn:
         for i in sorted((await conn.execute(text(probe))).scalars()):
             await conn.execute(text(f'DELETE FROM "{tables[i].name}"'))
+
+
+@pytest.fixture
+async def services_with(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """Services (own engine and pool) over the test database with settings overridden."""
+    from portal_graph.services import Services  # imported late: the app is heavy
+
+    made: list[Any] = []
+
+    def build(**overrides: Any) -> Any:
+        tuned = settings.model_copy(update=overrides)
+        made.append(Services.create(tuned, overrides.get("database_url", tuned.database_url)))
+        return made[-1]
+
+    yield build
+    for services in made:
+        await services.close()
+
+
+CLOSED = "postgresql://postgres@127.0.0.1:9/nowhere"  # the discard port: nothing listens
+
+
+def app_over(services: Any) -> Any:
+    from portal_graph.app import create_app
+
+    return create_app(services.settings, services)
 
 
 @pytest.fixture

@@ -1,48 +1,24 @@
-"""Bounded resources: the pool, statement and request deadlines, readiness when the DB is gone."""
+"""Bounded resources: the pool, statement and request deadlines, requests when the DB is gone."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal_graph.config import Settings
 from portal_graph.customers import service as customers
-from portal_graph.http.failures import database_unavailable
-from tests.hardening.conftest import AppFactory, World, api_for
+from portal_graph.db.outage import database_unavailable
+from tests.hardening.conftest import CLOSED, AppFactory, World, api_for, app_over
 
 ME = "{ me { email } }"
 CREATE_CUSTOMER = """
 mutation { createCustomer(input: {name: "Slow Ltd"}) { customer { id } userErrors { code } } }"""
-
-
-@pytest.fixture
-async def services_with(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
-    """Services (own engine and pool) over the test database with settings overridden."""
-    from portal_graph.services import Services
-
-    made: list[Any] = []
-
-    def build(**overrides: Any) -> Any:
-        tuned = settings.model_copy(update=overrides)
-        made.append(Services.create(tuned, overrides.get("database_url", tuned.database_url)))
-        return made[-1]
-
-    yield build
-    for services in made:
-        await services.close()
-
-
-def app_over(services: Any) -> Any:
-    from portal_graph.app import create_app
-
-    return create_app(services.settings, services)
 
 
 def sleeping_viewer(monkeypatch: pytest.MonkeyPatch, seconds: float, *, in_sql: bool) -> None:
@@ -196,31 +172,6 @@ async def test_a_mutation_cut_off_by_the_deadline_leaves_nothing_behind(
 
 
 # --- the database is gone --------------------------------------------------------------------
-
-CLOSED = "postgresql://postgres@127.0.0.1:9/nowhere"  # the discard port: nothing listens
-
-
-async def test_readiness_reports_the_database_down(services_with: Callable[..., Any],
-                                                   client_for: Any) -> None:
-    client = client_for(app_over(services_with(database_url=CLOSED)))
-
-    started = time.perf_counter()
-    ready = await client.get("/readyz")
-    health = await client.get("/healthz")
-    elapsed = time.perf_counter() - started
-
-    assert ready.status_code == 503
-    assert ready.json() == {"status": "unavailable", "database": "down"}
-    assert health.status_code == 200  # alive: restarting the process would not help
-    assert elapsed < 3
-
-
-async def test_readiness_reports_a_reachable_database_up(client: httpx.AsyncClient) -> None:
-    ready = await client.get("/readyz")
-
-    assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "database": "up"}
-
 
 async def test_graphql_answers_503_while_the_database_is_unreachable(
     services_with: Callable[..., Any], client_for: Any

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from portal_graph.config import Settings
 from portal_graph.db.embedded import start_embedded
 from portal_graph.db.session import RequestSession
+from portal_graph.observability.pool import ObservedPool
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -31,6 +32,8 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,  # a database restart costs no failed requests
         pool_timeout=settings.db_pool_timeout_seconds,
+        poolclass=ObservedPool,  # its use shows in /metrics, under the application name
+        pool_logging_name=name,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
