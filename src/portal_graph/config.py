@@ -19,6 +19,11 @@ def default_data_dir() -> Path:
     return Path(base) / "portal-graph"
 
 
+# Lease time an outbox worker keeps beyond the longest send: room to say QUIT and to record the
+# outcome, or to wait out a short database outage before recording it (see mail/worker.py).
+LEASE_SPARE_SECONDS = 30.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -55,6 +60,14 @@ class Settings(BaseSettings):
     # 2 s doubling, at most an hour apart: 30 attempts ride out about a day of SMTP outage.
     outbox_max_attempts: int = Field(default=30, ge=1, le=100)
     outbox_backoff_seconds: float = Field(default=2.0, gt=0)
+    # How long a claimed email stays the claiming worker's; a worker that dies mid-send holds
+    # its emails back this long, then another worker sends them (with the same Message-ID).
+    outbox_lease_seconds: float = Field(default=120, gt=0, le=3600)
+    # SMTP deadlines: connecting (up to the server's greeting), each command's reply, and the
+    # whole message from connecting to accepted.
+    smtp_connect_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    smtp_command_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    smtp_message_timeout_seconds: float = Field(default=60, gt=0, le=1800)
     run_outbox_worker: bool = True
     cors_allow_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
@@ -95,6 +108,14 @@ class Settings(BaseSettings):
         if self.request_timeout_seconds >= self.shutdown_grace_seconds:
             raise ValueError("REQUEST_TIMEOUT_SECONDS must be shorter than "
                              "SHUTDOWN_GRACE_SECONDS, or shutdown cuts requests off unanswered")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        if self.outbox_lease_seconds < self.smtp_message_timeout_seconds + LEASE_SPARE_SECONDS:
+            raise ValueError(f"OUTBOX_LEASE_SECONDS must exceed SMTP_MESSAGE_TIMEOUT_SECONDS by "
+                             f"at least {LEASE_SPARE_SECONDS:g}, so that a send and the record "
+                             "of it fit in the lease")
         return self
 
     def query_limits(self) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -16,6 +17,7 @@ from portal_graph.db import models
 from portal_graph.mail import outbox
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.worker import OutboxWorker, describe_error, retry_delay
+from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
 from tests.mail.mail_support import MailDatabase, SmtpServer
 
 LINK = "http://portal.test/accept/s3cr3t-token"
@@ -84,7 +86,29 @@ async def test_run_stops_promptly_while_waiting_for_the_next_poll(
     await asyncio.wait_for(task, timeout=2)
 
 
-async def test_run_survives_a_failing_pass_and_delivers_on_the_next_one(
+def flaky(sessionmaker: async_sessionmaker[AsyncSession], error: Exception) -> Any:
+    """A sessionmaker whose first call fails with `error`; every other call works."""
+    calls = 0
+
+    def make_session() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise error
+        return sessionmaker()
+
+    return make_session
+
+
+async def run_until_sent(worker: OutboxWorker, transport: RecordingTransport) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await wait_for(lambda: len(transport.sent) == 1)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+
+
+async def test_a_database_outage_costs_a_pass_and_one_warning_line_and_is_counted(
     db: MailDatabase,
     organization_id: UUID,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -92,31 +116,51 @@ async def test_run_survives_a_failing_pass_and_delivers_on_the_next_one(
     box: SecretBox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # given a database that fails the worker's first pass
-    calls = 0
-
-    def flaky_sessionmaker() -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise ConnectionError("database restarting")
-        return sessionmaker()
-
-    transport = RecordingTransport()
-    worker_settings = settings.model_copy(update={"outbox_poll_seconds": 0.05})
-    worker = OutboxWorker(flaky_sessionmaker, worker_settings, box, transport)  # type: ignore[arg-type]
+    # given a database that refuses the worker's first connection
     await db.queue_invitation_email(organization_id)
-    stop = asyncio.Event()
+    transport = RecordingTransport()
+    outage = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    worker = OutboxWorker(flaky(sessionmaker, outage),
+                          settings.model_copy(update={"outbox_poll_seconds": 0.05}), box,
+                          transport)
+    counted = DATABASE_UNAVAILABLE.labels("outbox_worker")
+    before = counted._value.get()
 
     # when
-    task = asyncio.create_task(worker.run(stop))
-    await wait_for(lambda: len(transport.sent) == 1)
-    stop.set()
-    await asyncio.wait_for(task, timeout=5)
+    await run_until_sent(worker, transport)
+
+    # then the next pass delivered, and the outage was one warning line without a traceback
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in warnings] == [
+        ("WARNING", "outbox worker: database unavailable, will try again (0 outcomes to "
+                    "record): ConnectionRefusedError: [Errno 111] Connect call failed "
+                    "('127.0.0.1', 5432)", None)]
+    assert counted._value.get() == before + 1
+
+
+async def test_a_failure_that_is_not_an_outage_is_an_error_with_its_traceback(
+    db: MailDatabase,
+    organization_id: UUID,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    box: SecretBox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a pass that fails with a bug
+    await db.queue_invitation_email(organization_id)
+    transport = RecordingTransport()
+    worker = OutboxWorker(flaky(sessionmaker, KeyError("a bug")),
+                          settings.model_copy(update={"outbox_poll_seconds": 0.05}), box,
+                          transport)
+
+    # when
+    await run_until_sent(worker, transport)
 
     # then
-    assert "outbox worker pass failed" in caplog.text
-    assert calls >= 2
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage()) for r in errors] == [
+        ("ERROR", "outbox worker pass failed")]
+    assert errors[0].exc_info is not None and errors[0].exc_info[0] is KeyError
 
 
 async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest_queued(
@@ -142,6 +186,7 @@ async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest
     untouched = [row for row in rows if row.status is models.OutboxStatus.QUEUED]
     assert len(untouched) == 2
     assert all(row.attempts == 0 and row.secret_ciphertext for row in untouched)
+    assert all(row.lease_token is None for row in rows)  # released: due for any worker now
 
 
 async def test_a_failure_quoting_the_message_never_puts_the_link_in_last_error(

@@ -411,7 +411,13 @@ class AuditEvent(Base):
 
 
 class OutboxEmail(Base):
-    """Transactional outbox: written with the change, sent by a worker, claimed SKIP LOCKED."""
+    """Transactional outbox: written with the change, sent by a worker under a lease.
+
+    A worker claims a due email by giving it a lease (a token of its own and an expiry) in a
+    transaction it commits before it talks to SMTP; other workers skip an email whose lease is
+    live. The outcome is recorded only while the token is still the claimer's. An expired lease
+    (its worker died mid-send) is claimed again. `status` stays QUEUED while leased.
+    """
 
     __tablename__ = "email_outbox"
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -431,8 +437,13 @@ class OutboxEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[uuid.UUID | None] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         _org_fk(["invitation_id"], "invitations", ["id"], ondelete="CASCADE"),
+        # A lease is whole (token and expiry) and only ever on an email still to be sent.
+        CheckConstraint("(lease_token IS NULL) = (lease_expires_at IS NULL) "
+                        "AND (lease_token IS NULL OR status = 'QUEUED')", name="lease"),
         # The worker's claim query scans only due, queued rows.
         Index("ix_email_outbox_due", "next_attempt_at",
               postgresql_where=text("status = 'QUEUED'")),

@@ -8,11 +8,27 @@ database clock so that several servers with drifting clocks agree on what is due
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Interval,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +53,7 @@ async def enqueue(
 
     An invitation has one live link at a time, so a still-queued email for the same invitation
     carries a dead link: it is dropped rather than sent. One being sent at this very moment is
-    locked by its worker and is left alone.
+    leased by its worker and is left alone.
     """
     if secret is not None and secret in json.dumps(params, default=str):
         raise ValueError("params must not contain the secret; pass it as `secret`")
@@ -64,13 +80,18 @@ async def enqueue(
 
 
 async def discard_queued(session: AsyncSession, organization_id: UUID, invitation_id: UUID) -> int:
-    """Drop the not-yet-sent emails of an invitation (its link changed or it was revoked)."""
+    """Drop the not-yet-sent emails of an invitation (its link changed or it was revoked).
+
+    An email a worker holds a live lease on may be on its way to the SMTP server right now: it
+    is left alone, and recorded as sent or failed like any other.
+    """
     unclaimed = (
         select(Outbox.id)
         .where(
             Outbox.organization_id == organization_id,
             Outbox.invitation_id == invitation_id,
             Outbox.status == models.OutboxStatus.QUEUED,
+            _not_leased(),
         )
         .with_for_update(skip_locked=True)
     )
@@ -113,35 +134,88 @@ async def queue_depth(session: AsyncSession) -> dict[str, int]:
 
 
 # --- used by the worker ----------------------------------------------------------------------
+# Each function is one statement in a transaction the worker commits at once: a lease must be
+# visible to every other worker before the email goes out, and an outcome as soon as it is known.
 
 
-async def claim_due(session: AsyncSession, batch: int) -> list[models.OutboxEmail]:
-    """Lock up to `batch` due emails; rows another worker holds are skipped, not waited for.
+@dataclass(frozen=True)
+class Claim:
+    """Emails leased to one worker under one token, in the order they fell due."""
 
-    The locks last until the caller's transaction ends, which is what keeps two workers from
-    sending the same email.
+    token: UUID
+    emails: list[models.OutboxEmail]
+
+
+async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> Claim:
+    """Lease up to `batch` due emails to a new token for `lease_seconds`.
+
+    Due means queued, time to (re)try, and not leased, or leased with the lease run out (its
+    worker died mid-send). Rows another worker is claiming at this instant are skipped, not
+    waited for.
     """
-    statement = (
-        select(Outbox)
+    token = uuid.uuid4()
+    due = (
+        select(Outbox.organization_id, Outbox.id)
         .where(
-            Outbox.status == models.OutboxStatus.QUEUED,
+            # A literal, not a parameter: the partial index on due rows (WHERE status =
+            # 'QUEUED') then serves a generic plan of the prepared statement too.
+            Outbox.status == literal_column("'QUEUED'"),
             Outbox.next_attempt_at <= func.now(),
+            _not_leased(),
         )
         .order_by(Outbox.next_attempt_at)
         .limit(batch)
         .with_for_update(skip_locked=True)
+        .cte("due")
     )
-    return list((await session.scalars(statement)).all())
+    statement = (
+        update(Outbox)
+        .where(Outbox.organization_id == due.c.organization_id, Outbox.id == due.c.id)
+        .values(lease_token=token, lease_expires_at=_clock() + _seconds(lease_seconds))
+        .returning(Outbox)
+        .execution_options(synchronize_session=False)
+    )
+    emails = list((await session.scalars(statement)).all())
+    return Claim(token, sorted(emails, key=lambda email: (email.next_attempt_at, email.id)))
 
 
-async def mark_sent(session: AsyncSession, email: models.OutboxEmail) -> None:
-    """Record delivery and erase the link: nothing secret remains once the email is out."""
-    await _update(
+async def renew(session: AsyncSession, claim: Claim, emails: list[models.OutboxEmail],
+                lease_seconds: float) -> set[UUID]:
+    """Extend the lease on `emails`; returns the ids still leased to `claim`."""
+    if not emails:
+        return set()
+    result = await session.execute(
+        update(Outbox)
+        .where(_leased_to(claim, emails))
+        .values(lease_expires_at=_clock() + _seconds(lease_seconds))
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
+
+
+async def release(session: AsyncSession, claim: Claim, emails: list[models.OutboxEmail]) -> None:
+    """Give up the lease on emails this worker will not send after all (it is stopping)."""
+    if emails:
+        await session.execute(
+            update(Outbox)
+            .where(_leased_to(claim, emails))
+            .values(lease_token=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def mark_sent(session: AsyncSession, claim: Claim, email: models.OutboxEmail) -> bool:
+    """Record delivery and erase the link: nothing secret remains once the email is out.
+
+    Applies only while the email is still leased to `claim`; returns whether it did.
+    """
+    return await _record(
         session,
+        claim,
         email,
         status=models.OutboxStatus.SENT,
         attempts=email.attempts + 1,
-        # clock_timestamp(), not now(): the claiming transaction may have started a while ago.
         sent_at=_clock(),
         last_error=None,
         secret_ciphertext=None,
@@ -150,42 +224,68 @@ async def mark_sent(session: AsyncSession, email: models.OutboxEmail) -> None:
 
 async def mark_failed(
     session: AsyncSession,
+    claim: Claim,
     email: models.OutboxEmail,
     *,
     error: str,
     max_attempts: int,
     retry_in_seconds: float,
-) -> models.OutboxStatus:
-    """Count a failed attempt: retry later, or give up (and erase the link) at `max_attempts`."""
+) -> models.OutboxStatus | None:
+    """Count a failed attempt: retry later, or give up (and erase the link) at `max_attempts`.
+
+    Applies only while the email is still leased to `claim`; returns the new status, or None.
+    """
     attempts = email.attempts + 1
     if attempts >= max_attempts:
-        await _update(
+        recorded = await _record(
             session,
+            claim,
             email,
             status=models.OutboxStatus.FAILED,
             attempts=attempts,
             last_error=error,
             secret_ciphertext=None,
         )
-        return models.OutboxStatus.FAILED
-    await _update(
+        return models.OutboxStatus.FAILED if recorded else None
+    recorded = await _record(
         session,
+        claim,
         email,
         attempts=attempts,
         last_error=error,
-        next_attempt_at=_clock() + timedelta(seconds=retry_in_seconds),
+        next_attempt_at=_clock() + _seconds(retry_in_seconds),
     )
-    return models.OutboxStatus.QUEUED
+    return models.OutboxStatus.QUEUED if recorded else None
 
 
 def _clock() -> Any:
+    # clock_timestamp(), not now(): the time of the statement, whatever the transaction.
     return func.clock_timestamp(type_=DateTime(timezone=True))
 
 
-async def _update(session: AsyncSession, email: models.OutboxEmail, **values: Any) -> None:
-    await session.execute(
+def _seconds(seconds: float) -> Any:
+    return literal(timedelta(seconds=seconds), Interval())
+
+
+def _not_leased() -> ColumnElement[bool]:
+    return or_(Outbox.lease_expires_at.is_(None), Outbox.lease_expires_at <= func.now())
+
+
+def _leased_to(claim: Claim, emails: list[models.OutboxEmail]) -> ColumnElement[bool]:
+    return and_(
+        Outbox.lease_token == claim.token,
+        tuple_(Outbox.organization_id, Outbox.id).in_(
+            [(email.organization_id, email.id) for email in emails]),
+    )
+
+
+async def _record(session: AsyncSession, claim: Claim, email: models.OutboxEmail,
+                  **values: Any) -> bool:
+    """An outcome, which also ends the lease; nothing happens unless the lease is `claim`'s."""
+    result = await session.execute(
         update(Outbox)
-        .where(Outbox.organization_id == email.organization_id, Outbox.id == email.id)
-        .values(**values)
+        .where(_leased_to(claim, [email]))
+        .values(lease_token=None, lease_expires_at=None, **values)
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +20,8 @@ from portal_graph.config import Settings
 
 logger = logging.getLogger("portal_graph.mail")
 
-SMTP_TIMEOUT_SECONDS = 30.0
+# Saying goodbye after the message was accepted: brief, and its failure changes nothing.
+SMTP_QUIT_SECONDS = 5.0
 
 
 class Transport(Protocol):
@@ -27,10 +30,35 @@ class Transport(Protocol):
         ...
 
 
-class SmtpTransport:
-    """smtp://[user:password@]host[:port] (STARTTLS when offered), or smtps:// (TLS throughout)."""
+@dataclass(frozen=True)
+class SmtpDeadlines:
+    connect: float  # up to and including the server's greeting
+    command: float  # each command's reply
+    message: float  # the whole message, from connecting to accepted
 
-    def __init__(self, url: str, *, timeout: float = SMTP_TIMEOUT_SECONDS) -> None:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpDeadlines:
+        return cls(connect=settings.smtp_connect_timeout_seconds,
+                   command=settings.smtp_command_timeout_seconds,
+                   message=settings.smtp_message_timeout_seconds)
+
+    @classmethod
+    def defaults(cls) -> SmtpDeadlines:
+        """The settings' defaults, whatever the environment says."""
+        fields = Settings.model_fields
+        return cls(connect=fields["smtp_connect_timeout_seconds"].default,
+                   command=fields["smtp_command_timeout_seconds"].default,
+                   message=fields["smtp_message_timeout_seconds"].default)
+
+
+class SmtpTransport:
+    """smtp://[user:password@]host[:port] (STARTTLS when offered), or smtps:// (TLS throughout).
+
+    Every step has a deadline, and so has the whole message: a server that accepts the
+    connection and then never answers costs one failed attempt, not a stuck worker.
+    """
+
+    def __init__(self, url: str, deadlines: SmtpDeadlines | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError("SMTP URL must look like smtp://host:port")
@@ -39,19 +67,29 @@ class SmtpTransport:
         self._port = parts.port or (465 if self._use_tls else 25)
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
-        self._timeout = timeout
+        self.deadlines = deadlines or SmtpDeadlines.defaults()
 
     async def send(self, message: EmailMessage) -> None:
         # One connection per message: volume is low, and nothing is left half-open between polls.
-        await aiosmtplib.send(
-            message,
-            hostname=self._hostname,
-            port=self._port,
-            use_tls=self._use_tls,
-            username=self._username,
-            password=self._password,
-            timeout=self._timeout,
-        )
+        client = aiosmtplib.SMTP(hostname=self._hostname, port=self._port,
+                                 use_tls=self._use_tls, username=self._username,
+                                 password=self._password, timeout=self.deadlines.command)
+        deadline = asyncio.timeout(self.deadlines.message)
+        try:
+            async with deadline:
+                await client.connect(timeout=self.deadlines.connect)
+                await client.send_message(message)
+        except BaseException as error:
+            client.close()
+            if isinstance(error, TimeoutError) and deadline.expired():
+                raise aiosmtplib.SMTPTimeoutError(
+                    f"no answer within the {self.deadlines.message:g} s message deadline"
+                ) from None
+            raise
+        # Accepted: the message is out, whatever QUIT does.
+        with contextlib.suppress(Exception):
+            await client.quit(timeout=SMTP_QUIT_SECONDS)
+        client.close()
 
     def __repr__(self) -> str:  # never shows the password
         scheme = "smtps" if self._use_tls else "smtp"
@@ -83,7 +121,7 @@ class FileTransport:
 
 def transport_from_settings(settings: Settings) -> Transport:
     if settings.smtp_url:
-        return SmtpTransport(settings.smtp_url)
+        return SmtpTransport(settings.smtp_url, SmtpDeadlines.from_settings(settings))
     return FileTransport(settings.resolved_mail_dir)
 
 
