@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -31,8 +30,6 @@ from portal_graph.observability import (
 )
 from portal_graph.services import Services
 from portal_graph.web import web_routes
-
-log = logging.getLogger("portal_graph.app")
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
