@@ -142,6 +142,46 @@ async def test_an_email_whose_worker_died_mid_send_is_sent_again_with_the_same_m
         assert await outbox.mark_sent(session, dead, dead.emails[0]) is False
 
 
+async def test_an_interrupted_send_counts_as_an_attempt(
+    db: MailDatabase, organization_id: UUID, sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # given an email whose worker died mid-send, its lease run out
+    email_id = await db.queue_invitation_email(organization_id)
+    await claim_as_another_worker(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(EXPIRE_EVERY_LEASE)
+
+    # when another worker claims it
+    claim = await claim_as_another_worker(sessionmaker)
+
+    # then the interrupted send is counted
+    assert [email.attempts for email in claim.emails] == [1]
+    assert (await db.load_email(organization_id, email_id)).attempts == 1
+
+
+async def test_an_email_interrupted_as_often_as_the_attempt_limit_is_given_up_unsent(
+    db: MailDatabase, organization_id: UUID, sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings, box: SecretBox,
+) -> None:
+    # given an email that killed its worker mid-send as many times as attempts are allowed
+    email_id = await db.queue_invitation_email(organization_id)
+    for _ in range(settings.outbox_max_attempts):
+        await claim_as_another_worker(sessionmaker)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(EXPIRE_EVERY_LEASE)
+    transport = HookedTransport()
+
+    # when a worker claims it once more
+    sent = await OutboxWorker(sessionmaker, settings, box, transport).run_once()
+
+    # then it is not sent again but recorded as failed, its link erased
+    email = await db.load_email(organization_id, email_id)
+    assert (sent, transport.sent) == (0, [])
+    assert email.status is models.OutboxStatus.FAILED
+    assert email.last_error is not None and "interrupted" in email.last_error
+    assert email.secret_ciphertext is None
+
+
 async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     db: MailDatabase, organization_id: UUID, sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -160,7 +200,8 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     # then
     row = await db.load_email(organization_id, email_id)
     assert recorded is None
-    assert (row.attempts, row.last_error, row.lease_token) == (0, None, second.token)
+    # (the one attempt is the interrupted send, counted by the second claim; not "late")
+    assert (row.attempts, row.last_error, row.lease_token) == (1, None, second.token)
 
 
 async def test_a_send_the_database_missed_is_recorded_when_it_returns_and_never_repeated(

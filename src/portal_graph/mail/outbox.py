@@ -17,8 +17,10 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Integer,
     Interval,
     and_,
+    cast,
     delete,
     func,
     insert,
@@ -171,7 +173,14 @@ async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> 
     statement = (
         update(Outbox)
         .where(Outbox.organization_id == due.c.organization_id, Outbox.id == due.c.id)
-        .values(lease_token=token, lease_expires_at=_clock() + _seconds(lease_seconds))
+        .values(
+            lease_token=token,
+            lease_expires_at=_clock() + _seconds(lease_seconds),
+            # A lease that ran out unrecorded is a send its worker never finished (it died or
+            # stalled): that counts as an attempt, so an email that kills its worker every time
+            # is given up on after `max_attempts` like any other failing email.
+            attempts=Outbox.attempts + cast(Outbox.lease_expires_at.is_not(None), Integer),
+        )
         .returning(Outbox)
         .execution_options(synchronize_session=False)
     )

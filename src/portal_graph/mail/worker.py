@@ -167,6 +167,9 @@ class OutboxWorker:
             # The leases run out by themselves.
 
     async def _attempt(self, claim: outbox.Claim, email: models.OutboxEmail) -> Outcome:
+        if email.attempts >= self._settings.outbox_max_attempts:
+            # Only interrupted sends got it here (see outbox.claim_due): stop trying.
+            return Outcome(claim, email, f"gave up: {email.attempts} sends were interrupted")
         secret: str | None = None
         try:
             if email.secret_ciphertext is not None:
