@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from portal_graph.mail.secretbox import SecretBox
 from tests.factories import PASSWORD
 from tests.invitations.support import (
     Org,
+    emailed_link,
     gid,
     only,
     organization,
@@ -45,7 +45,7 @@ ACCEPT = """mutation($token: String!, $password: String!) {
 PREVIEW_CHOICE = """query($token: String!) { invitationPreview(token: $token) {
   kind role passwordChoice } }"""
 PREVIEW = """query($token: String!) { invitationPreview(token: $token) {
-  organizationName customerNames expired passwordRequired } }"""
+  organizationName customerNames expired kind passwordChoice } }"""
 PENDING_STAFF = """{ invitations(kind: STAFF) { edges { node {
   email kind role status name customers { name } } } } }"""
 SWITCH = """mutation($org: ID!) { switchOrganization(input: {organizationId: $org}) {
@@ -55,26 +55,12 @@ CREATE_API_TOKEN = """mutation { createApiToken(input: {name: "feed", expiresInD
 REVOKE_ALL = """mutation($user: ID!) { revokeAllExternalAccess(input: {externalUserId: $user}) {
   userErrors { code } } }"""
 ME = "{ me { email organization { name } } }"
-# Marks the findings this branch has not fixed yet; removed with the fixes.
-NOT_FIXED = pytest.mark.xfail(strict=True, reason="issue 10 finding, not fixed yet")
 
 
 async def login(api: Any, email: str, password: str, org: Org | None = None) -> dict[str, Any]:
     variables = {"email": email, "password": password,
                  "org": gid("Organization", org.id) if org else None}
     return only(await api(LOGIN, variables))  # type: ignore[no-any-return]
-
-
-async def emailed_link(sessionmaker: Any, box: SecretBox, invitation_id: str) -> str:
-    """The link inside the invitation's newest email, as its recipient would read it."""
-    from portal_graph.graphql.relay import from_global_id
-
-    parsed = from_global_id(invitation_id)
-    assert parsed is not None
-    sealed = await scalar(sessionmaker, """SELECT secret_ciphertext FROM email_outbox
-        WHERE invitation_id = :id ORDER BY created_at DESC, id DESC LIMIT 1""", id=parsed[1])
-    assert sealed is not None, "the invitation has no email waiting in the outbox"
-    return box.decrypt(sealed)
 
 
 @pytest.fixture
@@ -90,7 +76,6 @@ async def beta(make: Any) -> Org:
 # --- F1: cross-tenant account takeover -----------------------------------------------------
 
 
-@NOT_FIXED
 async def test_f1_an_admin_cannot_choose_the_password_of_a_new_staff_member(api, beta):
     chosen = await api(CREATE_STAFF_WITH_PASSWORD, {"email": NEW_HIRE, "role": "USER",
                                                     "password": ATTACKER_PASSWORD},
@@ -118,7 +103,6 @@ async def beta_sets_up_the_account(api: Any, beta: Org, route: str) -> str:
     return accepted["token"]  # type: ignore[no-any-return]
 
 
-@NOT_FIXED
 @pytest.mark.parametrize("route", ["staff", "external"])
 async def test_f1_a_password_another_organization_set_never_opens_acme(
         api, acme, beta, sessionmaker, services, route):
@@ -156,7 +140,6 @@ async def test_f1_a_password_another_organization_set_never_opens_acme(
 # --- F2: password oracle through accept ----------------------------------------------------
 
 
-@NOT_FIXED
 async def test_f2_guesses_through_accept_count_against_the_emails_login_limit(
         api, acme, beta, make):
     await make.staff(acme.id, email="victim@acme.test")
@@ -192,7 +175,6 @@ async def dual(api: Any, make: Any, acme: Org, beta: Org) -> dict[str, Any]:
     return {"session": session, "external_user": gid("ExternalUser", external["id"])}
 
 
-@NOT_FIXED
 async def test_f3_an_api_token_cannot_switch_organization_or_mint_tokens(api, acme, dual):
     api_token = only(await api(CREATE_API_TOKEN, token=dual["session"]))["token"]
 
@@ -204,7 +186,6 @@ async def test_f3_an_api_token_cannot_switch_organization_or_mint_tokens(api, ac
         assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
 
 
-@NOT_FIXED
 async def test_f3_revoking_the_session_a_switch_came_from_ends_the_switched_session(
         api, acme, beta, dual):
     switched = only(await api(SWITCH, {"org": gid("Organization", acme.id)},
@@ -220,7 +201,6 @@ async def test_f3_revoking_the_session_a_switch_came_from_ends_the_switched_sess
 # --- F4: probing and attaching without consent ---------------------------------------------
 
 
-@NOT_FIXED
 async def test_f4_adding_staff_answers_the_same_whether_the_email_has_an_account(
         api, acme, beta, make):
     await make.staff(acme.id, email="victim@acme.test")
@@ -257,7 +237,6 @@ async def test_f4_inviting_answers_the_same_whether_the_email_has_an_account(
     assert shape(known) == shape(unknown)
 
 
-@NOT_FIXED
 async def test_f4_the_copied_links_preview_does_not_say_whether_an_account_exists(
         api, acme, beta, make):
     await make.staff(acme.id, email="victim@acme.test")
@@ -277,14 +256,14 @@ async def test_f4_the_copied_links_preview_does_not_say_whether_an_account_exist
 
 
 @pytest.mark.parametrize("email", [
-    pytest.param("a,b@evil.test", marks=NOT_FIXED),
+    "a,b@evil.test",
     "x@evil.test>,<y@evil.test",
-    pytest.param("<script>x@evil.test", marks=NOT_FIXED),
+    "<script>x@evil.test",
     "Someone <x@evil.test>",
-    pytest.param("adm\u0131n@acme.test", marks=NOT_FIXED),  # dotless i
-    pytest.param("ad\u200bmin@acme.test", marks=NOT_FIXED),  # zero-width space
-    pytest.param("\uff41dmin@acme.test", marks=NOT_FIXED),  # full-width a
-    pytest.param("admin@acme.test\u202e", marks=NOT_FIXED),  # right-to-left override
+    "adm\u0131n@acme.test",  # dotless i
+    "ad\u200bmin@acme.test",  # zero-width space
+    "\uff41dmin@acme.test",  # full-width a
+    "admin@acme.test\u202e",  # right-to-left override
 ], ids=["list", "two-addresses", "markup", "display-name", "dotless-i", "zero-width",
         "full-width", "bidi"])
 async def test_f5_an_address_that_is_not_one_plain_address_is_refused(api, beta, email):
@@ -296,7 +275,6 @@ async def test_f5_an_address_that_is_not_one_plain_address_is_refused(api, beta,
     assert [e["code"] for e in invited["userErrors"]] == ["INVALID_EMAIL"]
 
 
-@NOT_FIXED
 async def test_f5_a_full_width_domain_is_the_same_address(api, acme, make):
     await make.staff(acme.id, email="lead@acme.test")
 
@@ -323,8 +301,7 @@ NUL_PROBES = [
 
 
 @pytest.mark.parametrize(("query", "variables", "as_admin"),
-                         [pytest.param(*p[1:], marks=[] if p[0] == "cursor" else NOT_FIXED)
-                          for p in NUL_PROBES], ids=[p[0] for p in NUL_PROBES])
+                         [p[1:] for p in NUL_PROBES], ids=[p[0] for p in NUL_PROBES])
 async def test_f5_a_nul_byte_anywhere_is_bad_input_never_a_server_error(
         api, beta, caplog, query, variables, as_admin):
     caplog.set_level(logging.INFO)

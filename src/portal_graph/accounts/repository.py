@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from portal_graph.db import models
@@ -45,18 +45,6 @@ async def staff_by_jobs(session: RequestSession, scope: Scope,
     return grouped
 
 
-async def person_by_email(session: RequestSession, email_normalized: str) -> Row[Any] | None:
-    return (await session.execute(
-        select(persons).where(persons.c.email_normalized == email_normalized))).first()
-
-
-async def insert_person(session: RequestSession, *, email: str, email_normalized: str,
-                        name: str | None, password_hash: str | None) -> Row[Any]:
-    return (await session.execute(insert(persons).values(
-        id=models.new_id(), email=email, email_normalized=email_normalized, name=name,
-        password_hash=password_hash).returning(*persons.c))).one()
-
-
 async def membership_of(session: RequestSession, organization_id: uuid.UUID,
                         person_id: uuid.UUID) -> tuple[bool, bool]:
     """(is a staff member, is an external user) of the organization."""
@@ -75,6 +63,36 @@ async def insert_staff(session: RequestSession, organization_id: uuid.UUID,
     await session.execute(insert(staff_members).values(
         organization_id=organization_id, id=staff_id, person_id=person_id, role=role))
     return staff_id
+
+
+ACTIVE_ADMIN = (staff_members.c.role == models.Role.ADMIN) & staff_members.c.deactivated_at.is_(
+    None)
+
+
+async def lock_admins_and(session: RequestSession, scope: Scope,
+                          staff_member_id: uuid.UUID) -> list[Row[Any]]:
+    """The organization's active admins and the given member, locked in id order until the
+    end of the transaction: two admins demoting each other at once are serialised here, and
+    the second sees the first's change (PostgreSQL re-checks a locked row's condition)."""
+    return list((await session.execute(
+        select(staff_members.c.id, staff_members.c.role, staff_members.c.deactivated_at,
+               staff_members.c.person_id)
+        .where(visible(scope, staff_members),
+               ACTIVE_ADMIN | (staff_members.c.id == staff_member_id))
+        .order_by(staff_members.c.id).with_for_update())).all())
+
+
+async def set_role(session: RequestSession, scope: Scope, staff_member_id: uuid.UUID,
+                   role: models.Role) -> None:
+    await session.execute(update(staff_members).where(
+        visible(scope, staff_members), staff_members.c.id == staff_member_id).values(role=role))
+
+
+async def set_deactivated(session: RequestSession, scope: Scope, staff_member_id: uuid.UUID,
+                          deactivated: bool) -> None:
+    await session.execute(update(staff_members).where(
+        visible(scope, staff_members), staff_members.c.id == staff_member_id)
+        .values(deactivated_at=func.now() if deactivated else None))
 
 
 async def organization(session: RequestSession, organization_id: uuid.UUID) -> Row[Any] | None:

@@ -31,6 +31,9 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,  # a database restart costs no failed requests
         pool_timeout=settings.db_pool_timeout_seconds,
+        # A failed statement's exception (logged with its request id) never carries the
+        # parameters: they can hold emails, search terms and token digests.
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
