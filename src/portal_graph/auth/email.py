@@ -43,6 +43,7 @@ def parse_email(raw: str) -> Email:
         checked = validate_email(
             text, check_deliverability=False, allow_smtputf8=False, allow_display_name=False,
             allow_quoted_local=False, allow_domain_literal=False, allow_empty_local=False,
+            strict=True,  # RFC 5321 lengths too (a local part of at most 64 characters)
             test_environment=True)
     except EmailNotValidError as error:
         raise InvalidEmail(str(error)) from None

@@ -1,9 +1,10 @@
 """Ending credentials, and everything derived from them.
 
 A session minted by another session (switchOrganization) records its parent, possibly in
-another organization; an API token records the session that made it. Ending a session ends
-its descendants; taking a membership away (revoke all, deactivation) ends every session and
-token of that person there and everything descended from any of their sessions there; a
+another organization; an API token records the session that made it. Signing a session out
+ends its descendants (an integration's token outlives the sign-out of the session that made
+it); taking a membership away (revoke all, deactivation) ends every session and token of that
+person there and everything descended from any of their sessions there, tokens included; a
 password reset ends everything the person has, everywhere. Each is one statement.
 """
 
@@ -30,7 +31,7 @@ ended AS (
 ),
 revoked AS (
   UPDATE api_tokens SET revoked_at = now()
-  WHERE revoked_at IS NULL AND ({tokens} OR session_id IN (SELECT id FROM tree))
+  WHERE revoked_at IS NULL AND {tokens}
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ended) AS sessions, (SELECT count(*) FROM revoked) AS api_tokens
@@ -38,13 +39,14 @@ SELECT (SELECT count(*) FROM ended) AS sessions, (SELECT count(*) FROM revoked) 
 _SESSION_AND_DESCENDANTS = text(_TREE.format(
     roots="SELECT organization_id, id FROM sessions "
           "WHERE organization_id = :organization_id AND id = :session_id",
-    tokens="false"))
+    tokens="false"))  # signing out: tokens stay
 # Every session the person ever had in the organization is a root: a session switched away
 # from (and so ended) still has live descendants elsewhere.
 _MEMBERSHIP = text(_TREE.format(
     roots="SELECT organization_id, id FROM sessions "
           "WHERE organization_id = :organization_id AND person_id = :person_id",
-    tokens="(organization_id = :organization_id AND person_id = :person_id)"))
+    tokens="((organization_id = :organization_id AND person_id = :person_id) "
+           "OR session_id IN (SELECT id FROM tree))"))
 _EVERYTHING = text("""
 WITH ended AS (
   UPDATE sessions SET ended_at = now()
@@ -62,7 +64,8 @@ SELECT (SELECT count(*) FROM ended) AS sessions, (SELECT count(*) FROM revoked) 
 
 async def end_session(session: AsyncSession, organization_id: uuid.UUID,
                       session_id: uuid.UUID) -> int:
-    """End one session and the sessions minted from it; returns how many ended."""
+    """End one session and the sessions minted from it (not the API tokens they made);
+    returns how many ended."""
     row = (await session.execute(_SESSION_AND_DESCENDANTS, {
         "organization_id": organization_id, "session_id": session_id})).one()
     return int(row.sessions)
