@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from portal_graph.db import models
@@ -55,6 +56,34 @@ async def membership_of(session: RequestSession, organization_id: uuid.UUID,
         models.ExternalUser.organization_id == organization_id,
         models.ExternalUser.person_id == person_id))
     return staff is not None, external is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HereByEmail:
+    """An email's memberships in one organization (the organization's own data)."""
+
+    is_staff: bool
+    external_user_id: uuid.UUID | None
+    external_access_revoked: bool
+
+
+async def here_by_email(session: RequestSession, scope: Scope, email_key: str) -> HereByEmail:
+    """ONE statement whatever the email: whether it has an account elsewhere changes neither
+    the answer nor the work (an admin's timing says nothing about other organizations)."""
+    person = persons.c.email_normalized == email_key
+    external = models.table_of(models.ExternalUser)
+    staff_here = exists(select(1).select_from(staff_members.join(
+        persons, persons.c.id == staff_members.c.person_id)).where(
+        visible(scope, staff_members), person))
+    external_here = (select(external.c.id, external.c.access_revoked_at)
+                     .join_from(external, persons, persons.c.id == external.c.person_id)
+                     .where(visible(scope, external), person).subquery())
+    row = (await session.execute(select(
+        staff_here.label("is_staff"),
+        select(external_here.c.id).scalar_subquery().label("external_user_id"),
+        select(external_here.c.access_revoked_at).scalar_subquery().label("revoked_at"),
+    ))).one()
+    return HereByEmail(bool(row.is_staff), row.external_user_id, row.revoked_at is not None)
 
 
 async def insert_staff(session: RequestSession, organization_id: uuid.UUID,

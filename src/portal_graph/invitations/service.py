@@ -4,7 +4,8 @@ same transaction (the outbox) and records an audit event; services flush, never 
 
 What an admin is told depends only on this organization's own data (is the email staff here,
 an external user here, invited here already): never on whether the email has an account
-somewhere else (PRODUCT.md 1a).
+somewhere else (PRODUCT.md 1a), and neither does the work done (the same statements either
+way, so the timing does not tell either).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from portal_graph.accounts import persons
 from portal_graph.accounts import repository as accounts_repo
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.auth.email import Email, InvalidEmail, parse_email, parse_or_reject
@@ -110,14 +110,11 @@ def _cleaned(name: str | None) -> str | None:
 
 
 async def _may_join_staff(session: RequestSession, scope: Scope, address: Email) -> None:
-    person = await persons.by_email(session, address.key)
-    if person is not None:
-        is_staff, is_external = await accounts_repo.membership_of(
-            session, scope.organization_id, person.id)
-        if is_staff:
-            raise Rejected(UserErrorCode.DUPLICATE_EMAIL, ALREADY_STAFF, "email")
-        if is_external:
-            raise Rejected(UserErrorCode.EXTERNAL_USER, EXTERNAL_USER, "email")
+    here = await accounts_repo.here_by_email(session, scope, address.key)
+    if here.is_staff:
+        raise Rejected(UserErrorCode.DUPLICATE_EMAIL, ALREADY_STAFF, "email")
+    if here.external_user_id is not None:
+        raise Rejected(UserErrorCode.EXTERNAL_USER, EXTERNAL_USER, "email")
     pending = await repo.lock_pending_for_email(session, scope, address.key)
     if pending is not None and pending.kind is EXTERNAL:
         raise Rejected(UserErrorCode.EXTERNAL_USER, EXTERNAL_PENDING, "email")
@@ -128,16 +125,13 @@ async def _not_yet_held(session: RequestSession, scope: Scope, address: Email,
     pending = await repo.lock_pending_for_email(session, scope, address.key)
     if pending is not None and pending.kind is STAFF:
         raise Rejected(UserErrorCode.INTERNAL_MEMBER, STAFF_PENDING, "email")
-    person = await persons.by_email(session, address.key)
-    if person is None:
-        return selected
-    is_staff, _ = await accounts_repo.membership_of(session, scope.organization_id, person.id)
-    if is_staff:
+    here = await accounts_repo.here_by_email(session, scope, address.key)
+    if here.is_staff:
         raise Rejected(UserErrorCode.INTERNAL_MEMBER, INTERNAL_MEMBER, "email")
-    member = await external_repo.by_person(session, scope, person.id)
-    if member is None or member.access_revoked_at is not None:
+    if here.external_user_id is None or here.external_access_revoked:
         return selected
-    missing = selected - await external_repo.granted_ids(session, scope, member.id)
+    missing = selected - await external_repo.granted_ids(session, scope,
+                                                         here.external_user_id)
     if not missing:
         raise Rejected(UserErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "email")
     return missing
