@@ -41,9 +41,12 @@ class Factory:
         return (await self._insert(models.Organization, **kw))["id"]
 
     async def person(self, **kw: Any) -> dict[str, Any]:
+        """A person whose mailbox is proven (they set their own password), unless
+        `email_verified_at=None` says otherwise."""
         email = kw.pop("email", None) or f"{unique('person')}@example.com"
         kw.setdefault("name", email.split("@")[0].title())
         kw.setdefault("password_hash", PASSWORD_HASH)
+        kw.setdefault("email_verified_at", datetime.now(UTC))
         return await self._insert(models.Person, email=email,
                                   email_normalized=email.strip().lower(), **kw)
 

@@ -81,7 +81,7 @@ def cmd_seed_scale(args: argparse.Namespace) -> int:
 
 
 def cmd_create_organization(args: argparse.Namespace) -> int:
-    from portal_graph.accounts.service import create_organization
+    from portal_graph.accounts.bootstrap import create_organization
     from portal_graph.db.migrate import upgrade
     from portal_graph.graphql.relay import to_global_id
     from portal_graph.problems import Rejected

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000/accept/",
         description="Base of invite links; the raw token is appended",
     )
+    password_reset_url: str | None = Field(
+        default=None,
+        description="Base of password-reset links; the raw token is appended. Unset: the "
+        "reset page beside PORTAL_URL's accept page (…/reset/), or /reset/ on its origin",
+    )
     invitation_ttl_days: int = Field(default=7, ge=1, le=30)
     data_dir: Path = Field(default_factory=default_data_dir)
     mail_dir: Path | None = None
@@ -90,11 +95,14 @@ class Settings(BaseSettings):
     rate_limit_accept_per_address: str = "20/60"
     rate_limit_preview_per_address: str = "60/60"
     rate_limit_invites_per_organization: str = "200/3600"
+    rate_limit_reset_per_address: str = "10/3600"
+    rate_limit_reset_per_email: str = "3/3600"
 
     @field_validator(
         "rate_limit_login_per_address", "rate_limit_login_per_email",
         "rate_limit_accept_per_address", "rate_limit_preview_per_address",
-        "rate_limit_invites_per_organization",
+        "rate_limit_invites_per_organization", "rate_limit_reset_per_address",
+        "rate_limit_reset_per_email",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -147,13 +155,25 @@ class Settings(BaseSettings):
             raise ValueError("must look like smtp://host:port")
         return value
 
-    @field_validator("portal_url")
+    @field_validator("portal_url", "password_reset_url")
     @classmethod
-    def _portal_url(cls, value: str) -> str:
+    def _portal_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s):// URL")
         return value
+
+    @property
+    def reset_url_base(self) -> str:
+        """Where password-reset links point: the reset page served beside the accept page."""
+        if self.password_reset_url:
+            return self.password_reset_url
+        if self.portal_url.endswith("/accept/"):
+            return self.portal_url.removesuffix("accept/") + "reset/"
+        parts = urlsplit(self.portal_url)
+        return f"{parts.scheme}://{parts.netloc}/reset/"
 
     @property
     def resolved_mail_dir(self) -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from portal_graph.accounts import service as accounts
+from portal_graph.accounts import bootstrap
 from portal_graph.audit.service import Actor
 from portal_graph.auth.passwords import hash_password
 from portal_graph.config import Settings, get_settings
@@ -66,11 +66,11 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
             .where(models.Person.email_normalized == ADMIN_EMAIL))
         if existing is not None:
             return DemoLogins(str(existing), created=False)
-        org, admin = await accounts.create_organization(
+        org, admin = await bootstrap.create_organization(
             session, name=ORGANIZATION, ttl_days=7, admin_email=ADMIN_EMAIL,
             admin_password=ADMIN_PASSWORD, admin_name="Alex Admin")
         scope = admin_scope(org.id)
-        manager = await accounts.create_staff_member(
+        manager = await bootstrap.add_staff_with_operator_password(
             session, scope, email=MANAGER_EMAIL, name="Morgan Manager",
             role=models.Role.MANAGER, password=MANAGER_PASSWORD)
         staff = Viewer(staff_member_id=manager.id, organization_id=org.id)
@@ -122,11 +122,13 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
 
 async def _external_client(session: RequestSession, organization_id: object,
                            customer_ids: list[object]) -> None:
-    """A council contact who already accepted an invitation, to show the external portal."""
+    """A council contact who already accepted an invitation, to show the external portal. Its
+    password is the operator's, like the demo staff's: usable in the demo organization only."""
     person_id, external_id = models.new_id(), models.new_id()
     await session.execute(insert(models.Person).values(
         id=person_id, email=CLIENT_EMAIL, email_normalized=CLIENT_EMAIL, name="Casey Client",
-        password_hash=await hash_password(CLIENT_PASSWORD)))
+        password_hash=await hash_password(CLIENT_PASSWORD),
+        password_set_in_organization_id=organization_id))
     await session.execute(insert(models.ExternalUser).values(
         organization_id=organization_id, id=external_id, person_id=person_id))
     await session.execute(insert(models.CustomerGrant), [

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, text
+from sqlalchemy.dialects.postgresql import UUID
 
 from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
@@ -22,6 +23,18 @@ log = logging.getLogger("portal_graph.maintenance")
 # Dead credentials are kept a while for investigations (the audit log keeps the rest).
 KEEP_ENDED_SESSIONS = "30 days"
 KEEP_REVOKED_TOKENS = "90 days"
+KEEP_USED_RESETS = "1 day"
+# A dead session stays while a live API token descends from it: revoking what it derives from
+# (auth/revocation.py) must still reach that token.
+_ANCESTORS_OF_LIVE_TOKENS = text("""
+    WITH RECURSIVE needed(id) AS (
+      SELECT session_id FROM api_tokens
+       WHERE session_id IS NOT NULL AND revoked_at IS NULL
+         AND (expires_at IS NULL OR expires_at > now())
+      UNION
+      SELECT s.parent_session_id FROM sessions s JOIN needed n ON s.id = n.id
+       WHERE s.parent_session_id IS NOT NULL
+    ) SELECT id FROM needed""").columns(id=UUID(as_uuid=True))
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class SweepResult:
     rate_limit_windows: int
     sessions: int
     api_tokens: int
+    password_resets: int = 0
 
 
 async def sweep(services: Services) -> SweepResult:
@@ -37,12 +51,17 @@ async def sweep(services: Services) -> SweepResult:
     async with services.sessionmaker() as session, session.begin():
         sessions = await session.execute(delete(models.Session).where(
             func.coalesce(models.Session.ended_at, models.Session.expires_at)
-            < func.now() - text(f"interval '{KEEP_ENDED_SESSIONS}'")))
+            < func.now() - text(f"interval '{KEEP_ENDED_SESSIONS}'"),
+            models.Session.id.not_in(_ANCESTORS_OF_LIVE_TOKENS.subquery().select())))
         tokens = await session.execute(delete(models.ApiToken).where(
             func.coalesce(models.ApiToken.revoked_at, models.ApiToken.expires_at)
             < func.now() - text(f"interval '{KEEP_REVOKED_TOKENS}'")))
+        resets = await session.execute(delete(models.PasswordReset).where(
+            func.coalesce(models.PasswordReset.used_at, models.PasswordReset.expires_at)
+            < func.now() - text(f"interval '{KEEP_USED_RESETS}'")))
     return SweepResult(windows, sessions.rowcount or 0,  # type: ignore[attr-defined]
-                       tokens.rowcount or 0)  # type: ignore[attr-defined]
+                       tokens.rowcount or 0,  # type: ignore[attr-defined]
+                       resets.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def run(services: Services, stop: asyncio.Event, every_seconds: float = 600) -> None:

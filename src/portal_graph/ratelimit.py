@@ -40,6 +40,8 @@ class RateLimits:
     accept_per_address: Limit = Limit(20, 60)
     preview_per_address: Limit = Limit(60, 60)
     invites_per_organization: Limit = Limit(200, 60 * 60)
+    reset_per_address: Limit = Limit(10, 60 * 60)
+    reset_per_email: Limit = Limit(3, 60 * 60)
 
 
 class RateAction(StrEnum):
@@ -47,6 +49,10 @@ class RateAction(StrEnum):
     ACCEPT = "accept"  # accepting an invitation
     PREVIEW = "preview"  # looking up an invitation by its token before accepting
     INVITE = "invite"
+    # An account's current password checked elsewhere than `login` (accepting an invitation,
+    # changing the password): charged to login's per-email counter, one limit for every door.
+    PASSWORD_GUESS = "password"
+    RESET = "reset"  # asking for a "forgot password" email
 
 
 @dataclass(frozen=True)
@@ -141,16 +147,25 @@ def limit_keys(
             raise ValueError("invites are limited per organization: pass organization_id")
         add("organization", str(organization_id), limits.invites_per_organization)
         return keys
+    if action is RateAction.PASSWORD_GUESS:
+        if not email:
+            raise ValueError("password guesses are limited per email: pass the email")
+        keys.append(LimitKey(f"{RateAction.LOGIN.value}:email:{_email_digest(email)}",
+                             limits.login_per_email.limit, limits.login_per_email.window_seconds))
+        return keys
     if address is None:
         raise ValueError(f"{action.value} is limited per address: pass the client address")
     per_address = {
         RateAction.LOGIN: limits.login_per_address,
         RateAction.ACCEPT: limits.accept_per_address,
         RateAction.PREVIEW: limits.preview_per_address,
+        RateAction.RESET: limits.reset_per_address,
     }[action]
     add("address", client_network(address), per_address)
     if action is RateAction.LOGIN and email:
         add("email", _email_digest(email), limits.login_per_email)
+    if action is RateAction.RESET and email:
+        add("email", _email_digest(email), limits.reset_per_email)
     return keys
 
 

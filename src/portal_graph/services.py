@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from portal_graph.auth.email import email_key
 from portal_graph.config import Settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
@@ -59,7 +60,10 @@ class Services:
         await self.limiter_engine.dispose()
 
     async def _guard(self, action: RateAction, ctx: Context, email: str | None = None) -> None:
-        """Refuse with RATE_LIMITED when this attempt is over any of its limits."""
+        """Refuse with RATE_LIMITED when this attempt is over any of its limits. An email is
+        counted by its comparison key, so spellings of one address share one counter."""
+        if email:
+            email = email_key(email) or email
         keys = limit_keys(action, ctx.client_address or "unknown", email,
                           organization_id=ctx.viewer.organization_id, limits=self.rate_limits)
         decision = await self.rate_limiter.hit_all(keys)
@@ -80,8 +84,17 @@ class Services:
     async def guard_invite(self, ctx: Context) -> None:
         await self._guard(RateAction.INVITE, ctx)
 
+    async def guard_password_guess(self, ctx: Context, email: str) -> None:
+        """A current password about to be checked elsewhere than login: login's per-email
+        limit, so the same lockout holds whichever door the guesses come through."""
+        await self._guard(RateAction.PASSWORD_GUESS, ctx, email)
+
+    async def guard_reset(self, ctx: Context, email: str) -> None:
+        await self._guard(RateAction.RESET, ctx, email)
+
 
 def _rate_limits(settings: Settings) -> RateLimits:
     names = ("login_per_address", "login_per_email", "accept_per_address",
-             "preview_per_address", "invites_per_organization")
+             "preview_per_address", "invites_per_organization", "reset_per_address",
+             "reset_per_email")
     return RateLimits(**{name: Limit(*settings.rate(name)) for name in names})

@@ -1,4 +1,5 @@
-"""A real server in a subprocess, its mail folder, and headless Chromium driven by Playwright.
+"""A real server in a subprocess, a real SMTP server it sends to, and headless Chromium driven
+by Playwright.
 
 Nothing is downloaded at test time: Chromium is Debian's (/usr/bin/chromium, or
 CHROMIUM_PATH) and Playwright's Python package only drives it. GraphiQL's files come from
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email
-import email.policy
+import email.message
 import functools
 import os
 import re
@@ -34,6 +35,7 @@ import pytest
 from tests.browser.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
 from tests.browser.portal import ORGANIZATION, Contractor, build_contractor
 from tests.conftest import _admin, _database_url
+from tests.mail.mail_support import SmtpServer
 
 HERE = Path(__file__).parent
 ARTIFACTS = HERE.parent.parent / "test-artifacts" / "browser"
@@ -88,7 +90,7 @@ def graphiql_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | 
 class Server:
     base_url: str
     database_url: str
-    mail_dir: Path
+    mailbox: SmtpServer
     log_path: Path
     env: dict[str, str]
     graphiql_mirror: str | None
@@ -96,6 +98,10 @@ class Server:
     @property
     def portal_url(self) -> str:
         return f"{self.base_url}/accept/"
+
+    @property
+    def reset_url(self) -> str:
+        return f"{self.base_url}/reset/"
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -121,9 +127,20 @@ def _portal_graph() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory,
-           graphiql_mirror: str | None) -> Iterator[Server]:
-    """`portal-graph serve --demo` on a free port, its own database, mail to .eml files."""
+def mailbox() -> Iterator[SmtpServer]:
+    """The SMTP server (aiosmtpd, in this process) the served API sends its email to."""
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        yield smtp
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, graphiql_mirror: str | None,
+           mailbox: SmtpServer) -> Iterator[Server]:
+    """`portal-graph serve --demo` on a free port, its own database, mail over SMTP."""
     name = f"portal_graph_browser_{os.getpid()}_{secrets.token_hex(3)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     port = _free_port()
@@ -134,7 +151,7 @@ def server(tmp_path_factory: pytest.TempPathFactory,
            if k not in ("SMTP_URL", "PROMETHEUS_MULTIPROC_DIR", "OTEL_EXPORTER_OTLP_ENDPOINT")},
         "DATABASE_URL": _database_url(name),
         "DATA_DIR": str(work / "data"),
-        "MAIL_DIR": str(work / "mail"),
+        "SMTP_URL": mailbox.url,
         "PORTAL_URL": f"{base_url}/accept/",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "OUTBOX_POLL_SECONDS": "0.2",
@@ -143,8 +160,7 @@ def server(tmp_path_factory: pytest.TempPathFactory,
     if graphiql_mirror:
         env["GRAPHIQL_CDN_URL"] = graphiql_mirror
     log_path = work / "server.log"
-    server = Server(base_url, _database_url(name), work / "mail", log_path, env,
-                    graphiql_mirror)
+    server = Server(base_url, _database_url(name), mailbox, log_path, env, graphiql_mirror)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*_portal_graph(), "serve", "--port", str(port), "--demo"], env=env,
@@ -199,27 +215,25 @@ async def contractor(server: Server, organization_id: str) -> Contractor:
         return await build_contractor(Api(client))
 
 
-def _plain_text(raw: bytes) -> tuple[str, str]:
-    message = email.message_from_bytes(raw, policy=email.policy.default)
+def _plain_text(message: email.message.EmailMessage) -> tuple[str, str]:
     body = message.get_body(preferencelist=("plain",))
     return str(message["To"]), body.get_content() if body is not None else ""
 
 
 async def emailed_link(server: Server, to: str, *, not_in: frozenset[str] = frozenset(),
-                       within: float = 20.0) -> str:
-    """The invite link in the newest .eml sent to `to` (the outbox worker writes it)."""
+                       within: float = 20.0, base: str | None = None) -> str:
+    """The link (an invite link, or one starting with `base`) in the newest email the SMTP
+    server received for `to` (the server's outbox worker sends it)."""
     deadline = time.monotonic() + within
-    pattern = re.compile(re.escape(server.portal_url) + r"[^\s<>\"]+")
+    pattern = re.compile(re.escape(base or server.portal_url) + r"[^\s<>\"]+")
     while time.monotonic() < deadline:
-        files = sorted(server.mail_dir.glob("*.eml"), key=lambda path: path.stat().st_mtime,
-                       reverse=True) if server.mail_dir.exists() else []
-        for path in files:
-            recipient, text = _plain_text(path.read_bytes())
+        for message in reversed(list(server.mailbox.messages)):
+            recipient, text = _plain_text(message)
             found = pattern.search(text)
             if to in recipient and found and found.group(0) not in not_in:
                 return found.group(0)
         await asyncio.sleep(0.2)
-    pytest.fail(f"no email with an invite link reached {to} within {within:.0f}s:\n"
+    pytest.fail(f"no email with a link reached {to} within {within:.0f}s:\n"
                 f"{server.log_tail()}")
 
 

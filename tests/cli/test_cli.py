@@ -73,6 +73,24 @@ def test_create_organization_prints_its_id(database_url, monkeypatch, capsys, en
     assert parsed is not None and parsed[0] == "Organization"
 
 
+def test_create_organization_refuses_an_email_that_already_has_an_account(
+        database_url, monkeypatch, capsys, engine):
+    """The operator does not attach, or set the password of, somebody's account (1a)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    from portal_graph.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        first = main(["create-organization", "--name", "Acme", "--admin-email",
+                      "boss@acme.example", "--admin-password", "a very long password"])
+        second = main(["create-organization", "--name", "Beta", "--admin-email",
+                       "Boss@Acme.example", "--admin-password", "another long password"])
+    finally:
+        get_settings.cache_clear()
+    assert (first, second) == (0, 1)
+    assert "DUPLICATE_EMAIL: This email already has an account" in capsys.readouterr().err
+
+
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "portal_graph.cli", *args], env=env,
                           capture_output=True, text=True, timeout=60, check=False)

@@ -19,6 +19,7 @@ from tests.invitations.support import (
     SET_CUSTOMERS,
     accept,
     codes,
+    emailed_link,
     external_user_id,
     gid,
     invited,
@@ -124,10 +125,11 @@ async def test_revoke_all_removes_grants_pending_invites_sessions_and_api_tokens
 
 
 async def test_revoke_all_keeps_the_account_and_other_organizations_untouched(
-        api, org, make, ana, sessionmaker):
+        api, org, make, ana, sessionmaker, services):
     other = await organization(make, name="Second Contractor", customers=("Their Site",))
     elsewhere = await invited(api, other, "ana@client.example", "Their Site")
-    there = await accept(api, token_of(elsewhere["inviteUrl"]))
+    emailed = await emailed_link(sessionmaker, services.box, elsewhere["invitation"]["id"])
+    there = await accept(api, token_of(emailed))
     assert there["userErrors"] == []
 
     only(await api(REVOKE_ALL, {"user": ana["id"]}, token=org.token))

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.relay import from_global_id, to_global_id
+from portal_graph.mail.secretbox import SecretBox
 from tests.factories import Factory
 
 NEW_PASSWORD = "a long and private passphrase"
@@ -28,7 +29,7 @@ ACCEPT = """mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $
   token viewer { email name audience organization { name } customerIds }
   userErrors { code field message } } }"""
 PREVIEW = """query($token: String!) { invitationPreview(token: $token) {
-  organizationName email name customerNames expiresAt expired passwordRequired } }"""
+  organizationName email name kind role customerNames expiresAt expired passwordChoice } }"""
 INVITATIONS = """query($status: InvitationStatus, $first: Int, $after: String) {
   invitations(status: $status, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
@@ -146,3 +147,15 @@ async def external_user_id(sessionmaker: async_sessionmaker, org: Org, email: st
     assert found is not None
     return gid("ExternalUser", found)
 
+
+
+async def emailed_link(sessionmaker: async_sessionmaker, box: SecretBox,
+                       invitation_id: str) -> str:
+    """The link inside the invitation's newest email, as its recipient reads it: not the
+    `inviteUrl` the admin was shown, but the one that proves the mailbox."""
+    parsed = from_global_id(invitation_id)
+    assert parsed is not None
+    sealed = await scalar(sessionmaker, """SELECT secret_ciphertext FROM email_outbox
+        WHERE invitation_id = :id ORDER BY created_at DESC, id DESC LIMIT 1""", id=parsed[1])
+    assert sealed is not None, "the invitation has no email waiting in the outbox"
+    return box.decrypt(sealed)

@@ -17,6 +17,7 @@ from tests.invitations.support import (
     REVOKE_INVITATION,
     accept,
     codes,
+    emailed_link,
     expire,
     invited,
     only,
@@ -59,18 +60,19 @@ async def test_without_a_name_the_invitations_name_is_kept(api, org):
 
 
 async def test_a_person_with_an_account_proves_it_with_the_current_password_which_stays(
-        api, org, make, sessionmaker):
+        api, org, make, sessionmaker, services):
     other = await make.organization(name="Their Employer")
     staff = await make.staff(other, email="dual@example.com")
     before = await scalar(sessionmaker, "SELECT password_hash FROM persons WHERE id = :id",
                           id=staff["person"]["id"])
     sent = await invited(api, org, "dual@example.com", "Riverside Council")
-    preview = only(await api(PREVIEW, {"token": token_of(sent["inviteUrl"])}))
+    emailed = await emailed_link(sessionmaker, services.box, sent["invitation"]["id"])
+    preview = only(await api(PREVIEW, {"token": token_of(emailed)}))
 
     accepted = await accept(api, token_of(sent["inviteUrl"]), password=PASSWORD,
                             name="Another Name")
 
-    assert preview["passwordRequired"] is False
+    assert preview["passwordChoice"] == "CURRENT_PASSWORD"
     assert accepted["userErrors"] == []
     assert accepted["viewer"]["audience"] == "EXTERNAL"
     after = await sql(sessionmaker, "SELECT password_hash, name FROM persons WHERE id = :id",
@@ -151,9 +153,10 @@ async def test_preview_shows_what_the_accept_page_needs(api, org):
     preview = only(await api(PREVIEW, {"token": token_of(sent["inviteUrl"])}))
 
     assert preview == {"organizationName": org.name, "email": "ana@client.example",
-                       "name": "Ana", "customerNames": ["Harbour Works", "Riverside Council"],
+                       "name": "Ana", "kind": "EXTERNAL", "role": None,
+                       "customerNames": ["Harbour Works", "Riverside Council"],
                        "expiresAt": sent["invitation"]["expiresAt"], "expired": False,
-                       "passwordRequired": True}
+                       "passwordChoice": "NEW_OR_CURRENT"}
 
 
 async def test_accept_grants_only_the_invitations_customers_that_still_exist(
@@ -208,12 +211,13 @@ async def test_an_email_that_became_an_employee_here_cannot_accept(api, org, mak
 
 
 async def test_an_external_user_of_two_organizations_sees_only_each_organizations_grants(
-        api, org, make):
+        api, org, make, sessionmaker, services):
     other = await organization(make, name="Second Contractor", customers=("Their Site",))
     first = await invited(api, org, "ana@client.example", "Riverside Council")
     second = await invited(api, other, "ana@client.example", "Their Site")
     here = await accept(api, token_of(first["inviteUrl"]))
-    there = await accept(api, token_of(second["inviteUrl"]), password=NEW_PASSWORD)
+    emailed = await emailed_link(sessionmaker, services.box, second["invitation"]["id"])
+    there = await accept(api, token_of(emailed), password=NEW_PASSWORD)
 
     mine_here = await api(MY_PORTAL, token=here["token"])
     mine_there = await api(MY_PORTAL, token=there["token"])

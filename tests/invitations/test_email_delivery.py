@@ -5,8 +5,11 @@ the email')."""
 
 from __future__ import annotations
 
+import re
+
 from tests.invitations.support import (
     INVITATIONS,
+    PREVIEW,
     RESEND,
     accept,
     invited,
@@ -19,6 +22,13 @@ from tests.mail.mail_support import MAKE_EVERYTHING_DUE
 
 def _plain(message) -> str:  # type: ignore[no-untyped-def]
     return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def _link(message) -> str:  # type: ignore[no-untyped-def]
+    """The invite link the email carries (the emailed one: never the admin's `inviteUrl`)."""
+    found = re.search(r"http://portal\.test/accept/\S+", _plain(message))
+    assert found, _plain(message)
+    return found.group(0)
 
 
 async def _email_statuses(api, org) -> list[str]:  # type: ignore[no-untyped-def]
@@ -38,11 +48,13 @@ async def test_the_invitation_email_arrives_over_smtp_with_the_link_and_reads_se
     assert message["To"] == "ana@client.example"
     assert message["Subject"] == f"Your invitation to the {org.name} customer portal"
     body = _plain(message)
-    assert sent["inviteUrl"] in body
+    assert _link(message) != sent["inviteUrl"] and sent["inviteUrl"] not in body
     assert "Hello Ana," in body and "Riverside Council" in body and "Harbour Works" in body
     assert await _email_statuses(api, org) == ["SENT"]
-    # the link in the email works
-    assert (await accept(api, token_of(sent["inviteUrl"])))["userErrors"] == []
+    # the link in the email works, and proves the mailbox: it asks for a new password
+    emailed = token_of(_link(message))
+    assert only(await api(PREVIEW, {"token": emailed}))["passwordChoice"] == "NEW_PASSWORD"
+    assert (await accept(api, emailed))["userErrors"] == []
 
 
 async def test_with_smtp_down_the_invitation_stays_queued_and_is_delivered_when_it_is_back(
@@ -58,7 +70,8 @@ async def test_with_smtp_down_the_invitation_stays_queued_and_is_delivered_when_
     assert await make_worker().run_once() == 1
 
     [message] = smtp_server.messages
-    assert sent["inviteUrl"] in _plain(message)
+    assert only(await api(PREVIEW, {"token": token_of(_link(message))}))["email"] == (
+        sent["invitation"]["email"])
     assert await _email_statuses(api, org) == ["SENT"]
 
 
@@ -73,8 +86,8 @@ async def test_a_resent_invitation_emails_only_the_new_link(api, org, smtp_serve
 
     [message] = smtp_server.messages
     assert message["Subject"].endswith("(new link)")
-    assert resent["inviteUrl"] in _plain(message)
-    assert sent["inviteUrl"] not in _plain(message)
+    assert only(await api(PREVIEW, {"token": token_of(_link(message))})) is not None
+    assert sent["inviteUrl"] not in _plain(message) and resent["inviteUrl"] not in _plain(message)
 
 
 async def test_matrix_000_client_did_not_receive_the_email_status_failed_and_the_copied_link_works(

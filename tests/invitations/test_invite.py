@@ -48,7 +48,7 @@ async def test_invite_creates_a_pending_invitation_and_returns_the_invite_url(ap
 
     assert payload["userErrors"] == []
     invitation = payload["invitation"]
-    assert invitation["email"] == "Ana.Lee@Client.example"
+    assert invitation["email"] == "Ana.Lee@client.example"  # the domain's case is not kept
     assert invitation["name"] == "Ana Lee"
     assert invitation["status"] == "PENDING"
     assert invitation["emailStatus"] == "QUEUED"

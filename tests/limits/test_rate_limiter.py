@@ -204,3 +204,19 @@ def test_ipv6_addresses_are_limited_per_64_and_mapped_ipv4_as_ipv4() -> None:
     assert client_network("2001:db8:1:2:aaaa::1") == client_network("2001:db8:1:2:bbbb::9")
     assert client_network("2001:db8:1:2::1") == "2001:db8:1:2::/64"
     assert client_network("::ffff:203.0.113.9") == "203.0.113.9"
+
+
+def test_a_password_checked_elsewhere_counts_against_the_logins_per_email_counter() -> None:
+    (guess,) = limit_keys(RateAction.PASSWORD_GUESS, None, "ada@example.com")
+    login = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com")[1]
+
+    assert guess == login
+
+
+def test_a_reset_request_counts_per_address_and_per_email() -> None:
+    keys = limit_keys(RateAction.RESET, "203.0.113.9", "ada@example.com")
+
+    assert [(k.key.rsplit(":", 1)[0], k.limit, k.window_seconds) for k in keys] == [
+        ("reset:address", 10, 3600),
+        ("reset:email", 3, 3600),
+    ]

@@ -8,6 +8,7 @@ import pytest
 
 from portal_graph.mail.templates import (
     INVITATION,
+    PASSWORD_RESET,
     RenderedEmail,
     TemplateError,
     build_message,
@@ -127,3 +128,32 @@ def test_render_needs_the_link_for_an_invitation() -> None:
 def test_render_refuses_an_unknown_template() -> None:
     with pytest.raises(TemplateError):
         render("newsletter", PARAMS, LINK)
+
+
+def test_a_staff_invitation_names_the_role_and_no_customers() -> None:
+    email = render_invitation({**PARAMS, "customer_names": [], "invitation_kind": "STAFF",
+                               "role": "MANAGER"}, LINK)
+
+    assert email.subject == "Your invitation to join Acme Field Services on the customer portal"
+    assert "invited you to join its team on the customer portal as a manager." in email.text
+    assert "  - " not in email.text and "<ul>" not in email.html
+    assert LINK in email.text
+
+
+RESET_PARAMS: dict[str, Any] = {"person_name": "Ana <b>", "expires_at": "2026-11-23T14:05:00+00:00",
+                                "organization_names": ["Acme", "Beta & Sons"]}
+
+
+def test_the_reset_email_names_every_organization_the_account_opens() -> None:
+    email = render(PASSWORD_RESET, RESET_PARAMS, "http://portal.test/reset/pgr_x")
+
+    assert email.subject == "Reset your customer portal password"
+    assert "  - Acme\n  - Beta & Sons" in email.text
+    assert "http://portal.test/reset/pgr_x" in email.text
+    assert "expires on 23 November 2026 at 14:05 UTC" in email.text
+    assert "<li>Beta &amp; Sons</li>" in email.html and "Ana &lt;b&gt;" in email.html
+
+
+def test_a_reset_email_without_its_link_is_not_rendered() -> None:
+    with pytest.raises(TemplateError):
+        render(PASSWORD_RESET, RESET_PARAMS, None)

@@ -73,3 +73,50 @@ async def test_a_sweep_the_database_is_away_for_is_a_warning_line_not_an_error(
     assert {(r.levelname, r.exc_info) for r in caplog.records} == {("WARNING", None)}
     assert all(r.getMessage().startswith("maintenance sweep: database unavailable, will try "
                                          "again: ConnectionRefusedError") for r in caplog.records)
+
+
+async def test_a_dead_session_stays_while_a_live_token_descends_from_it(services, make,
+                                                                         sessionmaker):
+    org = await make.organization()
+    person_id = (await make.staff(org))["person"]["id"]
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    grandparent, parent = models.new_id(), models.new_id()
+    async with sessionmaker() as session, session.begin():
+        await session.execute(insert(models.Session), [
+            {"organization_id": org, "id": grandparent, "person_id": person_id,
+             "token_hash": token_digest(new_token()), "expires_at": long_ago},
+            {"organization_id": org, "id": parent, "person_id": person_id,
+             "token_hash": token_digest(new_token()), "expires_at": long_ago,
+             "parent_session_id": grandparent},
+            {"organization_id": org, "id": models.new_id(), "person_id": person_id,
+             "token_hash": token_digest(new_token()), "expires_at": long_ago},
+        ])
+        await session.execute(insert(models.ApiToken).values(
+            organization_id=org, id=models.new_id(), person_id=person_id, name="feed",
+            token_hash=token_digest(new_token()), session_id=parent))
+
+    result = await maintenance.sweep(services)
+
+    assert result.sessions == 1
+    async with sessionmaker() as session:
+        kept = set((await session.scalars(select(models.Session.id))).all())
+    assert kept == {grandparent, parent}
+
+
+async def test_used_and_expired_reset_links_go_after_a_day(services, make, sessionmaker):
+    person_id = (await make.person())["id"]
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(insert(models.PasswordReset), [
+            {"id": models.new_id(), "person_id": person_id, "token_hash": token_digest(t),
+             "expires_at": expires, "used_at": used}
+            for t, expires, used in [("old", now - timedelta(days=2), None),
+                                     ("used", now + timedelta(hours=1), now - timedelta(days=2)),
+                                     ("live", now + timedelta(hours=1), None)]])
+
+    result = await maintenance.sweep(services)
+
+    assert result.password_resets == 2
+    async with sessionmaker() as session:
+        left = (await session.scalars(select(models.PasswordReset.token_hash))).all()
+    assert left == [token_digest("live")]

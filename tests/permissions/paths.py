@@ -413,3 +413,19 @@ async def check_member(api: Any, world: World, member: Member, token: str) -> li
         return []
     who = f"{world.labels[member.id]} ({world.labels[member.person_id]})"
     return [f"as {who}:", *found]
+
+
+SIGNED_OUT_PROBES = ("{ me { email } }", "{ customers { totalCount } }",
+                     "{ staffMembers { totalCount } }")
+
+
+async def check_signed_out(api: Any, world: World, member: Member, token: str) -> list[str]:
+    """A credential that acts for nobody (its membership deactivated): `me` is null and
+    everything else is refused as for an anonymous caller."""
+    answers = [await api(document, token=token) for document in SIGNED_OUT_PROBES]
+    expected = [{"data": {"me": None}}, *[["UNAUTHENTICATED"]] * 2]
+    observed = [answers[0], *[[e["extensions"]["code"] for e in a.get("errors", [])]
+                              for a in answers[1:]]]
+    if observed == expected:
+        return []
+    return [f"as {world.labels[member.id]}, signed out: expected {expected}, got {observed}"]

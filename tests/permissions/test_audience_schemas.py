@@ -19,9 +19,12 @@ INTROSPECTION = "{ __schema { types { name fields { name } } } }"
 
 # Staff-only and admin-only fields, named as Type.field: what external users must not see.
 STAFF_ONLY = {"Job.price", "Job.internalNotes", "Job.assignedStaff", "MapCapture.capturedBy",
+              "Query.staffMembers",
               "Customer.createdAt", "Mutation.createCustomer", "Mutation.createAsset",
               "Mutation.createJob", "Mutation.setJobStatus", "Mutation.createMapCapture"}
-ADMIN_ONLY = {"Mutation.createStaffMember", "Mutation.updateOrganizationSettings",
+ADMIN_ONLY = {"Mutation.createStaffMember", "Mutation.setStaffRole",
+              "Mutation.deactivateStaffMember", "Mutation.reactivateStaffMember",
+              "Mutation.updateOrganizationSettings",
               "Organization.invitationTtlDays", "Query.externalUsers", "Query.invitations",
               "Query.auditEvents", "Customer.externalUsers", "Customer.pendingInvitations",
               "Mutation.inviteExternalUser", "Mutation.resendInvitation",
@@ -44,12 +47,13 @@ async def introspect(api: Any, cast: Any, audience: str) -> tuple[set[str], set[
     return shown_fields(result)
 
 
-async def test_anonymous_callers_see_only_signing_in_and_the_invitation_page(api, cast):
+async def test_anonymous_callers_see_only_signing_in_the_invitation_and_reset_pages(api, cast):
     types, fields = await introspect(api, cast, "anonymous")
 
     roots = {f for f in fields if f.startswith(("Query.", "Mutation."))}
     assert roots == {"Query.me", "Query.invitationPreview", "Mutation.login",
-                     "Mutation.acceptInvitation"}
+                     "Mutation.acceptInvitation", "Mutation.requestPasswordReset",
+                     "Mutation.resetPassword"}
     assert not types & {"Customer", "Job", "MapCapture", "Asset", "Node", *STAFF_TYPES}
 
 
@@ -111,7 +115,12 @@ REFUSED = [
     ("external", f'mutation {{ createJob(input: {{customerId: {X}, title: "t"}}) '
                  "{ job { id } } }", "FORBIDDEN"),
     ("external", "mutation($input: CreateStaffMemberInput!) { createStaffMember(input: $input) "
-                 "{ member { id } } }", "FORBIDDEN"),
+                 "{ inviteUrl } }", "FORBIDDEN"),
+    ("external", "{ staffMembers { totalCount } }", "FORBIDDEN"),
+    ("manager", f"mutation {{ setStaffRole(input: {{staffMemberId: {X}, role: ADMIN}}) "
+                "{ staffMember { id } } }", "FORBIDDEN"),
+    ("user", f"mutation {{ deactivateStaffMember(input: {{staffMemberId: {X}}}) "
+             "{ staffMember { id } } }", "FORBIDDEN"),
     ("external_no_grants", f'mutation {{ setJobStatus(input: {{jobId: {X}, status: COMPLETED}}) '
                            "{ job { id } } }", "FORBIDDEN"),
     ("user", "{ externalUsers { totalCount } }", "FORBIDDEN"),

@@ -55,6 +55,7 @@ JOB_PRICE = "query($id: ID!) { job(id: $id) { price } }"
 JOB_STAFF = "query($id: ID!) { job(id: $id) { assignedStaff { id } } }"
 CAPTURED_BY = "query($id: ID!) { node(id: $id) { ... on MapCapture { capturedBy { id } } } }"
 TTL = "{ me { organization { invitationTtlDays } } }"
+STAFF_MEMBERS = "{ staffMembers { totalCount edges { node { id } } } }"
 
 
 def mutation(name: str, input_type: str | None, selection: str) -> str:
@@ -67,7 +68,14 @@ def mutation(name: str, input_type: str | None, selection: str) -> str:
 LOGIN = mutation("login", "LoginInput", "token")
 LOGOUT = mutation("logout", None, "ended")
 SWITCH = mutation("switchOrganization", "SwitchOrganizationInput", "token")
-CREATE_STAFF = mutation("createStaffMember", "CreateStaffMemberInput", "member { id }")
+CREATE_STAFF = mutation("createStaffMember", "CreateStaffMemberInput", "inviteUrl")
+SET_STAFF_ROLE = mutation("setStaffRole", "SetStaffRoleInput", "staffMember { id }")
+DEACTIVATE_STAFF = mutation("deactivateStaffMember", "StaffMemberInput", "staffMember { id }")
+REACTIVATE_STAFF = mutation("reactivateStaffMember", "StaffMemberInput", "staffMember { id }")
+CHANGE_PASSWORD = mutation("changePassword", "ChangePasswordInput", "changed")
+UPDATE_PROFILE = mutation("updateProfile", "UpdateProfileInput", "viewer { name }")
+REQUEST_RESET = mutation("requestPasswordReset", "RequestPasswordResetInput", "requested")
+RESET_PASSWORD = mutation("resetPassword", "ResetPasswordInput", "reset")
 CREATE_API_TOKEN = mutation("createApiToken", "CreateApiTokenInput", "token")
 REVOKE_API_TOKEN = mutation("revokeApiToken", "RevokeApiTokenInput", "revoked")
 SETTINGS = mutation("updateOrganizationSettings", "UpdateOrganizationSettingsInput",
@@ -191,6 +199,8 @@ MATRIX = [
       "UNAUTH    FORBID   FORBID    FORBID FORBID ok     empty"),
     R("Query.auditEvents", "", AUDIT_EVENTS, none,
       "UNAUTH    FORBID   FORBID    FORBID FORBID ok     empty"),
+    R("Query.staffMembers", "", STAFF_MEMBERS, none,
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     ok"),
     R("Query.invitationPreview", "a pending invitation's token", PREVIEW,
       lambda c: {"token": c.invitation_token},
       "ok        ok       ok        ok     ok     ok     ok"),
@@ -222,8 +232,29 @@ MATRIX = [
       given(organizationId="$org"),
       "UNAUTH    ok       ok        ok     ok     ok     NOT_FOUND"),
     R("Mutation.createStaffMember", "", CREATE_STAFF,
-      given(email="new-member@example.com", role="USER", password=NEW_PASSWORD),
+      given(email="new-member@example.com", role="USER"),
       "UNAUTH    FORBID   FORBID    FORBID FORBID ok     ok"),
+    R("Mutation.setStaffRole", "the user to MANAGER", SET_STAFF_ROLE,
+      given(staffMemberId="$staff_user", role="MANAGER"),
+      "UNAUTH    FORBID   FORBID    FORBID FORBID ok     NOT_FOUND"),
+    R("Mutation.deactivateStaffMember", "the user", DEACTIVATE_STAFF,
+      given(staffMemberId="$staff_user"),
+      "UNAUTH    FORBID   FORBID    FORBID FORBID ok     NOT_FOUND"),
+    R("Mutation.reactivateStaffMember", "the user", REACTIVATE_STAFF,
+      given(staffMemberId="$staff_user"),
+      "UNAUTH    FORBID   FORBID    FORBID FORBID ok     NOT_FOUND"),
+    R("Mutation.changePassword", "the right current password", CHANGE_PASSWORD,
+      given(currentPassword=PASSWORD, newPassword=NEW_PASSWORD),
+      "UNAUTH    ok       ok        ok     ok     ok     ok"),
+    R("Mutation.updateProfile", "", UPDATE_PROFILE, given(name="A New Name"),
+      "UNAUTH    ok       ok        ok     ok     ok     ok"),
+    R("Mutation.requestPasswordReset", "the user's email", REQUEST_RESET,
+      lambda cast: {"input": {"email": cast.email("user")}},
+      "ok        ok       ok        ok     ok     ok     ok"),
+    R("Mutation.resetPassword", "unknown token", RESET_PASSWORD,
+      given(token="pgr_nope", password=NEW_PASSWORD),
+      "INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN INVALID_TOKEN "
+      "INVALID_TOKEN"),
     R("Mutation.createApiToken", "", CREATE_API_TOKEN, given(name="integration"),
       "UNAUTH    ok       ok        ok     ok     ok     ok"),
     R("Mutation.revokeApiToken", "the admin's token", REVOKE_API_TOKEN,

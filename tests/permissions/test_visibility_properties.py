@@ -2,9 +2,10 @@
 
 Worlds are drawn by hypothesis: 2-3 organizations, customers, jobs of every status, assets
 linked to several jobs, map captures with and without jobs, staff of each role, external users
-with random grants (none included), invitations in every state, audit events, one person
-external in two organizations and one person who is staff in one organization and external in
-another. Each world is stored with bulk
+with random grants (none included), invitations in every state, audit events, deactivated
+staff members (colleagues still see them; they act for nobody, even where the same person is
+active staff of another organization), one person external in two organizations and one person
+who is staff in one organization and external in another. Each world is stored with bulk
 inserts in one transaction and truncated after the example; every member then asks every path
 (paths.py) through the HTTP endpoint, and the answers must equal the oracle's (oracle.py).
 
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.conftest import TABLES
-from tests.permissions.paths import check_member
+from tests.permissions.paths import check_member, check_signed_out
 from tests.permissions.world import InvitationState, JobStatus, Role, World, store
 
 EXAMPLES = int(os.environ.get("PERMISSION_EXAMPLES", "25"))
@@ -53,6 +54,10 @@ def organizations(draw: st.DrawFn, world: World) -> uuid.UUID:
     for job in jobs:
         for member in draw(st.sets(st.sampled_from(staff), max_size=2)):
             world.assign(job, member)
+    for _ in range(draw(st.integers(0, 1))):
+        deactivated = world.deactivate(world.staff_member(org, draw(st.sampled_from(Role))))
+        for job in draw(st.sets(st.sampled_from(jobs), max_size=1)) if jobs else ():
+            world.assign(job, deactivated)
     for _ in range(draw(st.integers(1, 2))):
         world.external(org, draw(st.sets(st.sampled_from(customers))))
     for _ in range(draw(st.integers(0, 2))):
@@ -80,6 +85,12 @@ def worlds(draw: st.DrawFn) -> World:
     insider = next(m for m in world.staff.values()
                    if m.organization_id == orgs[-1] and m.role is Role.USER)
     world.external(orgs[0], some_customers(orgs[0]), person=insider.person_id)
+    # A person deactivated in one organization and active staff in another: one membership's
+    # deactivation says nothing about the other.
+    gone = [m for m in world.staff.values() if m.id in world.deactivated
+            and m.organization_id != orgs[-1]]
+    if gone and draw(st.booleans()):
+        world.staff_member(orgs[-1], draw(st.sampled_from(Role)), person=gone[0].person_id)
     return world
 
 
@@ -94,7 +105,8 @@ async def test_every_member_sees_exactly_what_the_visibility_table_allows(
     try:
         problems = []
         for member in world.members:
-            problems += await check_member(api, world, member, tokens[member.id])
+            check = check_signed_out if member.id in world.deactivated else check_member
+            problems += await check(api, world, member, tokens[member.id])
         assert not problems, "\n" + "\n".join(problems)
     finally:
         async with engine.begin() as conn:

@@ -96,6 +96,7 @@ class World:
     assignments: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)  # (job, staff)
     invitations: dict[uuid.UUID, Invitation] = field(default_factory=dict)
     audit_events: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # id -> organization
+    deactivated: set[uuid.UUID] = field(default_factory=set)  # staff members acting for nobody
     labels: dict[uuid.UUID, str] = field(default_factory=dict)
 
     # --- building ----------------------------------------------------------------------
@@ -164,6 +165,12 @@ class World:
         self.externals[id_] = member = Member(id_, org, person, None)
         self.grants.update((id_, c) for c in customers)
         return member
+
+    def deactivate(self, staff: Member) -> Member:
+        """The member stays (colleagues still see them), but acts for nobody."""
+        self.deactivated.add(staff.id)
+        self.labels[staff.id] += ":deactivated"
+        return staff
 
     def assign(self, job: uuid.UUID, staff: Member) -> None:
         self.assignments.add((job, staff.id))
@@ -249,7 +256,8 @@ def _rows(world: World) -> list[tuple[type, list[dict[str, object]]]]:  # (model
                           "name": world.labels[p], "password_hash": PASSWORD_HASH}
                          for p, e in world.persons.items()]),
         (models.StaffMember, [{"organization_id": m.organization_id, "id": m.id,
-                               "person_id": m.person_id, "role": m.role}
+                               "person_id": m.person_id, "role": m.role,
+                               "deactivated_at": done_at if m.id in world.deactivated else None}
                               for m in world.staff.values()]),
         (models.ExternalUser, [{"organization_id": m.organization_id, "id": m.id,
                                 "person_id": m.person_id} for m in world.externals.values()]),

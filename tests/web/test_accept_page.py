@@ -21,6 +21,7 @@ SECURITY_HEADERS = {
 STATIC_FILES = {
     "accept.js": "text/javascript",
     "accept.css": "text/css",
+    "reset.js": "text/javascript",
     "graphiql.js": "text/javascript",
     "graphiql.css": "text/css",
 }
@@ -108,3 +109,20 @@ def test_static_files_are_revalidated_with_their_etag(client: TestClient) -> Non
 @pytest.mark.parametrize("path", ["/static/missing.js", "/static/%2e%2e/routes.py"])
 def test_nothing_outside_the_static_folder_is_served(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/reset/pgr_s3cr3t-Token_value", "/reset/"])
+def test_the_reset_page_is_served_like_the_accept_page(client: TestClient, parse: Callable,
+                                                       path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == STRICT_POLICY
+    assert response.headers["cache-control"] == "no-store"
+    assert "pgr_s3cr3t" not in response.text
+    page = parse(response.text)
+    assert [script.get("src") for script in page.scripts] == ["/static/reset.js"]
+    assert page.stylesheets == ["/static/accept.css"]
+    labelled = {attrs.get("for") for tag, attrs in page.elements if tag == "label"}
+    inputs = {attrs.get("id") for tag, attrs in page.elements if tag == "input"}
+    assert inputs == {"email", "password", "confirm"} and inputs <= labelled

@@ -25,12 +25,18 @@ def test_script_is_valid_javascript(script: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_every_element_the_accept_script_looks_up_exists_in_the_page() -> None:
-    script = (STATIC_DIR / "accept.js").read_text()
-    page = (TEMPLATES_DIR / "accept.html").read_text()
+@pytest.mark.parametrize(("script_name", "page_name", "errors"), [
+    ("accept.js", "accept.html", ("password", "confirm")),
+    ("reset.js", "reset.html", ("email", "password", "confirm")),
+])
+def test_every_element_a_page_script_looks_up_exists_in_its_page(script_name: str,
+                                                                 page_name: str,
+                                                                 errors: tuple[str, ...]) -> None:
+    script = (STATIC_DIR / script_name).read_text()
+    page = (TEMPLATES_DIR / page_name).read_text()
 
     wanted = set(re.findall(r'\$\("([\w-]+)"\)', script))
-    wanted |= {f"{name}-error" for name in ("password", "confirm")}
+    wanted |= {f"{name}-error" for name in errors}
     present = set(re.findall(r'id="([\w-]+)"', page))
     assert wanted, "the pattern no longer finds the lookups"
     assert wanted <= present, wanted - present

@@ -1,4 +1,8 @@
-"""Signing in and out, switching organization, staff logins, API tokens, settings."""
+"""Signing in and out, switching organization, API tokens, settings.
+
+Every credential mutation refuses API tokens (NotByApiToken): a token reads and writes as its
+owner but cannot sign in, switch, mint tokens or sessions (PRODUCT.md 1a).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ from portal_graph.accounts.types import (
     ApiToken,
     Organization,
     OrganizationMembership,
-    Role,
-    StaffMember,
     Viewer,
     memberships,
 )
@@ -20,6 +22,7 @@ from portal_graph.auth import service as auth
 from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.permissions import NotByApiToken
 from portal_graph.graphql.relay import parse_id
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
@@ -52,21 +55,6 @@ class SwitchOrganizationInput:
 @payload
 class LogoutPayload:
     ended: bool = False
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class CreateStaffMemberInput:
-    email: str
-    name: str | None = None
-    role: Role  # type: ignore[valid-type]
-    password: str | None = strawberry.field(
-        default=None, description="For a new person; an existing account keeps its password.")
-
-
-@payload
-class CreateStaffMemberPayload:
-    member: StaffMember | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -117,7 +105,8 @@ def _organization_id(raw: strawberry.ID | None) -> object:
 
 @strawberry.type
 class AccountMutations:
-    @mutation(audiences=EVERYONE, description="Sign in; returns a bearer token.")
+    @mutation(audiences=EVERYONE, permission_classes=[NotByApiToken],
+              description="Sign in; returns a bearer token.")
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         ctx = info.context
 
@@ -137,11 +126,14 @@ class AccountMutations:
 
         return await run_mutation(info, LoginPayload, act)
 
-    @mutation(audiences=SIGNED_IN, description="End this session.")
+    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+              description="End this session (and any session switched from it).")
     async def logout(self, info: Info) -> LogoutPayload:
         return LogoutPayload(ended=await auth.logout(info.context.session, info.context.viewer))
 
-    @mutation(audiences=SIGNED_IN, description="Act in another of your organizations.")
+    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken], description=(
+        "Act in another of your organizations: a new session, minted by this one (which "
+        "ends); ending what this one derives from ends it too."))
     async def switch_organization(self, info: Info,
                                   input: SwitchOrganizationInput) -> LoginPayload:
         ctx = info.context
@@ -157,20 +149,8 @@ class AccountMutations:
 
         return await run_mutation(info, LoginPayload, act)
 
-    @mutation(audiences=ADMIN, description="Add an employee login to this organization.")
-    async def create_staff_member(self, info: Info,
-                                  input: CreateStaffMemberInput) -> CreateStaffMemberPayload:
-        ctx = info.context
-
-        async def act() -> CreateStaffMemberPayload:
-            row = await service.create_staff_member(
-                ctx.session, ctx.scope, email=input.email, name=input.name, role=input.role,
-                password=input.password)
-            return CreateStaffMemberPayload(member=StaffMember.from_row(row))
-
-        return await run_mutation(info, CreateStaffMemberPayload, act)
-
-    @mutation(audiences=SIGNED_IN, description="A personal API token for an integration.")
+    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+              description="A personal API token for an integration.")
     async def create_api_token(self, info: Info,
                                input: CreateApiTokenInput) -> CreateApiTokenPayload:
         ctx = info.context
@@ -182,7 +162,8 @@ class AccountMutations:
 
         return await run_mutation(info, CreateApiTokenPayload, act)
 
-    @mutation(audiences=SIGNED_IN, description="Revoke one of your API tokens.")
+    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+              description="Revoke one of your API tokens.")
     async def revoke_api_token(self, info: Info,
                                input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
         ctx = info.context

@@ -8,16 +8,19 @@ from portal_graph.accounts import repository as repo
 from portal_graph.accounts.types import (
     ApiToken,
     Organization,
+    StaffMember,
     Viewer,
     audience_of,
 )
 from portal_graph.accounts.types import memberships as membership_types
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
+from portal_graph.db.pagination import NEWEST_FIRST
 from portal_graph.db.session import RequestSession
-from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, field
+from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, STAFF, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.relay import Connection, to_global_id
 from portal_graph.scope import Viewer as ViewerState
 
 
@@ -51,6 +54,13 @@ class AccountQueries:
         rows = await auth_repo.api_tokens_of(info.context.session, viewer.organization_id,  # type: ignore[arg-type]
                                              viewer.person_id)  # type: ignore[arg-type]
         return [ApiToken.from_row(row) for row in rows]
+
+    @field(audiences=STAFF, description=(
+        "The organization's employee logins, newest first, deactivated ones included."))
+    async def staff_members(self, info: Info, first: int | None = DEFAULT_FIRST,
+                            after: str | None = None) -> Connection[StaffMember]:
+        return await paginate(info, repo.staff_listing(info.context.scope), NEWEST_FIRST,
+                              first, after, StaffMember.from_row)
 
 
 async def viewer_of_session(info: Info, token: str) -> Viewer | None:

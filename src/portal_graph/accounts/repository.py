@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from portal_graph.db import models
@@ -45,18 +46,6 @@ async def staff_by_jobs(session: RequestSession, scope: Scope,
     return grouped
 
 
-async def person_by_email(session: RequestSession, email_normalized: str) -> Row[Any] | None:
-    return (await session.execute(
-        select(persons).where(persons.c.email_normalized == email_normalized))).first()
-
-
-async def insert_person(session: RequestSession, *, email: str, email_normalized: str,
-                        name: str | None, password_hash: str | None) -> Row[Any]:
-    return (await session.execute(insert(persons).values(
-        id=models.new_id(), email=email, email_normalized=email_normalized, name=name,
-        password_hash=password_hash).returning(*persons.c))).one()
-
-
 async def membership_of(session: RequestSession, organization_id: uuid.UUID,
                         person_id: uuid.UUID) -> tuple[bool, bool]:
     """(is a staff member, is an external user) of the organization."""
@@ -69,12 +58,70 @@ async def membership_of(session: RequestSession, organization_id: uuid.UUID,
     return staff is not None, external is not None
 
 
+@dataclass(frozen=True, slots=True)
+class HereByEmail:
+    """An email's memberships in one organization (the organization's own data)."""
+
+    is_staff: bool
+    external_user_id: uuid.UUID | None
+    external_access_revoked: bool
+
+
+async def here_by_email(session: RequestSession, scope: Scope, email_key: str) -> HereByEmail:
+    """ONE statement whatever the email: whether it has an account elsewhere changes neither
+    the answer nor the work (an admin's timing says nothing about other organizations)."""
+    person = persons.c.email_normalized == email_key
+    external = models.table_of(models.ExternalUser)
+    staff_here = exists(select(1).select_from(staff_members.join(
+        persons, persons.c.id == staff_members.c.person_id)).where(
+        visible(scope, staff_members), person))
+    external_here = (select(external.c.id, external.c.access_revoked_at)
+                     .join_from(external, persons, persons.c.id == external.c.person_id)
+                     .where(visible(scope, external), person).subquery())
+    row = (await session.execute(select(
+        staff_here.label("is_staff"),
+        select(external_here.c.id).scalar_subquery().label("external_user_id"),
+        select(external_here.c.access_revoked_at).scalar_subquery().label("revoked_at"),
+    ))).one()
+    return HereByEmail(bool(row.is_staff), row.external_user_id, row.revoked_at is not None)
+
+
 async def insert_staff(session: RequestSession, organization_id: uuid.UUID,
                        person_id: uuid.UUID, role: models.Role) -> uuid.UUID:
     staff_id = models.new_id()
     await session.execute(insert(staff_members).values(
         organization_id=organization_id, id=staff_id, person_id=person_id, role=role))
     return staff_id
+
+
+ACTIVE_ADMIN = (staff_members.c.role == models.Role.ADMIN) & staff_members.c.deactivated_at.is_(
+    None)
+
+
+async def lock_admins_and(session: RequestSession, scope: Scope,
+                          staff_member_id: uuid.UUID) -> list[Row[Any]]:
+    """The organization's active admins and the given member, locked in id order until the
+    end of the transaction: two admins demoting each other at once are serialised here, and
+    the second sees the first's change (PostgreSQL re-checks a locked row's condition)."""
+    return list((await session.execute(
+        select(staff_members.c.id, staff_members.c.role, staff_members.c.deactivated_at,
+               staff_members.c.person_id)
+        .where(visible(scope, staff_members),
+               ACTIVE_ADMIN | (staff_members.c.id == staff_member_id))
+        .order_by(staff_members.c.id).with_for_update())).all())
+
+
+async def set_role(session: RequestSession, scope: Scope, staff_member_id: uuid.UUID,
+                   role: models.Role) -> None:
+    await session.execute(update(staff_members).where(
+        visible(scope, staff_members), staff_members.c.id == staff_member_id).values(role=role))
+
+
+async def set_deactivated(session: RequestSession, scope: Scope, staff_member_id: uuid.UUID,
+                          deactivated: bool) -> None:
+    await session.execute(update(staff_members).where(
+        visible(scope, staff_members), staff_members.c.id == staff_member_id)
+        .values(deactivated_at=func.now() if deactivated else None))
 
 
 async def organization(session: RequestSession, organization_id: uuid.UUID) -> Row[Any] | None:

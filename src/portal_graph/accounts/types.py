@@ -32,11 +32,13 @@ class StaffMember(Node):
     email: str
     name: str | None
     role: Role  # type: ignore[valid-type]
-
+    deactivated_at: datetime | None = strawberry.field(description=(
+        "When an admin deactivated this login; null while it is active."))
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> StaffMember:
-        return cls(db_id=row.id, email=row.email, name=row.name, role=row.role)
+        return cls(db_id=row.id, email=row.email, name=row.name, role=row.role,
+                   deactivated_at=row.deactivated_at)
 
 
 @audience(EVERYONE)  # a login's payload shows it to the caller who just signed in

@@ -26,6 +26,13 @@ class AuditAction(enum.Enum):
     ACCESS_REVOKED = "ACCESS_REVOKED"
     ALL_ACCESS_REVOKED = "ALL_ACCESS_REVOKED"
     CUSTOMERS_SET = "CUSTOMERS_SET"
+    STAFF_ROLE_CHANGED = "STAFF_ROLE_CHANGED"
+    STAFF_DEACTIVATED = "STAFF_DEACTIVATED"
+    STAFF_REACTIVATED = "STAFF_REACTIVATED"
+    PASSWORD_RESET = "PASSWORD_RESET"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    # The mailbox owner replaced, through an emailed link, a password set through a copied one.
+    ACCOUNT_TAKEN_BACK = "ACCOUNT_TAKEN_BACK"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ class AuditPerson:
 
 
 @audience(ADMIN)
-@strawberry.type(description="One recorded change to external access: who, what, when, where.")
+@strawberry.type(description="One recorded change to who may sign in here and what they see: "
+                             "who, what, when, where.")
 class AuditEvent(Node):
     customer_ids: strawberry.Private[list[uuid.UUID]]
     action: AuditActionEnum  # type: ignore[valid-type]
@@ -35,7 +36,7 @@ class AuditEvent(Node):
     actor: AuditPerson | None = strawberry.field(
         description="Who made the change; null when that person no longer exists.")
     target_email: str | None = strawberry.field(
-        description="The email of the person whose access changed.")
+        description="The email of the person whose access or account changed.")
     client_address: str | None = strawberry.field(
         description="The network address the change was made from.")
 

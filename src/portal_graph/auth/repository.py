@@ -24,6 +24,7 @@ FROM {table} c
 JOIN persons p ON p.id = c.person_id
 LEFT JOIN staff_members sm
        ON sm.organization_id = c.organization_id AND sm.person_id = c.person_id
+      AND sm.deactivated_at IS NULL
 LEFT JOIN external_users eu
        ON eu.organization_id = c.organization_id AND eu.person_id = c.person_id
       AND eu.access_revoked_at IS NULL
@@ -110,10 +111,11 @@ class Membership:
 
 
 async def memberships(session: AsyncSession, person_id: uuid.UUID) -> list[Membership]:
-    """The organizations a person can act in: staff memberships and active external ones."""
+    """The organizations a person can act in: active staff and external memberships."""
     staff = select(models.Organization.id, models.Organization.name,
                    models.StaffMember.role).join(
-        models.StaffMember, models.StaffMember.organization_id == models.Organization.id
+        models.StaffMember, and_(models.StaffMember.organization_id == models.Organization.id,
+                                 models.StaffMember.deactivated_at.is_(None))
     ).where(models.StaffMember.person_id == person_id)
     external = select(models.Organization.id, models.Organization.name,
                       literal(None).label("role")).join(
@@ -132,52 +134,26 @@ async def memberships(session: AsyncSession, person_id: uuid.UUID) -> list[Membe
 
 async def create_session(
     session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
-    ttl: timedelta, client_address: str | None,
+    ttl: timedelta, client_address: str | None, parent_session_id: uuid.UUID | None = None,
 ) -> models.Session:
     row = models.Session(
         organization_id=organization_id, person_id=person_id, token_hash=digest,
         expires_at=func.now() + ttl, client_address=client_address,
+        parent_session_id=parent_session_id,
     )
     session.add(row)
     await session.flush()
     return row
 
 
-async def end_session(session: AsyncSession, organization_id: uuid.UUID,
-                      session_id: uuid.UUID) -> None:
-    await session.execute(
-        update(models.Session)
-        .where(models.Session.organization_id == organization_id,
-               models.Session.id == session_id, models.Session.ended_at.is_(None))
-        .values(ended_at=func.now())
-    )
-
-
-async def end_all_credentials(session: AsyncSession, organization_id: uuid.UUID,
-                              person_id: uuid.UUID) -> tuple[int, int]:
-    """End every session and API token of a person in one organization."""
-    sessions = await session.execute(
-        update(models.Session)
-        .where(models.Session.organization_id == organization_id,
-               models.Session.person_id == person_id, models.Session.ended_at.is_(None))
-        .values(ended_at=func.now())
-    )
-    tokens = await session.execute(
-        update(models.ApiToken)
-        .where(models.ApiToken.organization_id == organization_id,
-               models.ApiToken.person_id == person_id, models.ApiToken.revoked_at.is_(None))
-        .values(revoked_at=func.now())
-    )
-    return sessions.rowcount or 0, tokens.rowcount or 0  # type: ignore[attr-defined]
-
-
 async def create_api_token(
     session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, name: str,
-    digest: bytes, expires_in_days: int | None,
+    digest: bytes, expires_in_days: int | None, session_id: uuid.UUID,
 ) -> models.ApiToken:
     row = models.ApiToken(
         organization_id=organization_id, person_id=person_id, name=name, token_hash=digest,
         expires_at=(func.now() + timedelta(days=expires_in_days)) if expires_in_days else None,
+        session_id=session_id,
     )
     session.add(row)
     await session.flush()

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.auth import repository as repo
-from portal_graph.auth.email import normalize_email
+from portal_graph.auth import revocation
+from portal_graph.auth.email import email_key
 from portal_graph.auth.passwords import verify_password
 from portal_graph.auth.tokens import (
     API_TOKEN_PREFIX,
@@ -77,7 +78,8 @@ async def login(
     session: AsyncSession, settings: Settings, *, email: str, password: str,
     organization_id: uuid.UUID | None, client_address: str | None,
 ) -> LoginResult:
-    person = await repo.person_by_email(session, normalize_email(email))
+    key = email_key(email)
+    person = await repo.person_by_email(session, key) if key else None
     # Unknown emails pay for a hash check too: the answer and its timing say nothing.
     password_ok = await verify_password(person.password_hash if person else None, password)
     if person is None or not password_ok:
@@ -104,41 +106,58 @@ async def _start_session(
 async def start_session_in(
     session: AsyncSession, settings: Settings, person_id: uuid.UUID,
     organization_id: uuid.UUID, client_address: str | None,
+    parent_session_id: uuid.UUID | None = None,
 ) -> LoginResult:
     token = new_token(SESSION_PREFIX)
     await repo.create_session(
         session, organization_id=organization_id, person_id=person_id,
         digest=token_digest(token), ttl=timedelta(hours=settings.session_ttl_hours),
-        client_address=client_address,
+        client_address=client_address, parent_session_id=parent_session_id,
     )
     return LoginResult(token, person_id, organization_id)
+
+
+class CredentialRequired(Exception):
+    """Only a signed-in session may do this (an API token may not); the GraphQL layer refuses
+    such calls before they get here, so reaching this is a bug, not a user error."""
+
+
+def require_session(viewer: Viewer) -> uuid.UUID:
+    if viewer.session_id is None or viewer.person_id is None:
+        raise CredentialRequired("this needs a session, not an API token")
+    return viewer.session_id
 
 
 async def switch_organization(
     session: AsyncSession, settings: Settings, viewer: Viewer, organization_id: uuid.UUID,
     client_address: str | None,
 ) -> LoginResult:
-    """A new session in another of the person's organizations; the current one ends."""
-    assert viewer.person_id is not None
+    """A new session in another of the person's organizations, minted by (and recorded as a
+    child of) the current one, which ends."""
+    parent = require_session(viewer)
+    assert viewer.person_id is not None and viewer.organization_id is not None
     choices = await repo.memberships(session, viewer.person_id)
     if organization_id not in {m.organization_id for m in choices}:
         raise Rejected(UserErrorCode.NOT_FOUND, "Organization not found", "organizationId")
-    result = await start_session_in(session, settings, viewer.person_id, organization_id,
-                                    client_address)
     await logout(session, viewer)
-    return result
+    return await start_session_in(session, settings, viewer.person_id, organization_id,
+                                  client_address, parent_session_id=parent)
 
 
 async def logout(session: AsyncSession, viewer: Viewer) -> bool:
+    """End this session, and any session minted from it."""
     if viewer.session_id is None or viewer.organization_id is None:
         return False
-    await repo.end_session(session, viewer.organization_id, viewer.session_id)
+    await revocation.end_session(session, viewer.organization_id, viewer.session_id)
     return True
 
 
 async def create_api_token(
     session: AsyncSession, viewer: Viewer, *, name: str, expires_in_days: int | None,
 ) -> tuple[models.ApiToken, str]:
+    """A token made by a session (never by another token): revoking what that session
+    derives from revokes the token too."""
+    made_by = require_session(viewer)
     assert viewer.person_id is not None and viewer.organization_id is not None
     name = name.strip()
     if not name or len(name) > 100:
@@ -150,6 +169,6 @@ async def create_api_token(
     token = new_token(API_TOKEN_PREFIX)
     row = await repo.create_api_token(
         session, organization_id=viewer.organization_id, person_id=viewer.person_id, name=name,
-        digest=token_digest(token), expires_in_days=expires_in_days,
+        digest=token_digest(token), expires_in_days=expires_in_days, session_id=made_by,
     )
     return row, token

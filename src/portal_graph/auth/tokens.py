@@ -12,6 +12,7 @@ import secrets
 
 SESSION_PREFIX = "pgs_"
 API_TOKEN_PREFIX = "pgt_"
+RESET_PREFIX = "pgr_"  # password-reset links
 INVITATION_PREFIX = ""  # invite links carry the bare token
 
 

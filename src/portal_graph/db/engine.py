@@ -34,6 +34,9 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         pool_timeout=settings.db_pool_timeout_seconds,
         poolclass=ObservedPool,  # its use shows in /metrics, under the application name
         pool_logging_name=name,
+        # A failed statement's exception (logged with its request id) never carries the
+        # parameters: they can hold emails, search terms and token digests.
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),

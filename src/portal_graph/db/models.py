@@ -97,6 +97,13 @@ class InvitationState(enum.Enum):
     REVOKED = "REVOKED"
 
 
+class InvitationKind(enum.Enum):
+    """EXTERNAL: a client contact scoped to customers. STAFF: an employee login with a role."""
+
+    EXTERNAL = "EXTERNAL"
+    STAFF = "STAFF"
+
+
 class OutboxStatus(enum.Enum):
     QUEUED = "QUEUED"
     SENT = "SENT"
@@ -129,6 +136,14 @@ class Person(Base):
     name: Mapped[str | None] = mapped_column(Text)
     password_hash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    # When the owner of the mailbox last proved it (an emailed link, a password reset). An
+    # account without it is usable only where its password was set (PRODUCT.md 1a).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # For an account whose password someone other than the mailbox owner could have set (a
+    # copied invite link, the operator's bootstrap): the organization it was set in. Null once
+    # the mailbox is proven; null without proof for accounts made before this rule existed.
+    password_set_in_organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"))
     __table_args__ = (
         CheckConstraint("email_normalized = lower(email_normalized)", name="email_lower"),
     )
@@ -145,6 +160,8 @@ class StaffMember(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[datetime] = _now()
+    # A deactivated member keeps the row (history, assignments) and acts for nobody.
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("uq_staff_members_org_person", "organization_id", "person_id", unique=True),
         Index("ix_staff_members_person", "person_id"),
@@ -310,9 +327,15 @@ class Invitation(Base):
     email_normalized: Mapped[str] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
     state: Mapped[InvitationState] = mapped_column(_enum(InvitationState, "invitation_state"))
-    # SHA-256 of the raw token; the raw token is shown once and otherwise only travels,
-    # encrypted, in the outbox until the email is sent.
+    kind: Mapped[InvitationKind] = mapped_column(
+        _enum(InvitationKind, "invitation_kind"), server_default=InvitationKind.EXTERNAL.value)
+    role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))  # STAFF invitations only
+    # Two secrets, each stored as its SHA-256. `token_hash` is the copied link's (`inviteUrl`,
+    # shown once to the admin); `emailed_token_hash` is the link that exists only inside the
+    # sealed outbox email, so accepting with it proves the mailbox. Null for invitations
+    # issued before the split: their one link proves nothing.
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    emailed_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     last_sent_at: Mapped[datetime] = _now()
@@ -329,6 +352,7 @@ class Invitation(Base):
               unique=True, postgresql_where=text("state = 'PENDING'")),
         Index("ix_invitations_org_state", "organization_id", "state", text("id DESC")),
         Index("ix_invitations_org_id", "organization_id", text("id DESC")),
+        CheckConstraint("(kind = 'STAFF') = (role IS NOT NULL)", name="role_for_staff"),
     )
 
 
@@ -362,7 +386,16 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client_address: Mapped[str | None] = mapped_column(INET)
-    __table_args__ = (Index("ix_sessions_org_person", "organization_id", "person_id"),)
+    # The session this one was minted from (switchOrganization), possibly in another
+    # organization, hence no foreign key: ending a session ends its descendants.
+    parent_session_id: Mapped[uuid.UUID | None] = mapped_column()
+    __table_args__ = (
+        Index("ix_sessions_org_person", "organization_id", "person_id"),
+        Index("ix_sessions_parent", "parent_session_id",
+              postgresql_where=text("parent_session_id IS NOT NULL")),
+        # A password reset or change ends the person's live sessions in every organization.
+        Index("ix_sessions_person_live", "person_id", postgresql_where=text("ended_at IS NULL")),
+    )
 
 
 class ApiToken(Base):
@@ -380,7 +413,29 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (Index("ix_api_tokens_org_person", "organization_id", "person_id"),)
+    # The session that made it: revoking what that session derives from revokes the token.
+    session_id: Mapped[uuid.UUID | None] = mapped_column()
+    __table_args__ = (
+        Index("ix_api_tokens_org_person", "organization_id", "person_id"),
+        Index("ix_api_tokens_session", "session_id",
+              postgresql_where=text("session_id IS NOT NULL")),
+        Index("ix_api_tokens_person_live", "person_id",
+              postgresql_where=text("revoked_at IS NULL")),
+    )
+
+
+class PasswordReset(Base):
+    """A single-use "forgot password" link: only its SHA-256 is stored; it lives one hour."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client_address: Mapped[str | None] = mapped_column(INET)
+    __table_args__ = (Index("ix_password_resets_person", "person_id"),)
 
 
 # --- audit, mail, limits -------------------------------------------------------------------

@@ -161,29 +161,3 @@ async def customers_by_external_users(
     for row in (await session.execute(statement)).all():
         grouped[row.external_user_id].append(row)
     return grouped
-
-
-# --- the person behind an external membership (written when an invitation is accepted) -----
-
-
-async def add_person(session: RequestSession, *, email: str, email_normalized: str,
-                     name: str | None, password_hash: str) -> uuid.UUID | None:
-    """A new login identity; None when one with this email appeared meanwhile."""
-    return (await session.execute(
-        pg_insert(persons).values(id=models.new_id(), email=email,
-                                  email_normalized=email_normalized, name=name,
-                                  password_hash=password_hash)
-        .on_conflict_do_nothing(index_elements=["email_normalized"])
-        .returning(persons.c.id))).scalar_one_or_none()
-
-
-async def complete_person(session: RequestSession, person_id: uuid.UUID, *,
-                          password_hash: str | None, name: str | None) -> None:
-    """Fill in what an existing identity lacks (a password, a name); never replace either."""
-    values: dict[str, Any] = {}
-    if password_hash:
-        values["password_hash"] = func.coalesce(persons.c.password_hash, password_hash)
-    if name:
-        values["name"] = func.coalesce(persons.c.name, name)
-    if values:
-        await session.execute(update(persons).where(persons.c.id == person_id).values(**values))

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from portal_graph.audit.service import Actor, AuditAction, record
-from portal_graph.auth import repository as credentials
+from portal_graph.auth import revocation
 from portal_graph.customers import repository as customers_repo
 from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
@@ -81,7 +81,7 @@ async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor,
                                                                 user.email_normalized)
     for invitation_id in cancelled:
         await outbox.discard_queued(session, scope.organization_id, invitation_id)
-    sessions, api_tokens = await credentials.end_all_credentials(
+    sessions, api_tokens = await revocation.end_membership_credentials(
         session, scope.organization_id, user.person_id)
     await repo.set_access_revoked(session, scope, user.id, revoked=True)
     await record(session, scope, actor, AuditAction.ALL_ACCESS_REVOKED,

@@ -19,6 +19,7 @@ from portal_graph.auth.service import resolve_viewer
 from portal_graph.db.outage import database_unavailable
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.execution import format_error
+from portal_graph.http import nul_bytes
 from portal_graph.http.failures import classify, failure_response
 from portal_graph.http.graphql_http import (
     GraphQLBatch,
@@ -121,11 +122,15 @@ class GraphQLEndpoint:
                    media_type: str, observed: OperationObservation,
                    ) -> tuple[dict[str, Any], int]:
         executor = self.services.executor
+        status = 400 if media_type == GRAPHQL_RESPONSE else 200
+        if nul_bytes.value_has_nul(one.variables):
+            return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
         prepared = executor.prepare(context.viewer.audience, one.query, one.variables)
         if prepared.document is None:
-            status = 400 if media_type == GRAPHQL_RESPONSE else 200
             return {"errors": [format_error(e, context.request_id)
                                for e in prepared.errors]}, status
+        if nul_bytes.document_has_nul(one.query, prepared.document):
+            return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
         observed.identify(prepared.document, one.operation_name)
         operation = executor.operation_type(prepared.document, one.operation_name)
         if operation is None:

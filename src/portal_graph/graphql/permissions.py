@@ -39,3 +39,16 @@ class IsAdmin(strawberry.BasePermission):
         self.error_extensions = {
             "code": "UNAUTHENTICATED" if audience is Audience.ANONYMOUS else "FORBIDDEN"}
         return audience is Audience.ADMIN
+
+
+class NotByApiToken(strawberry.BasePermission):
+    """API tokens are confined (PRODUCT.md 1a): they read and write as their owner but cannot
+    sign in, switch organization, mint tokens or sessions, change credentials or manage logins.
+    Anonymous callers and sessions pass; whatever else the field needs is checked as usual."""
+
+    message = ("API tokens cannot sign in, switch organization, create tokens or change "
+               "credentials or logins: use a signed-in session.")
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return info.context.viewer.api_token_id is None  # type: ignore[no-any-return]

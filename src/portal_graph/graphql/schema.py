@@ -13,7 +13,9 @@ from strawberry.tools import merge_types
 
 from portal_graph.accounts.loaders import StaffMemberByIdLoader
 from portal_graph.accounts.mutations import AccountMutations
+from portal_graph.accounts.profile_mutations import ProfileMutations
 from portal_graph.accounts.queries import AccountQueries
+from portal_graph.accounts.staff_mutations import StaffMutations
 from portal_graph.accounts.types import StaffMember
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.customers.mutations import CustomerMutations
@@ -80,8 +82,8 @@ class NodeQueries:
 
 Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, WorkQueries,
                               *EXTERNAL_USER_QUERIES))
-Mutation = merge_types("Mutation", (AccountMutations, CustomerMutations, WorkMutations,
-                                    *EXTERNAL_USER_MUTATIONS))
+Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
+                                    CustomerMutations, WorkMutations, *EXTERNAL_USER_MUTATIONS))
 ROOT_TYPES: tuple[type, ...] = (Query, Mutation)
 
 

@@ -1,23 +1,28 @@
-"""The invitee's side: previewing an invitation by its token and accepting it (anonymous).
+"""The invitee's side: previewing an invitation by its token and accepting it.
 
-A token is looked up by its digest and compared in constant time; an unknown, cancelled, used or
-replaced token gets one answer (INVITATION_INVALID, or no preview), so tokens cannot be probed.
-Acceptance is decided by one conditional UPDATE: of concurrent accepts exactly one wins.
+A token (the copied link's or the emailed one's) is looked up by its digest and compared in
+constant time; an unknown, cancelled, used or replaced token gets one answer
+(INVITATION_INVALID, or no preview), so tokens cannot be probed. Who may accept with an account
+that exists is decided by `accounts/ownership.py`. Acceptance is decided by one conditional
+UPDATE: of concurrent accepts exactly one wins.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
 
+from portal_graph.accounts import ownership, persons
 from portal_graph.accounts import repository as accounts_repo
+from portal_graph.accounts.ownership import Admission, Entry, PasswordChoice
 from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.auth import revocation
 from portal_graph.auth import service as auth
-from portal_graph.auth.passwords import hash_password, password_weakness, verify_password
 from portal_graph.config import Settings
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
@@ -26,11 +31,11 @@ from portal_graph.external_users import repository as external_repo
 from portal_graph.invitations import repository as repo
 from portal_graph.invitations import tokens
 from portal_graph.problems import Rejected, UserErrorCode
-from portal_graph.scope import Scope, admin_scope
+from portal_graph.scope import Scope, Viewer, admin_scope
 
 INVALID = "This invitation link is not valid. Ask the person who invited you for a new one."
 EXPIRED = "Invite expired"
-WRONG_PASSWORD = "That password does not match your existing account."
+RACED = "This email got an account a moment ago; accept again with its password."
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,22 +43,33 @@ class Preview:
     organization_name: str
     email: str
     name: str | None
+    kind: models.InvitationKind
+    role: models.Role | None
     customer_names: list[str]
     expires_at: datetime
     expired: bool
-    password_required: bool  # False: the person has an account and proves it instead
+    password_choice: PasswordChoice
 
 
-async def _find(session: RequestSession, token: str) -> tuple[Row[Any], bytes] | None:
-    """The pending (possibly expired) invitation of a token, with the token's digest."""
+@dataclass(frozen=True, slots=True)
+class Found:
+    invitation: Row[Any]
+    digest: bytes
+    via_email: bool  # the emailed link, which proves the mailbox; else the copied one
+
+
+async def _find(session: RequestSession, token: str) -> Found | None:
+    """The pending (possibly expired) invitation of a token, and which of its links it is."""
     digest = tokens.digest_of(token)
     if digest is None:
         return None
     row = await repo.by_digest(session, digest)
-    if (row is None or not tokens.matches(row.token_hash, token)
-            or row.state is not models.InvitationState.PENDING):
+    if row is None or row.state is not models.InvitationState.PENDING:
         return None
-    return row, digest
+    stored = row.emailed_token_hash if row.via_email else row.token_hash
+    if not tokens.matches(stored, token):
+        return None
+    return Found(row, digest, bool(row.via_email))
 
 
 async def _customers(session: RequestSession, scope: Scope,
@@ -62,75 +78,109 @@ async def _customers(session: RequestSession, scope: Scope,
 
 
 async def preview(session: RequestSession, token: str) -> Preview | None:
+    """What the link is for. Through the copied link it does not say whether the email has an
+    account (its holder may be the admin who issued it); through the emailed link, which only
+    the mailbox owner holds, it says which password to ask for."""
     found = await _find(session, token)
     if found is None:
         return None
-    row, _ = found
+    row = found.invitation
     customers = await _customers(session, admin_scope(row.organization_id), row.id)
-    person = await accounts_repo.person_by_email(session, row.email_normalized)
+    person = await persons.by_email(session, row.email_normalized) if found.via_email else None
     return Preview(organization_name=row.organization_name, email=row.email, name=row.name,
-                   customer_names=[c.name for c in customers], expires_at=row.expires_at,
-                   expired=bool(row.expired),
-                   password_required=person is None or not person.password_hash)
+                   kind=row.kind, role=row.role, customer_names=[c.name for c in customers],
+                   expires_at=row.expires_at, expired=bool(row.expired),
+                   password_choice=ownership.password_choice(person, found.via_email))
 
 
-async def accept(session: RequestSession, settings: Settings, *, token: str, password: str,
-                 name: str | None, client_address: str | None) -> auth.LoginResult:
-    """Accept an invitation and sign in. A new person chooses a password; a person who already
-    has an account enters its password, which stays as it is."""
+PasswordGuard = Callable[[str], Awaitable[None]]
+
+
+async def accept(session: RequestSession, settings: Settings, *, token: str,
+                 password: str | None, name: str | None, caller: Viewer,
+                 client_address: str | None, guard_password: PasswordGuard) -> auth.LoginResult:
+    """Accept an invitation and sign in. `caller` is who sent the request: their own session
+    (not an API token) is consent for their own account. `guard_password` charges a password
+    about to be checked to the email's login limit."""
     found = await _find(session, token)
     if found is None:
         raise Rejected(UserErrorCode.INVITATION_INVALID, INVALID, "token")
-    row, digest = found
+    row = found.invitation
     if row.expired:
         raise Rejected(UserErrorCode.INVITATION_EXPIRED, EXPIRED, "token")
+    person = await persons.by_email(session, row.email_normalized)
+    signed_in = (person is not None and caller.session_id is not None
+                 and caller.person_id == person.id)
+    if password and not signed_in:
+        # Charged whether or not the email has an account: the limit itself says nothing.
+        await guard_password(row.email_normalized)
+    admission = await ownership.admit(person, row.organization_id, row.email_normalized,
+                                      via_email=found.via_email, signed_in=signed_in,
+                                      password=password)
     scope = admin_scope(row.organization_id)
-    person = await accounts_repo.person_by_email(session, row.email_normalized)
-    new_hash = await _password(person, password, row.email_normalized)
     if person is not None:
-        is_staff, _ = await accounts_repo.membership_of(session, row.organization_id, person.id)
-        if is_staff:  # became an employee login here since the invite: it cannot be both
-            raise Rejected(UserErrorCode.INVITATION_INVALID, INVALID, "token")
-
-    if await repo.claim(session, scope, row.id, digest) is None:
+        await _refuse_a_second_membership(session, row, person.id)
+    if await repo.claim(session, scope, row.id, found.digest) is None:
         raise Rejected(UserErrorCode.INVITATION_INVALID, INVALID, "token")
     chosen_name = clean_name(name) if name and name.strip() else row.name
-    person_id = await _person(session, person, row, new_hash, chosen_name)
+    person_id = await _person(session, person, row, admission, chosen_name)
+    if admission.entry is Entry.TAKEN_BACK:
+        ended = await revocation.end_every_credential(session, person_id)
+        await record(session, scope, Actor(person_id, client_address),
+                     AuditAction.ACCOUNT_TAKEN_BACK, target_person_id=person_id,
+                     target_email=row.email, invitation_id=row.id,
+                     details={"sessions_ended": ended[0], "api_tokens_revoked": ended[1]})
     await repo.set_accepted_person(session, scope, row.id, person_id)
-    external_user_id = await external_repo.join(session, scope, person_id, row.created_at)
-    customer_ids = [c.id for c in await _customers(session, scope, row.id)]
-    await external_repo.grant(session, scope, external_user_id, customer_ids)
+    customer_ids = await _join(session, scope, row, person_id)
     await record(session, scope, Actor(person_id, client_address),
                  AuditAction.INVITATION_ACCEPTED, target_person_id=person_id,
-                 target_email=row.email, invitation_id=row.id, customer_ids=customer_ids)
-    return await auth.start_session_in(session, settings, person_id, row.organization_id,
-                                       client_address)
+                 target_email=row.email, invitation_id=row.id, customer_ids=customer_ids,
+                 details={"kind": row.kind.value, "via_email": found.via_email,
+                          "entry": admission.entry.value,
+                          **({"role": row.role.value} if row.role else {})})
+    return await auth.start_session_in(
+        session, settings, person_id, row.organization_id, client_address,
+        parent_session_id=caller.session_id if signed_in else None)
 
 
-async def _password(person: Row[Any] | None, password: str, email: str) -> str | None:
-    """The hash to store for a new password, or None when an existing one was proven."""
-    if person is not None and person.password_hash:
-        if not await verify_password(person.password_hash, password):
-            raise Rejected(UserErrorCode.INVALID_CREDENTIALS, WRONG_PASSWORD, "password")
-        return None
-    weakness = password_weakness(password, email)
-    if weakness:
-        raise Rejected(UserErrorCode.WEAK_PASSWORD, weakness, "password")
-    return await hash_password(password)
+async def _refuse_a_second_membership(session: RequestSession, invitation: Row[Any],
+                                      person_id: uuid.UUID) -> None:
+    """A person is staff or external in an organization, never both: one that became the
+    other kind here since the invitation was sent cannot accept it."""
+    is_staff, is_external = await accounts_repo.membership_of(
+        session, invitation.organization_id, person_id)
+    if is_staff or (is_external and invitation.kind is models.InvitationKind.STAFF):
+        raise Rejected(UserErrorCode.INVITATION_INVALID, INVALID, "token")
 
 
 async def _person(session: RequestSession, person: Row[Any] | None, invitation: Row[Any],
-                  new_hash: str | None, name: str | None) -> uuid.UUID:
+                  admission: Admission, name: str | None) -> uuid.UUID:
     if person is not None:
-        await external_repo.complete_person(session, person.id, password_hash=new_hash,
-                                            name=name)
+        await persons.update(session, person.id, password_hash=admission.new_password_hash,
+                             proven=admission.proven, name=name,
+                             replace_name=admission.entry is Entry.TAKEN_BACK)
         return person.id  # type: ignore[no-any-return]
-    assert new_hash is not None
-    person_id = await external_repo.add_person(
-        session, email=invitation.email, email_normalized=invitation.email_normalized,
-        name=name, password_hash=new_hash)
+    assert admission.new_password_hash is not None
+    person_id = await persons.add(
+        session, email=invitation.email, email_key=invitation.email_normalized, name=name,
+        password_hash=admission.new_password_hash, proven=admission.proven,
+        set_in_organization_id=invitation.organization_id)
     if person_id is None:
         # The same email got an account a moment ago (another organization's invitation):
         # this password was never checked against it. Nothing is kept; accepting again works.
-        raise Rejected(UserErrorCode.INVALID_CREDENTIALS, WRONG_PASSWORD, "password")
+        raise Rejected(UserErrorCode.INVALID_CREDENTIALS, RACED, "password")
     return person_id
+
+
+async def _join(session: RequestSession, scope: Scope, invitation: Row[Any],
+                person_id: uuid.UUID) -> list[uuid.UUID]:
+    """The membership the invitation grants; returns the customers granted."""
+    if invitation.kind is models.InvitationKind.STAFF:
+        await accounts_repo.insert_staff(session, scope.organization_id, person_id,
+                                         invitation.role)
+        return []
+    external_user_id = await external_repo.join(session, scope, person_id,
+                                                invitation.created_at)
+    customer_ids = [c.id for c in await _customers(session, scope, invitation.id)]
+    await external_repo.grant(session, scope, external_user_id, customer_ids)
+    return customer_ids

@@ -10,6 +10,7 @@ from portal_graph.audit.service import Actor
 from portal_graph.graphql.audiences import ADMIN, EVERYONE, mutation
 from portal_graph.graphql.context import Context, Info
 from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.permissions import NotByApiToken
 from portal_graph.graphql.relay import parse_id
 from portal_graph.invitations import accept, service
 from portal_graph.invitations.types import Invitation
@@ -58,8 +59,9 @@ class RevokeInvitationPayload:
 @strawberry.input
 class AcceptInvitationInput:
     token: str
-    password: str = strawberry.field(description=(
-        "A new password, or the current one when the email already has an account."))
+    password: str | None = strawberry.field(default=None, description=(
+        "A new password, or the current one when the email already has an account. Not "
+        "needed when the request carries that account's own session (Authorization: Bearer)."))
     name: str | None = None
 
 
@@ -127,16 +129,22 @@ class InvitationMutations:
 
         return await run_mutation(info, RevokeInvitationPayload, act)
 
-    @mutation(audiences=EVERYONE, description="Accept an invitation and sign in.")
+    @mutation(audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+        "Accept an invitation and sign in. An account that exists joins only with its "
+        "person's consent: their own session, or its current password."))
     async def accept_invitation(self, info: Info,
                                 input: AcceptInvitationInput) -> AcceptInvitationPayload:
         ctx = info.context
+
+        async def guard_password(email: str) -> None:
+            await ctx.services.guard_password_guess(ctx, email)
 
         async def act() -> AcceptInvitationPayload:
             await ctx.services.guard_accept(ctx)
             result = await accept.accept(ctx.session, ctx.settings, token=input.token,
                                          password=input.password, name=input.name,
-                                         client_address=ctx.client_address)
+                                         caller=ctx.viewer, client_address=ctx.client_address,
+                                         guard_password=guard_password)
             return AcceptInvitationPayload(token=result.token,
                                            viewer=await viewer_of_session(info, result.token))
 

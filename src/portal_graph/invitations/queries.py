@@ -11,22 +11,31 @@ from portal_graph.graphql.context import Info
 from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
 from portal_graph.graphql.relay import Connection
 from portal_graph.invitations import accept, repository
-from portal_graph.invitations.types import Invitation, InvitationPreview, InvitationStatus
+from portal_graph.invitations.types import (
+    Invitation,
+    InvitationKind,
+    InvitationPreview,
+    InvitationStatus,
+)
 from portal_graph.problems import Rejected
 
 
 @strawberry.type
 class InvitationQueries:
     @field(audiences=ADMIN, description="This organization's invitations, newest first.")
-    async def invitations(self, info: Info, first: int | None = DEFAULT_FIRST,
-                          after: str | None = None,
-                          status: InvitationStatus | None = None) -> Connection[Invitation]:
-        statement = repository.listing(info.context.scope, status.value if status else None)
+    async def invitations(
+        self, info: Info, first: int | None = DEFAULT_FIRST, after: str | None = None,
+        status: InvitationStatus | None = None,
+        kind: InvitationKind | None = None,  # type: ignore[valid-type]
+    ) -> Connection[Invitation]:
+        statement = repository.listing(info.context.scope, status.value if status else None,
+                                       kind)
         return await paginate(info, statement, NEWEST_FIRST, first, after, Invitation.from_row)
 
     @field(audiences=EVERYONE, description=(
         "The invitation an invite link's token belongs to, for the accept page; null when the "
-        "token is unknown, cancelled, already used or replaced by a newer link."))
+        "token is unknown, cancelled, already used or replaced by a newer link. Through the "
+        "link an admin copied it does not say whether the email has an account."))
     async def invitation_preview(self, info: Info, token: str) -> InvitationPreview | None:
         ctx = info.context
         try:

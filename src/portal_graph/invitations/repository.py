@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.invitations.tokens import IssuedLinks
 from portal_graph.scope import Scope, visible
 
 invitations = models.table_of(models.Invitation)
@@ -38,9 +39,12 @@ def _ttl(organization_id: uuid.UUID) -> Any:
     return func.now() + func.make_interval(0, 0, 0, days)
 
 
-def listing(scope: Scope, status: str | None = None) -> Select[Any]:
+def listing(scope: Scope, status: str | None = None,
+            kind: models.InvitationKind | None = None) -> Select[Any]:
     """`status` is a read status: PENDING and EXPIRED split the stored PENDING state by expiry."""
     statement = select(*COLUMNS).where(visible(scope, invitations))
+    if kind is not None:
+        statement = statement.where(invitations.c.kind == kind)
     if status == "PENDING":
         statement = statement.where(invitations.c.state == PENDING,
                                     invitations.c.expires_at > func.now())
@@ -74,24 +78,32 @@ async def lock_pending_for_email(session: RequestSession, scope: Scope,
 
 
 async def insert_pending(session: RequestSession, scope: Scope, *, email: str,
-                         email_normalized: str, name: str | None, digest: bytes,
-                         invited_by_id: uuid.UUID | None) -> Row[Any]:
+                         email_normalized: str, name: str | None, links: IssuedLinks,
+                         invited_by_id: uuid.UUID | None, kind: models.InvitationKind,
+                         role: models.Role | None) -> Row[Any]:
     """A new pending invitation; the partial unique index refuses a second one per email."""
     return (await session.execute(
         insert(invitations).values(
             organization_id=scope.organization_id, id=models.new_id(), email=email,
-            email_normalized=email_normalized, name=name, state=PENDING, token_hash=digest,
-            expires_at=_ttl(scope.organization_id), invited_by_id=invited_by_id)
+            email_normalized=email_normalized, name=name, state=PENDING,
+            token_hash=links.copied.digest, emailed_token_hash=links.emailed.digest,
+            expires_at=_ttl(scope.organization_id), invited_by_id=invited_by_id, kind=kind,
+            role=role)
         .returning(*COLUMNS))).one()
 
 
 async def reissue(session: RequestSession, scope: Scope, invitation_id: uuid.UUID, *,
-                  digest: bytes, name: str | None = None) -> Row[Any]:
-    """A new token (the old link stops working) and a fresh expiry, counted from now."""
-    values: dict[str, Any] = {"token_hash": digest, "expires_at": _ttl(scope.organization_id),
+                  links: IssuedLinks, name: str | None = None,
+                  role: models.Role | None = None) -> Row[Any]:
+    """New links (the old ones stop working) and a fresh expiry, counted from now."""
+    values: dict[str, Any] = {"token_hash": links.copied.digest,
+                              "emailed_token_hash": links.emailed.digest,
+                              "expires_at": _ttl(scope.organization_id),
                               "last_sent_at": func.now()}
     if name:
         values["name"] = name
+    if role is not None:
+        values["role"] = role
     return (await session.execute(
         update(invitations).where(visible(scope, invitations), invitations.c.id == invitation_id)
         .values(**values).returning(*COLUMNS))).one()
@@ -167,13 +179,20 @@ async def pending_by_customers(
 # --- the invitee's side: found by token, then claimed once ----------------------------------
 
 
+def _either_link(digest: bytes) -> Any:
+    return or_(invitations.c.token_hash == digest, invitations.c.emailed_token_hash == digest)
+
+
 async def by_digest(session: RequestSession, digest: bytes) -> Row[Any] | None:
-    """The invitation a link belongs to, in whichever organization, with that organization's
-    name. Trusted: the caller holds the token, which is the invitation's only secret."""
+    """The invitation a link (copied or emailed) belongs to, in whichever organization, with
+    that organization's name and `via_email`: whether the link was the emailed one. Trusted:
+    the caller holds a token, which is the invitation's only secret."""
     return (await session.execute(
-        select(*COLUMNS, organizations.c.name.label("organization_name"))
+        select(*COLUMNS, organizations.c.name.label("organization_name"),
+               func.coalesce(invitations.c.emailed_token_hash == digest, False)
+               .label("via_email"))
         .join_from(invitations, organizations, organizations.c.id == invitations.c.organization_id)
-        .where(invitations.c.token_hash == digest))).first()
+        .where(_either_link(digest)))).first()
 
 
 async def claim(session: RequestSession, scope: Scope, invitation_id: uuid.UUID,
@@ -183,7 +202,7 @@ async def claim(session: RequestSession, scope: Scope, invitation_id: uuid.UUID,
     return (await session.execute(
         update(invitations)
         .where(visible(scope, invitations), invitations.c.id == invitation_id,
-               invitations.c.token_hash == digest, invitations.c.state == PENDING,
+               _either_link(digest), invitations.c.state == PENDING,
                invitations.c.expires_at > func.now())
         .values(state=models.InvitationState.ACCEPTED, accepted_at=func.now())
         .returning(*COLUMNS))).first()

@@ -1,4 +1,9 @@
-"""Invitation tokens: 256 bits from the CSPRNG, URL-safe, shown once; only the SHA-256 is stored."""
+"""Invitation tokens: 256 bits from the CSPRNG, URL-safe, shown once; only the SHA-256 is stored.
+
+Each issue makes two: the copied link's (`inviteUrl`, shown once to the admin) and the emailed
+link's, which exists only inside the sealed outbox email. Presenting the emailed one proves
+the mailbox; the copied one proves nothing about it (PRODUCT.md 1a).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,19 @@ class IssuedToken:
     digest: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedLinks:
+    copied: IssuedToken
+    emailed: IssuedToken
+
+
 def issue() -> IssuedToken:
     token = new_token(INVITATION_PREFIX)
     return IssuedToken(token, token_digest(token))
+
+
+def issue_links() -> IssuedLinks:
+    return IssuedLinks(copied=issue(), emailed=issue())
 
 
 def digest_of(token: str) -> bytes | None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy.engine import Row
 
+from portal_graph.accounts.ownership import PasswordChoice
+from portal_graph.accounts.types import Role
 from portal_graph.customers.types import Customer
 from portal_graph.db import models
 from portal_graph.graphql.audiences import ADMIN, EVERYONE, audience, field
@@ -20,9 +22,18 @@ from portal_graph.invitations.accept import Preview
 
 if TYPE_CHECKING:
     from portal_graph.accounts.types import StaffMember
-
 StaffRef = Annotated["StaffMember", strawberry.lazy("portal_graph.accounts.types")]
 EmailDeliveryStatus = strawberry.enum(models.OutboxStatus, name="EmailDeliveryStatus")
+InvitationKind = strawberry.enum(
+    models.InvitationKind, name="InvitationKind",
+    description="EXTERNAL: a client contact who will see some customers. STAFF: an employee "
+                "login with a role.")
+PasswordChoiceEnum = strawberry.enum(
+    PasswordChoice, name="PasswordChoice",
+    description="What the accept page asks for. NEW_PASSWORD: choose one. CURRENT_PASSWORD: "
+                "the email has an account: sign in, or enter its password. NEW_OR_CURRENT: a "
+                "copied link, which does not say whether the email has an account: enter the "
+                "account's password if there is one, else choose one.")
 
 
 @strawberry.enum(name="InvitationStatus")
@@ -40,11 +51,15 @@ def status_of(row: Row[Any]) -> InvitationStatus:
 
 
 @audience(ADMIN)
-@strawberry.type(description="An invitation for an external user to see some customers.")
+@strawberry.type(description="An invitation: for an external user to see some customers, or "
+                             "for a person to join the staff with a role.")
 class Invitation(Node):
     invited_by_id: strawberry.Private[uuid.UUID | None]
     email: str
     name: str | None
+    kind: InvitationKind  # type: ignore[valid-type]
+    role: Role | None = strawberry.field(  # type: ignore[valid-type]
+        description="The role a STAFF invitation gives; null for EXTERNAL ones.")
     status: InvitationStatus
     expires_at: datetime
     created_at: datetime
@@ -77,7 +92,8 @@ class Invitation(Node):
     @classmethod
     def from_row(cls, row: Row[Any]) -> Invitation:
         return cls(db_id=row.id, invited_by_id=row.invited_by_id, email=row.email, name=row.name,
-                   status=status_of(row), expires_at=row.expires_at, created_at=row.created_at,
+                   kind=row.kind, role=row.role, status=status_of(row),
+                   expires_at=row.expires_at, created_at=row.created_at,
                    accepted_at=row.accepted_at, last_sent_at=row.last_sent_at)
 
 
@@ -87,16 +103,16 @@ class InvitationPreview:
     organization_name: str
     email: str
     name: str | None
+    kind: InvitationKind  # type: ignore[valid-type]
+    role: Role | None  # type: ignore[valid-type]
     customer_names: list[str]
     expires_at: datetime
     expired: bool
-    password_required: bool = strawberry.field(
-        description="True: choose a password. False: the email already has an account; "
-                    "accept with its current password.")
+    password_choice: PasswordChoiceEnum  # type: ignore[valid-type]
 
     @classmethod
     def from_preview(cls, preview: Preview) -> InvitationPreview:
         return cls(organization_name=preview.organization_name, email=preview.email,
-                   name=preview.name, customer_names=preview.customer_names,
-                   expires_at=preview.expires_at, expired=preview.expired,
-                   password_required=preview.password_required)
+                   name=preview.name, kind=preview.kind, role=preview.role,
+                   customer_names=preview.customer_names, expires_at=preview.expires_at,
+                   expired=preview.expired, password_choice=preview.password_choice)

@@ -14,6 +14,7 @@ from email.utils import formatdate
 from typing import Any
 
 INVITATION = "invitation"
+PASSWORD_RESET = "password_reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,10 @@ def render(template: str, params: dict[str, Any], secret: str | None) -> Rendere
         if not secret:
             raise TemplateError("invitation email without its link")
         return render_invitation(params, secret)
+    if template == PASSWORD_RESET:
+        if not secret:
+            raise TemplateError("password reset email without its link")
+        return render_password_reset(params, secret)
     raise TemplateError(f"unknown template {template!r}")
 
 
@@ -43,20 +48,28 @@ def render_invitation(params: dict[str, Any], invite_url: str) -> RenderedEmail:
     invitee = params.get("invitee_name")
     inviter = params.get("inviter_name")
     resend = params.get("kind") == "resend"
+    staff = params.get("invitation_kind") == "STAFF"
 
-    subject = f"Your invitation to the {organization} customer portal"
+    subject = (f"Your invitation to join {organization} on the customer portal" if staff
+               else f"Your invitation to the {organization} customer portal")
     if resend:
         subject += " (new link)"
     greeting = f"Hello {invitee}," if invitee else "Hello,"
     who = f"{inviter} from {organization}" if inviter else organization
-    intro = f"{who} has invited you to its customer portal, where you can follow the work done for:"
+    if staff:
+        role = ROLE_WORDS.get(str(params.get("role")), "a member")
+        intro = f"{who} has invited you to join its team on the customer portal as {role}."
+    else:
+        intro = (f"{who} has invited you to its customer portal, where you can follow the "
+                 "work done for:")
     resent = "This new link replaces any earlier one, which no longer works." if resend else ""
     closing = f"The link works once and expires on {expires}."
     ignore = "If you were not expecting this invitation, you can ignore this email."
 
     text_lines = [greeting, "", intro, ""]
-    text_lines += [f"  - {name}" for name in customers]
-    text_lines += ["", "Accept the invitation and choose your password here:", invite_url, ""]
+    if customers:
+        text_lines += [f"  - {name}" for name in customers] + [""]
+    text_lines += [ACCEPT_HERE, invite_url, ""]
     if resent:
         text_lines += [resent, ""]
     text_lines += [closing, "", ignore, ""]
@@ -68,8 +81,8 @@ def render_invitation(params: dict[str, Any], invite_url: str) -> RenderedEmail:
         f"<title>{e(subject)}</title></head><body>"
         f"<p>{e(greeting)}</p>"
         f"<p>{e(intro)}</p>"
-        f"<ul>{items}</ul>"
-        f'<p><a href="{e(invite_url, quote=True)}">Accept the invitation</a></p>'
+        + (f"<ul>{items}</ul>" if customers else "")
+        + f'<p><a href="{e(invite_url, quote=True)}">Accept the invitation</a></p>'
         f"<p>Or copy this link into your browser: {e(invite_url)}</p>"
         + (f"<p>{e(resent)}</p>" if resent else "")
         + f"<p>{e(closing)}</p>"
@@ -77,6 +90,36 @@ def render_invitation(params: dict[str, Any], invite_url: str) -> RenderedEmail:
         "</body></html>"
     )
     return RenderedEmail(subject=subject, text="\n".join(text_lines), html=html_body)
+
+
+def render_password_reset(params: dict[str, Any], reset_url: str) -> RenderedEmail:
+    """The "forgot password" email: to the mailbox owner, so it may name every organization
+    the account opens (how the owner learns of one they never joined)."""
+    person = params.get("person_name")
+    organizations = [_one_line(str(name)) for name in params.get("organization_names") or []]
+    expires = expiry_in_words(str(params["expires_at"]))
+    subject = "Reset your customer portal password"
+    greeting = f"Hello {person}," if person else "Hello,"
+    intro = ("Someone asked to reset the password of the customer portal account with this "
+             "email address. It signs in to:")
+    action = "Choose a new password here:"
+    closing = (f"The link works once and expires on {expires}. Resetting signs the account "
+               "out everywhere, API tokens included.")
+    ignore = ("If you did not ask for this, you can ignore this email: your password stays "
+              "as it is.")
+    text = "\n".join([greeting, "", intro, "", *(f"  - {name}" for name in organizations), "",
+                      action, reset_url, "", closing, "", ignore, ""])
+    e = html.escape
+    items = "".join(f"<li>{e(name)}</li>" for name in organizations)
+    html_body = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{e(subject)}</title></head><body>"
+        f"<p>{e(greeting)}</p><p>{e(intro)}</p><ul>{items}</ul>"
+        f'<p><a href="{e(reset_url, quote=True)}">Choose a new password</a></p>'
+        f"<p>Or copy this link into your browser: {e(reset_url)}</p>"
+        f"<p>{e(closing)}</p><p>{e(ignore)}</p></body></html>"
+    )
+    return RenderedEmail(subject=subject, text=text, html=html_body)
 
 
 def expiry_in_words(iso_timestamp: str) -> str:
@@ -109,6 +152,9 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+ACCEPT_HERE = ("Accept the invitation here (you choose your password, or use the one you "
+               "already have):")
+ROLE_WORDS = {"ADMIN": "an administrator", "MANAGER": "a manager", "USER": "a member"}
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",

@@ -1,4 +1,5 @@
-"""The two pages people open in a browser: accepting an invitation, and GraphiQL."""
+"""The pages people open in a browser: accepting an invitation, resetting a password, and
+GraphiQL."""
 
 from portal_graph.web.routes import (
     ACCEPT_PAGE_CSP,
@@ -6,6 +7,7 @@ from portal_graph.web.routes import (
     accept_page,
     graphiql_csp,
     graphiql_response,
+    reset_page,
     web_routes,
 )
 
@@ -15,5 +17,6 @@ __all__ = [
     "accept_page",
     "graphiql_csp",
     "graphiql_response",
+    "reset_page",
     "web_routes",
 ]

@@ -1,4 +1,5 @@
-"""Routes for the accept page and its static files, and the GraphiQL page for /graphql.
+"""Routes for the accept and password-reset pages and their static files, and the GraphiQL
+page for /graphql.
 
 Pages carry no inline script or style, so each can send a strict Content-Security-Policy;
 configuration reaches the scripts through `data-` attributes.
@@ -93,6 +94,14 @@ async def accept_page(request: Request) -> HTMLResponse:
     return HTMLResponse(body, headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
 
 
+async def reset_page(request: Request) -> HTMLResponse:
+    """The password-reset page: asks for an email (at /reset/), or sets a new password with
+    the emailed link's token (at /reset/<token>), which, like an invite link's, stays in the
+    URL for the script and is never cached."""
+    body = _template("reset.html").substitute(endpoint=GRAPHQL_ENDPOINT)
+    return HTMLResponse(body, headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
+
+
 def graphiql_response(cdn_url: str, endpoint: str = GRAPHQL_ENDPOINT) -> HTMLResponse:
     """GraphiQL, for the GraphQL endpoint to return on a browser's GET of /graphql."""
     body = _graphiql_html(cdn_url, endpoint)
@@ -115,5 +124,7 @@ def web_routes(graphiql_cdn_url: str) -> list[BaseRoute]:
     return [
         Route("/accept/{token}", accept_page),
         Route("/accept/", accept_page),
+        Route("/reset/{token}", reset_page),
+        Route("/reset/", reset_page),
         Mount("/static", app=_StaticAssets(directory=STATIC_DIR), name="static"),
     ]

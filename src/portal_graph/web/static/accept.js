@@ -1,6 +1,11 @@
 // Accept-invitation page: reads the token from the URL, shows the invitation, accepts it
 // and then shows what the new session can see. Plain DOM, no build step; server data is
 // only ever written with textContent.
+//
+// What it asks for follows the preview's passwordChoice: a new password, the account's current
+// one, or (through a link an admin copied, which does not say whether the email has an
+// account) either. Someone already signed in in this tab as the invited email accepts with
+// their session instead of a password.
 "use strict";
 
 {
@@ -9,7 +14,7 @@
 
   const PREVIEW_QUERY = `query InvitationPreview($token: String!) {
   invitationPreview(token: $token) {
-    organizationName email name customerNames expiresAt expired passwordRequired
+    organizationName email name kind role customerNames expiresAt expired passwordChoice
   }
 }`;
 
@@ -20,6 +25,8 @@
     userErrors { code field message }
   }
 }`;
+
+  const ME_QUERY = `query Me { me { email } }`;
 
   const WELCOME_QUERY = `query Welcome {
   me { email name organization { name } }
@@ -43,6 +50,7 @@
     rateLimited: "Too many attempts. Try again in a minute.",
   };
   const INVALID_CREDENTIALS = "That password does not match your existing account.";
+  const ROLE_NAMES = { ADMIN: "Administrator", MANAGER: "Manager", USER: "Member" };
 
   const $ = (id) => document.getElementById(id);
   const endpoint = $("app").dataset.endpoint || "/graphql";
@@ -178,21 +186,40 @@
     }
   }
 
-  function showInvitation(preview, token) {
+  function showInvitation(preview, token, session) {
     $("organization-name").textContent = preview.organizationName;
+    const staff = preview.kind === "STAFF";
+    $("role-term").hidden = !staff;
+    $("role-name").hidden = !staff;
+    $("role-name").textContent = staff ? ROLE_NAMES[preview.role] || preview.role : "";
+    $("customers-term").hidden = staff;
+    $("customers-detail").hidden = staff;
     fillList($("customer-names"), preview.customerNames || []);
     setTime($("expires-at"), preview.expiresAt, true);
     $("email").value = preview.email;
     $("name").value = preview.name || "";
 
-    if (!preview.passwordRequired) useExistingAccount(preview.email);
+    if (session) useSession(preview.email);
+    else if (preview.passwordChoice === "CURRENT_PASSWORD") useExistingAccount(preview.email);
+    else if (preview.passwordChoice === "NEW_OR_CURRENT") useEitherPassword();
 
     $("accept-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      submitAcceptance(preview, token);
+      submitAcceptance(preview, token, session);
     });
     showStatus("");
     showView("invitation-view");
+  }
+
+  function showNote(text) {
+    const note = $("account-note");
+    note.textContent = text;
+    note.hidden = false;
+  }
+
+  function hideConfirmation() {
+    $("confirm-field").hidden = true;
+    $("confirm").disabled = true;
   }
 
   // The person already has an account: they prove it, and their password does not change.
@@ -200,18 +227,39 @@
     $("password-label").textContent = "Your current password";
     $("password").autocomplete = "current-password";
     $("password-hint").textContent = "The password you already use to sign in.";
-    const note = $("account-note");
-    note.textContent =
+    $("forgot").hidden = false;
+    showNote(
       `You already have an account as ${email}. Sign in with your existing account: ` +
-      "enter your current password to accept. Your password will not change.";
-    note.hidden = false;
-    $("confirm-field").hidden = true;
-    $("confirm").disabled = true;
+        "enter your current password to accept. Your password will not change.",
+    );
+    hideConfirmation();
+  }
+
+  // A copied link: the page is not told whether the email has an account.
+  function useEitherPassword() {
+    $("password-label").textContent = "Password";
+    $("password-hint").textContent =
+      "New here: choose a password of at least 12 characters. Already have an account " +
+      "with this email: enter its password (twice), which will not change.";
+    $("forgot").hidden = false;
+    showNote(
+      "If this email already has an account, accept with its current password. " +
+        "Otherwise choose a new one.",
+    );
+  }
+
+  // Signed in, in this tab, as the invited email: the session is the consent.
+  function useSession(email) {
+    $("password-field").hidden = true;
+    $("password").disabled = true;
+    hideConfirmation();
+    showNote(`You are signed in as ${email}: accept to add this organization to your account.`);
   }
 
   // Catches the obvious mistakes before a round trip; the server checks again.
-  function passwordProblem(preview, password, confirmation) {
-    if (!preview.passwordRequired) {
+  function passwordProblem(preview, password, confirmation, session) {
+    if (session) return null;
+    if (preview.passwordChoice === "CURRENT_PASSWORD") {
       return password ? null : ["password", "Enter your current password."];
     }
     if ([...password].length < MIN_PASSWORD_LENGTH) {
@@ -228,11 +276,11 @@
 
   let submitting = false;
 
-  async function submitAcceptance(preview, token) {
+  async function submitAcceptance(preview, token, session) {
     if (submitting) return;
     clearFieldErrors();
-    const password = $("password").value;
-    const problem = passwordProblem(preview, password, $("confirm").value);
+    const password = session ? null : $("password").value;
+    const problem = passwordProblem(preview, password, $("confirm").value, session);
     if (problem) {
       showStatus("");
       setFieldError($(problem[0]), problem[1]);
@@ -244,7 +292,7 @@
     showStatus("Accepting your invitation…");
     try {
       const name = $("name").value.trim() || null;
-      const body = await post(ACCEPT_MUTATION, { input: { token, password, name } });
+      const body = await post(ACCEPT_MUTATION, { input: { token, password, name } }, session);
       const result = body?.data?.acceptInvitation;
       if (!result) throw failureOf(body?.errors);
       if (result.userErrors?.length) {
@@ -274,6 +322,8 @@
       case "INVALID_CREDENTIALS":
         showStatus("");
         return setFieldError($("password"), INVALID_CREDENTIALS);
+      case "MAILBOX_NOT_PROVEN":
+        return showStatus(error.message, "error");
       case "RATE_LIMITED":
         return showStatus(FAILURE_MESSAGES.rateLimited, "error");
       default:
@@ -286,6 +336,26 @@
   }
 
   // --- after accepting ----------------------------------------------------------------
+
+  function storedToken() {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY);
+    } catch {
+      return null;
+    }
+  }
+
+  // The session kept in this tab, if it is the invited email's own (never sent otherwise).
+  async function sessionOf(email) {
+    const token = storedToken();
+    if (!token) return null;
+    try {
+      const me = (await post(ME_QUERY, null, token))?.data?.me;
+      return me && me.email.toLowerCase() === String(email).toLowerCase() ? token : null;
+    } catch {
+      return null;
+    }
+  }
 
   function storeToken(token) {
     try {
@@ -361,7 +431,7 @@
       const preview = body.data.invitationPreview;
       if (!preview) return showProblem(INVALID);
       if (preview.expired) return showProblem(expiredProblem(preview));
-      showInvitation(preview, token);
+      showInvitation(preview, token, await sessionOf(preview.email));
     } catch (error) {
       showStatus(failureMessage(error), "error");
     }

@@ -1,0 +1,134 @@
+"""Staff logins, by admins: invite a member (they set their own password on accepting),
+change a member's role, deactivate and reactivate them. None of these is open to API tokens:
+managing who can sign in needs a signed-in admin."""
+
+from __future__ import annotations
+
+import strawberry
+
+from portal_graph.accounts import staff
+from portal_graph.accounts.types import Role, StaffMember
+from portal_graph.audit.service import Actor
+from portal_graph.graphql.audiences import ADMIN, mutation
+from portal_graph.graphql.context import Context, Info
+from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.permissions import NotByApiToken
+from portal_graph.graphql.relay import parse_id
+from portal_graph.invitations import service as invitations
+from portal_graph.invitations.types import Invitation
+
+
+@strawberry.input
+class CreateStaffMemberInput:
+    email: str
+    name: str | None = None
+    role: Role  # type: ignore[valid-type]
+
+
+@payload
+class CreateStaffMemberPayload:
+    invitation: Invitation | None = strawberry.field(default=None, description=(
+        "The STAFF invitation: the person joins when they accept it."))
+    invite_url: str | None = strawberry.field(default=None, description=(
+        "The link to accept, shown only now: copy and send it if the email does not arrive. "
+        "It proves nothing about the mailbox: an account that already exists joins only with "
+        "its person's consent."))
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SetStaffRoleInput:
+    staff_member_id: strawberry.ID
+    role: Role  # type: ignore[valid-type]
+
+
+@strawberry.input
+class StaffMemberInput:
+    staff_member_id: strawberry.ID
+
+
+@payload
+class SetStaffRolePayload:
+    staff_member: StaffMember | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@payload
+class DeactivateStaffMemberPayload:
+    staff_member: StaffMember | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@payload
+class ReactivateStaffMemberPayload:
+    staff_member: StaffMember | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _actor(ctx: Context) -> Actor:
+    return Actor.of(ctx.viewer, ctx.client_address)
+
+
+@strawberry.type
+class StaffMutations:
+    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+        "Invite a person to join the staff with a role: the same invitation, email, link, "
+        "expiry, resend, cancel and audit as external invitations. No password: the person "
+        "sets it (or proves the one they have) on accepting."))
+    async def create_staff_member(self, info: Info,
+                                  input: CreateStaffMemberInput) -> CreateStaffMemberPayload:
+        ctx = info.context
+
+        async def act() -> CreateStaffMemberPayload:
+            await ctx.services.guard_invite(ctx)
+            issued = await invitations.invite_staff(
+                ctx.session, ctx.scope, _actor(ctx),
+                invitations.Mail(ctx.settings, ctx.services.box),
+                email=input.email, name=input.name, role=input.role)
+            return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
+                                            invite_url=issued.invite_url)
+
+        return await run_mutation(info, CreateStaffMemberPayload, act)
+
+    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+        "Change a member's role; it applies to their next request. The last active admin "
+        "cannot be demoted (LAST_ADMIN)."))
+    async def set_staff_role(self, info: Info, input: SetStaffRoleInput) -> SetStaffRolePayload:
+        ctx = info.context
+
+        async def act() -> SetStaffRolePayload:
+            row = await staff.set_role(
+                ctx.session, ctx.scope, _actor(ctx), role=input.role,
+                staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
+            return SetStaffRolePayload(staff_member=StaffMember.from_row(row))
+
+        return await run_mutation(info, SetStaffRolePayload, act)
+
+    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+        "Deactivate a member: from their next request they act for nobody here, and their "
+        "sessions and API tokens here end. The last active admin cannot be (LAST_ADMIN)."))
+    async def deactivate_staff_member(self, info: Info,
+                                      input: StaffMemberInput) -> DeactivateStaffMemberPayload:
+        ctx = info.context
+
+        async def act() -> DeactivateStaffMemberPayload:
+            row = await staff.deactivate(
+                ctx.session, ctx.scope, _actor(ctx),
+                staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
+            return DeactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
+
+        return await run_mutation(info, DeactivateStaffMemberPayload, act)
+
+    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken],
+              description="Let a deactivated member sign in here again.")
+    async def reactivate_staff_member(self, info: Info,
+                                      input: StaffMemberInput) -> ReactivateStaffMemberPayload:
+        ctx = info.context
+
+        async def act() -> ReactivateStaffMemberPayload:
+            row = await staff.reactivate(
+                ctx.session, ctx.scope, _actor(ctx),
+                staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
+            return ReactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
+
+        return await run_mutation(info, ReactivateStaffMemberPayload, act)
