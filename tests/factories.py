@@ -9,12 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_graph.auth.passwords import hash_password_sync
 from portal_graph.auth.tokens import SESSION_PREFIX, new_token, token_digest
 from portal_graph.db import models
-from portal_graph.db.session import RequestSession
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password_sync(PASSWORD)  # hashed once: argon2 is slow on purpose
@@ -26,7 +25,7 @@ def unique(prefix: str) -> str:
 
 
 class Factory:
-    def __init__(self, sessionmaker: async_sessionmaker[RequestSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def _insert(self, model: type, **values: Any) -> dict[str, Any]:

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     db_pool_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    db_lock_timeout_ms: int = Field(default=3000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    db_request_role: str = Field(
+        default="portal_graph_request",
+        description="Role requests run as where DATABASE_URL's role bypasses row-level "
+        "security (a superuser, the embedded server's); created by `migrate`")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     graphiql: bool = True
@@ -105,6 +111,13 @@ class Settings(BaseSettings):
     def rate(self, name: str) -> tuple[int, int]:
         hits, _, seconds = getattr(self, f"rate_limit_{name}").partition("/")
         return int(hits), int(seconds)
+
+    @field_validator("db_request_role")
+    @classmethod
+    def _role_name(cls, value: str) -> str:
+        from portal_graph.db.tenancy import checked_role_name
+
+        return checked_role_name(value)
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, text
 
 from portal_graph.db import models
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.services import Services
 
 log = logging.getLogger("portal_graph.maintenance")
@@ -32,7 +33,8 @@ class SweepResult:
 async def sweep(services: Services) -> SweepResult:
     longest_window = max(limit.window_seconds for limit in vars(services.rate_limits).values())
     windows = await services.rate_limiter.prune(older_than_seconds=2 * longest_window)
-    async with services.sessionmaker() as session, session.begin():
+    housekeeping = system_tenancy(SystemContext.HOUSEKEEPING)  # every organization's credentials
+    async with services.sessionmaker(**housekeeping) as session, session.begin():
         sessions = await session.execute(delete(models.Session).where(
             func.coalesce(models.Session.ended_at, models.Session.expires_at)
             < func.now() - text(f"interval '{KEEP_ENDED_SESSIONS}'")))

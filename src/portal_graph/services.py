@@ -41,7 +41,7 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
         engine = make_engine(settings, database_url)
-        sessionmaker = make_sessionmaker(engine)
+        sessionmaker = make_sessionmaker(engine, settings.db_request_role)
         limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
                                      name="portal-graph-limits")
         return cls(
@@ -49,7 +49,8 @@ class Services:
             sessionmaker=sessionmaker,
             executor=Executor(QueryLimits(**settings.query_limits())),
             box=SecretBox.from_settings(settings),
-            rate_limiter=RateLimiter(make_sessionmaker(limiter_engine)),
+            rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
+                                                       settings.db_request_role)),
             rate_limits=_rate_limits(settings),
         )
 

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from portal_graph.config import Settings
-from portal_graph.db.engine import make_engine, make_sessionmaker
+from portal_graph.db.engine import asyncpg_url
 from portal_graph.graphql.relay import to_global_id
 from tests.factories import Factory
 from tests.hardening.processes import PrivatePostgres, ServerProcess, start_server
@@ -138,8 +138,10 @@ async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Setting
                           OUTBOX_BACKOFF_SECONDS="0.2", OUTBOX_MAX_ATTEMPTS="50",
                           REQUEST_TIMEOUT_SECONDS="5", SHUTDOWN_GRACE_SECONDS="10",
                           RATE_LIMIT_INVITES_PER_ORGANIZATION="10000/3600")
-    engine = make_engine(settings, url)
-    make = Factory(make_sessionmaker(engine))
+    # The server connects as the cluster's superuser, so its requests switch to the request
+    # role (db/tenancy.py); the test itself reads and writes as the superuser.
+    engine = create_async_engine(asyncpg_url(url), pool_pre_ping=True)
+    make = Factory(async_sessionmaker(engine, expire_on_commit=False))
     org = await make.organization(name="Faulty Grounds")
     admin = await make.staff(org)
     customer = await make.customer(org)

@@ -87,7 +87,7 @@ async def test_run_stops_promptly_while_waiting_for_the_next_poll(
 async def test_run_survives_a_failing_pass_and_delivers_on_the_next_one(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
     caplog: pytest.LogCaptureFixture,
@@ -95,12 +95,12 @@ async def test_run_survives_a_failing_pass_and_delivers_on_the_next_one(
     # given a database that fails the worker's first pass
     calls = 0
 
-    def flaky_sessionmaker() -> Any:
+    def flaky_sessionmaker(**kw: Any) -> Any:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise ConnectionError("database restarting")
-        return sessionmaker()
+        return app_sessionmaker(**kw)
 
     transport = RecordingTransport()
     worker_settings = settings.model_copy(update={"outbox_poll_seconds": 0.05})
@@ -122,7 +122,7 @@ async def test_run_survives_a_failing_pass_and_delivers_on_the_next_one(
 async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest_queued(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
 ) -> None:
@@ -130,7 +130,7 @@ async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest
     ids = [await db.queue_invitation_email(organization_id, link=f"{LINK}-{n}") for n in range(3)]
     stop = asyncio.Event()
     transport = RecordingTransport(on_send=stop.set)
-    worker = OutboxWorker(sessionmaker, settings, box, transport)
+    worker = OutboxWorker(app_sessionmaker, settings, box, transport)
 
     # when
     await worker.run(stop)
@@ -147,14 +147,14 @@ async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest
 async def test_a_failure_quoting_the_message_never_puts_the_link_in_last_error(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # given
     email_id = await db.queue_invitation_email(organization_id, link=LINK)
-    worker = OutboxWorker(sessionmaker, settings, box, EchoingTransport())
+    worker = OutboxWorker(app_sessionmaker, settings, box, EchoingTransport())
 
     # when
     await worker.run_once()
@@ -172,6 +172,7 @@ async def test_an_email_with_an_unknown_template_is_retried_and_reported(
     db: MailDatabase,
     organization_id: UUID,
     sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
 ) -> None:
@@ -184,7 +185,7 @@ async def test_an_email_with_an_unknown_template_is_retried_and_reported(
     transport = RecordingTransport()
 
     # when
-    sent = await OutboxWorker(sessionmaker, settings, box, transport).run_once()
+    sent = await OutboxWorker(app_sessionmaker, settings, box, transport).run_once()
 
     # then
     assert sent == 0

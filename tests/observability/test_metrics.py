@@ -103,10 +103,11 @@ async def test_a_batch_reports_its_sql_statements_as_one_batch(client, make):
         "portal_graph_graphql_requests_total", operation="Other", outcome="ok") == 1
 
 
-async def test_the_outbox_is_read_from_the_database_at_each_scrape(client, make, services):
+async def test_the_outbox_is_read_from_the_database_at_each_scrape(client, make, services,
+                                                                    sessionmaker):
     org = await make.organization()
     empty = await scrape(client)
-    async with services.sessionmaker() as session, session.begin():
+    async with sessionmaker() as session, session.begin():
         for address in ("a@example.com", "b@example.com"):
             await outbox.enqueue(session, organization_id=org, template="invitation",
                                  to_address=address, params={}, secret=None, box=services.box)

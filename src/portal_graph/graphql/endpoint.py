@@ -15,7 +15,7 @@ from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal_graph.auth.service import resolve_viewer
+from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.execution import format_error
 from portal_graph.http.failures import classify, failure_response
@@ -60,6 +60,16 @@ def _wants_graphiql(request: Request) -> bool:
             and "query" not in request.query_params)
 
 
+def _invalid_token(media_type: str) -> Response:
+    """RFC 6750: a bearer token that is unknown, expired or revoked is refused (not treated as
+    anonymous), so a client notices at once that it must sign in again."""
+    body = {"errors": [{"message": "The bearer token is invalid, expired or revoked.",
+                        "extensions": {"code": "UNAUTHENTICATED"}}]}
+    OperationObservation().finish(body)
+    return _json(body, 401, media_type,
+                 **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
 class GraphQLEndpoint:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -101,7 +111,10 @@ class GraphQLEndpoint:
         requests = parsed.requests if isinstance(parsed, GraphQLBatch) else (parsed,)
         # settled(): no statement may still run when the transaction ends (see RequestSession).
         async with self.services.sessionmaker() as session, session.begin(), session.settled():
-            viewer = await resolve_viewer(session, bearer_token(request), settings)
+            try:
+                viewer = await resolve_viewer(session, bearer_token(request), settings)
+            except InvalidToken:
+                return _invalid_token(media_type)
             results = []
             for one in requests:
                 context = Context(session=session, viewer=viewer, settings=settings,

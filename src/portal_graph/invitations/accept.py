@@ -22,6 +22,7 @@ from portal_graph.config import Settings
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 from portal_graph.external_users import repository as external_repo
 from portal_graph.invitations import repository as repo
 from portal_graph.invitations import tokens
@@ -45,11 +46,13 @@ class Preview:
 
 
 async def _find(session: RequestSession, token: str) -> tuple[Row[Any], bytes] | None:
-    """The pending (possibly expired) invitation of a token, with the token's digest."""
+    """The pending (possibly expired) invitation of a token, with the token's digest. Any
+    organization's: the token is what tells which (the INVITATION_TOKEN system context)."""
     digest = tokens.digest_of(token)
     if digest is None:
         return None
-    row = await repo.by_digest(session, digest)
+    row = await session.as_system(SystemContext.INVITATION_TOKEN,
+                                  lambda: repo.by_digest(session, digest))
     if (row is None or not tokens.matches(row.token_hash, token)
             or row.state is not models.InvitationState.PENDING):
         return None
@@ -66,12 +69,16 @@ async def preview(session: RequestSession, token: str) -> Preview | None:
     if found is None:
         return None
     row, _ = found
-    customers = await _customers(session, admin_scope(row.organization_id), row.id)
-    person = await accounts_repo.person_by_email(session, row.email_normalized)
-    return Preview(organization_name=row.organization_name, email=row.email, name=row.name,
-                   customer_names=[c.name for c in customers], expires_at=row.expires_at,
-                   expired=bool(row.expired),
-                   password_required=person is None or not person.password_hash)
+
+    async def read() -> Preview:
+        customers = await _customers(session, admin_scope(row.organization_id), row.id)
+        person = await accounts_repo.person_by_email(session, row.email_normalized)
+        return Preview(organization_name=row.organization_name, email=row.email, name=row.name,
+                       customer_names=[c.name for c in customers], expires_at=row.expires_at,
+                       expired=bool(row.expired),
+                       password_required=person is None or not person.password_hash)
+
+    return await session.acting_for(row.organization_id, read)
 
 
 async def accept(session: RequestSession, settings: Settings, *, token: str, password: str,
@@ -84,6 +91,15 @@ async def accept(session: RequestSession, settings: Settings, *, token: str, pas
     row, digest = found
     if row.expired:
         raise Rejected(UserErrorCode.INVITATION_EXPIRED, EXPIRED, "token")
+    # The rest happens in the invitation's organization, which the token has just named.
+    return await session.acting_for(row.organization_id, lambda: _join(
+        session, settings, row, digest, password=password, name=name,
+        client_address=client_address))
+
+
+async def _join(session: RequestSession, settings: Settings, row: Row[Any], digest: bytes, *,
+                password: str, name: str | None, client_address: str | None,
+                ) -> auth.LoginResult:
     scope = admin_scope(row.organization_id)
     person = await accounts_repo.person_by_email(session, row.email_normalized)
     new_hash = await _password(person, password, row.email_normalized)

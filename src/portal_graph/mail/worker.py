@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_graph.config import Settings
 from portal_graph.db import models
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.transport import Transport
@@ -99,7 +100,7 @@ class OutboxWorker:
         if self._unrecorded:
             await self._record_unrecorded()  # raises while the database is still away
         delivered: list[uuid.UUID] = []
-        async with self._sessionmaker() as session, session.begin():
+        async with self._system_session() as session, session.begin():
             for email in await outbox.claim_due(session, batch):
                 if self._stopping():
                     break  # unclaimed on commit, untouched: another worker or the next run sends it
@@ -109,8 +110,12 @@ class OutboxWorker:
             self._unrecorded.pop(email_id, None)
         return len(delivered)
 
+    def _system_session(self) -> AsyncSession:
+        """Due emails belong to every organization: the OUTBOX system context."""
+        return self._sessionmaker(**system_tenancy(SystemContext.OUTBOX))  # type: ignore[no-any-return]
+
     async def _record_unrecorded(self) -> None:
-        async with self._sessionmaker() as session, session.begin():
+        async with self._system_session() as session, session.begin():
             for email in self._unrecorded.values():
                 await outbox.mark_sent(session, email)
         logger.info("recorded %d emails sent before the database went away",

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox
 
 log = logging.getLogger("portal_graph.observability")
@@ -172,7 +173,7 @@ async def _outbox_depth(request: Request) -> dict[str, int] | None:
     if services is None:
         return None
     try:
-        async with services.sessionmaker() as session:
+        async with services.sessionmaker(**system_tenancy(SystemContext.METRICS)) as session:
             return await asyncio.wait_for(outbox.queue_depth(session),
                                           OUTBOX_QUERY_TIMEOUT_SECONDS)
     except Exception as error:  # a scrape must answer even when the database is down
