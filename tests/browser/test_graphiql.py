@@ -120,7 +120,7 @@ async def test_after_login_every_tab_runs_signed_in_with_the_admin_schema(
     assert invited["invitation"]["emailStatus"] in ("QUEUED", "SENT")
     await screenshot(page, "graphiql-3-invite")
 
-    # 4. A tab's own Authorization header signs that tab: here an unknown token, anonymous.
+    # 4. A tab's own Authorization header signs that tab: here an unknown token, refused (401).
     await _open_tab(page, "<untitled>")
     await page.get_by_text("Headers", exact=True).click()
     await _type_into(page, VISIBLE_TOOL_EDITOR,

@@ -28,7 +28,12 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.utils.await_maybe import await_maybe
 
 from portal_graph.graphql import plain_fields
-from portal_graph.graphql.audiences import forbidden_field_rule, forbidden_type_rule
+from portal_graph.graphql.audiences import (
+    FORBIDDEN,
+    TOLD_WHAT_IS_HIDDEN,
+    forbidden_field_rule,
+    forbidden_type_rule,
+)
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.limits import (
     QueryLimits,
@@ -68,10 +73,14 @@ class Prepared:
 
 
 def _rules_for(audience: Audience) -> tuple[type, ...]:
+    """graphql-core's rules; for staff, a hidden name is FORBIDDEN rather than unknown. Anyone
+    else gets graphql-core's own error for a name their schema lacks: hidden means unknown."""
     full = full_schema()._schema
-    swapped = {FieldsOnCorrectTypeRule: forbidden_field_rule(full, audience),
-               KnownTypeNamesRule: forbidden_type_rule(full, audience)}
-    rules = [swapped.get(rule, rule) for rule in specified_rules]
+    swapped = {FieldsOnCorrectTypeRule: forbidden_field_rule(full),
+               KnownTypeNamesRule: forbidden_type_rule(full)}
+    rules = list(specified_rules)
+    if audience in TOLD_WHAT_IS_HIDDEN:
+        rules = [swapped.get(rule, rule) for rule in rules]
     return (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
 
 
@@ -107,12 +116,12 @@ class Executor:
             cached = self._validated.remember(
                 key, validate(schema, document, self.rules[audience]) or [])
         if cached:
-            # A denial explains the whole refusal; the errors that follow from it add noise.
-            denials = [e for e in cached if (e.extensions or {}).get("code")
-                       in ("FORBIDDEN", "UNAUTHENTICATED")]
-            cached = denials or cached
-            if audience not in (Audience.STAFF, Audience.ADMIN):
-                cached = strip_suggestions(cached)
+            if audience in TOLD_WHAT_IS_HIDDEN:
+                # A denial explains the whole refusal; the errors that follow from it add noise.
+                denials = [e for e in cached if (e.extensions or {}).get("code") == FORBIDDEN]
+                cached = denials or cached
+            else:
+                cached = strip_suggestions(cached)  # "Did you mean" would name hidden fields
             return Prepared(None, list(cached))
         return Prepared(document, [])
 
