@@ -100,6 +100,19 @@ async def test_completing_a_job_stamps_its_completion_time(api, staff_token):
      ["input", "geometry"]),
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
                                 "jobId": "nope"}}, "NOT_FOUND", ["input", "jobId"]),
+    # Dates nobody means: year 1 and year 9999 are typos or probes.
+    (CREATE_JOB, {"input": {"customerId": "$C", "title": "x",
+                            "scheduledFor": "0001-01-01T00:00:00+00:00"}}, "INVALID_INPUT",
+     ["input", "scheduledFor"]),
+    (CREATE_JOB, {"input": {"customerId": "$C", "title": "x",
+                            "scheduledFor": "9999-12-31T23:59:59+00:00"}}, "INVALID_INPUT",
+     ["input", "scheduledFor"]),
+    (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
+                                "capturedAt": "1899-12-31T23:00:00+00:00"}}, "INVALID_INPUT",
+     ["input", "capturedAt"]),
+    (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
+                                "capturedAt": "2200-01-01T00:00:00"}}, "INVALID_INPUT",
+     ["input", "capturedAt"]),
 ])
 async def test_bad_input_gets_a_user_error_and_writes_nothing(api, staff_token, sessionmaker,
                                                               query, variables, code, field):
