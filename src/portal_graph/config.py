@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     query_max_cost: int = Field(default=50_000, ge=10)  # fits 5 customers x 100 jobs + 10+10
     query_max_first: int = Field(default=100, ge=1, le=10_000)
     query_max_directives: int = Field(default=50, ge=0)
+    # Fields per selection set, and repeats of one name there (graphql/budgets.py).
+    query_max_selections: int = Field(default=150, ge=1)
+    query_max_repeated_fields: int = Field(default=20, ge=1)
+    # Much smaller budgets for external users and anonymous callers, checked before
+    # validation: none of their documents may cost more than a few ms of CPU.
+    query_max_tokens_external: int = Field(default=600, ge=100, le=100_000)
+    query_max_selections_external: int = Field(default=60, ge=1)
+    query_max_repeated_fields_external: int = Field(default=8, ge=1)
+    query_max_tokens_anonymous: int = Field(default=400, ge=100, le=100_000)
+    query_max_selections_anonymous: int = Field(default=30, ge=1)
+    query_max_repeated_fields_anonymous: int = Field(default=3, ge=1)
+    query_max_cost_anonymous: int = Field(default=2000, ge=10)
     shutdown_grace_seconds: int = Field(default=30, ge=1)
     # Shorter than the shutdown grace, so a request cut by its deadline still gets an answer.
     request_timeout_seconds: float = Field(default=15, gt=0, le=600)
@@ -83,11 +95,12 @@ class Settings(BaseSettings):
     rate_limit_accept_per_address: str = "20/60"
     rate_limit_preview_per_address: str = "60/60"
     rate_limit_invites_per_organization: str = "200/3600"
+    rate_limit_anonymous_per_address: str = "300/60"  # every request without a bearer token
 
     @field_validator(
         "rate_limit_login_per_address", "rate_limit_login_per_email",
         "rate_limit_accept_per_address", "rate_limit_preview_per_address",
-        "rate_limit_invites_per_organization",
+        "rate_limit_invites_per_organization", "rate_limit_anonymous_per_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -103,10 +116,20 @@ class Settings(BaseSettings):
                              "SHUTDOWN_GRACE_SECONDS, or shutdown cuts requests off unanswered")
         return self
 
-    def query_limits(self) -> dict[str, int]:
-        return {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
-                "max_tokens": self.query_max_tokens, "max_cost": self.query_max_cost,
-                "max_first": self.query_max_first, "max_directives": self.query_max_directives}
+    def query_limits(self, audience: Literal["staff", "external", "anonymous"] = "staff",
+                     ) -> dict[str, int]:
+        """One audience's query limits: staff's, with that audience's own where it has one."""
+        limits = {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
+                  "max_tokens": self.query_max_tokens, "max_cost": self.query_max_cost,
+                  "max_first": self.query_max_first,
+                  "max_directives": self.query_max_directives,
+                  "max_selections": self.query_max_selections,
+                  "max_repeated_fields": self.query_max_repeated_fields}
+        for name in ("tokens", "selections", "repeated_fields", "cost"):
+            own = getattr(self, f"query_max_{name}_{audience}", None)
+            if own is not None:
+                limits[f"max_{name}"] = own
+        return limits
 
     def rate(self, name: str) -> tuple[int, int]:
         hits, _, seconds = getattr(self, f"rate_limit_{name}").partition("/")

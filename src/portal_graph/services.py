@@ -14,11 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from portal_graph.config import Settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
+from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.execution import Executor
-from portal_graph.graphql.limits import QueryLimits
-from portal_graph.mail.secretbox import SecretBox
+from portal_graph.mail.secretbox import SecretBox, server_key
 from portal_graph.problems import Rejected, UserErrorCode
-from portal_graph.ratelimit import Limit, RateAction, RateLimiter, RateLimits, limit_keys
+from portal_graph.ratelimit import (
+    Limit,
+    RateAction,
+    RateDecision,
+    RateLimiter,
+    RateLimits,
+    limit_keys,
+    rate_key,
+)
 
 if TYPE_CHECKING:
     from portal_graph.graphql.context import Context
@@ -37,6 +45,7 @@ class Services:
     box: SecretBox
     rate_limiter: RateLimiter
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
 
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
@@ -47,11 +56,12 @@ class Services:
         return cls(
             settings=settings, engine=engine, limiter_engine=limiter_engine,
             sessionmaker=sessionmaker,
-            executor=Executor(QueryLimits(**settings.query_limits())),
+            executor=Executor(audience_limits(settings)),
             box=SecretBox.from_settings(settings),
             rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
                                                        settings.db_request_role)),
             rate_limits=_rate_limits(settings),
+            rate_secret=rate_key(server_key(settings)),
         )
 
     async def close(self) -> None:
@@ -61,7 +71,8 @@ class Services:
     async def _guard(self, action: RateAction, ctx: Context, email: str | None = None) -> None:
         """Refuse with RATE_LIMITED when this attempt is over any of its limits."""
         keys = limit_keys(action, ctx.client_address or "unknown", email,
-                          organization_id=ctx.viewer.organization_id, limits=self.rate_limits)
+                          secret=self.rate_secret, organization_id=ctx.viewer.organization_id,
+                          limits=self.rate_limits)
         decision = await self.rate_limiter.hit_all(keys)
         if not decision.allowed:
             raise Rejected(UserErrorCode.RATE_LIMITED,
@@ -80,8 +91,16 @@ class Services:
     async def guard_invite(self, ctx: Context) -> None:
         await self._guard(RateAction.INVITE, ctx)
 
+    async def count_anonymous(self, client_address: str | None,
+                              operations: int) -> RateDecision:
+        """Count a request without a bearer token (each operation of a batch) against its
+        address, before its documents are parsed."""
+        keys = limit_keys(RateAction.ANONYMOUS, client_address or "unknown",
+                          secret=self.rate_secret, limits=self.rate_limits)
+        return await self.rate_limiter.hit_all(keys, weight=operations)
+
 
 def _rate_limits(settings: Settings) -> RateLimits:
     names = ("login_per_address", "login_per_email", "accept_per_address",
-             "preview_per_address", "invites_per_organization")
+             "preview_per_address", "invites_per_organization", "anonymous_per_address")
     return RateLimits(**{name: Limit(*settings.rate(name)) for name in names})
