@@ -32,6 +32,7 @@ from portal_graph.http.graphql_http import (
 from portal_graph.http.request_id import new_request_id
 from portal_graph.observability import OperationObservation, observe_operation
 from portal_graph.ratelimit import RateDecision
+from portal_graph.scope import Audience
 from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 
@@ -193,7 +194,10 @@ class GraphQLEndpoint:
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             errors = [over_budget] if over_budget is not None else prepared.errors
             return {"errors": [format_error(e, context.request_id) for e in errors]}, status
-        observed.identify(prepared.document, one.operation_name)
+        # A name becomes a metrics label only from a signed-in caller (or from the product's
+        # own pages): anonymous clients cannot fill the label slots with names of their own.
+        observed.identify(prepared.document, one.operation_name,
+                          admit_new_name=context.viewer.audience is not Audience.ANONYMOUS)
         operation = executor.operation_type(prepared.document, one.operation_name)
         if operation is None:
             error = GraphQLError("Unknown or ambiguous operation name.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -42,8 +43,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OUTBOX_QUERY_TIMEOUT_SECONDS = 2.0
 
 # Operation names come from clients: a label per name would let any client create series
-# without end. Names are kept up to this many per process; later ones share OTHER.
+# without end. Only names of validated operations become labels, and only from signed-in
+# callers or from the product's own anonymous pages (the accept page, GraphiQL's sign-in and
+# introspection); up to this many per process; everything else shares OTHER.
 MAX_OPERATION_NAMES = 200
+OWN_ANONYMOUS_OPERATIONS = frozenset({"InvitationPreview", "AcceptInvitation", "Login",
+                                      "IntrospectionQuery"})
 # Parenthesised so they can never be mistaken for a real operation (GraphQL names can't
 # contain parentheses).
 ANONYMOUS = "(anonymous)"
@@ -94,15 +99,18 @@ OUTBOX_DELIVERIES = Counter(
 )
 
 
-def operation_label(name: str | None) -> str:
-    """The label for an operation name, bounded in number per process."""
+def operation_label(name: str | None, *, admit: bool = True) -> str:
+    """The label for a validated operation's name, bounded in number per process; a name not
+    seen before becomes a label only if `admit` (a signed-in caller) or it is one of the
+    product's own anonymous operations."""
     if not name:
         return ANONYMOUS
     if not _NAME.fullmatch(name):
         return OTHER
     if name in _known_operations:
         return name
-    if len(_known_operations) >= MAX_OPERATION_NAMES:
+    if len(_known_operations) >= MAX_OPERATION_NAMES or not (
+            admit or name in OWN_ANONYMOUS_OPERATIONS):
         return OTHER
     _known_operations.add(name)
     return name
@@ -199,13 +207,26 @@ def exposition(depth: Mapping[str, int] | None) -> bytes:
     return generate_latest(process_registry()) + generate_latest(scraped)
 
 
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def metrics_page(request: Request) -> Response:
+    """With METRICS_TOKEN set, only for `Authorization: Bearer <it>`; without it, only for
+    clients on this machine (a scraper beside the server, or through a tunnel)."""
     token = request.app.state.services.settings.metrics_token
     if token is not None:
         offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):
             return Response("Unauthorized\n", status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
+    elif not _loopback(request):
+        return Response("Set METRICS_TOKEN to scrape /metrics from another host.\n",
+                        status_code=403)
     depth = await _outbox_depth(request)
     body = await asyncio.to_thread(exposition, depth)  # multiprocess reads files
     return Response(body, media_type=CONTENT_TYPE_LATEST,
