@@ -1,0 +1,135 @@
+"""What row-level security costs: the bench's GraphQL workloads with the tenant policies on,
+then off, on the same data and server settings.
+
+`.venv/bin/python bench/rls_cost.py [--quick] [--rounds 2] [--database-url URL]`
+
+The data is bench/run.py's (`portal-graph seed-scale`, in a database of its own by default).
+The server runs as it does on a superuser URL: every transaction switches to the request role,
+so the policies apply. "Off" is `ALTER TABLE ... DISABLE ROW LEVEL SECURITY` on every tenant
+table (restored at the end, whatever happens); the transaction's opening statement (who it
+acts for) still runs then, so this measures the policies, and the statement is counted apart
+(tests/performance: one statement more per request). The modes alternate, `--rounds` times,
+so that both meet the same machine load; p50 and p99 are over all rounds of a mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import orjson  # noqa: E402
+
+from bench.load import Measured, drive  # noqa: E402
+from bench.run import (  # noqa: E402
+    CLIENTS,
+    RESULTS,
+    budget,
+    free_port,
+    graphql_command,
+    prepare_data,
+    serving,
+)
+from bench.workloads import WORKLOADS, available, bench_environment  # noqa: E402
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/portal_graph_bench_rls"
+TENANT_TABLES = """
+    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind = 'r' AND EXISTS (
+        SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)
+    ORDER BY 1"""
+
+
+@contextlib.asynccontextmanager
+async def policies(url: str, enabled: bool) -> AsyncIterator[None]:
+    conn = await asyncpg.connect(url)
+    tables: list[str] = []
+    try:
+        tables = [row[0] for row in await conn.fetch(TENANT_TABLES)]
+        verb = "ENABLE" if enabled else "DISABLE"
+        for table in tables:
+            await conn.execute(f'ALTER TABLE "{table}" {verb} ROW LEVEL SECURITY')
+        yield
+    finally:
+        for table in tables:
+            await conn.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+        await conn.close()
+
+
+def merged(runs: list[Measured]) -> Measured:
+    total = Measured(clients=runs[0].clients)
+    for run in runs:
+        total.iterations += run.iterations
+        total.errors += run.errors
+        total.seconds += run.seconds
+        total.latencies_ms.extend(run.latencies_ms)
+        total.first_error = total.first_error or run.first_error
+    return total
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    args = parser.parse_args()
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data, facts = await prepare_data(args.database_url, args.quick)
+    workloads = [w for w in WORKLOADS if available(w, data)]
+    env = bench_environment(args.database_url)
+    runs: dict[tuple[str, bool, int], list[Measured]] = {}
+    for round_ in range(args.rounds):
+        for enabled in (True, False) if round_ % 2 == 0 else (False, True):
+            port = free_port()
+            async with policies(args.database_url, enabled):
+                with serving(graphql_command(port, 1), env, port) as base:
+                    for workload in workloads:
+                        for clients in (1, CLIENTS):
+                            iterations, cap = budget(workload, clients, args.quick)
+                            measured = await drive(base, workload.graphql, data,
+                                                   clients=clients, iterations=iterations,
+                                                   time_cap=cap, warmup=min(clients, 8) * 2)
+                            runs.setdefault((workload.key, enabled, clients), []).append(
+                                measured)
+                            print(f"round {round_ + 1} policies {'on ' if enabled else 'off'} "
+                                  f"{workload.key:<14} {clients:>2} clients: p50 "
+                                  f"{measured.percentile(50):.1f} ms, "
+                                  f"{measured.per_second:.1f}/s, errors {measured.errors}",
+                                  flush=True)
+
+    report: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "quick": args.quick,
+                              "rounds": args.rounds, "data": facts, "workloads": {}}
+    lines = ["| workload | clients | policies on: p50 / p99 ms, it/s | off: p50 / p99 ms, it/s "
+             "| cost (p50) |", "|---|---|---|---|---|"]
+    for workload in workloads:
+        for clients in (1, CLIENTS):
+            on = merged(runs[workload.key, True, clients]).summary()
+            off = merged(runs[workload.key, False, clients]).summary()
+            cost = (on["p50_ms"] / off["p50_ms"] - 1) * 100 if on["p50_ms"] and off["p50_ms"] \
+                else None
+            report["workloads"][f"{workload.key}@{clients}"] = {"on": on, "off": off,
+                                                                 "cost_percent": cost}
+            lines.append(f"| {workload.title} | {clients} | {on['p50_ms']} / {on['p99_ms']}, "
+                         f"{on['per_second']} | {off['p50_ms']} / {off['p99_ms']}, "
+                         f"{off['per_second']} | "
+                         f"{'' if cost is None else f'{cost:+.1f}%'} |")
+    path = RESULTS / f"rls-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    print("\n".join(lines))
+    print(f"written to {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
