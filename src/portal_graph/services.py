@@ -38,7 +38,9 @@ class Services:
     engine: AsyncEngine
     # Rate-limit counters commit on their own (a rolled-back request still counts), so they
     # need a connection besides the request's: a small pool of their own, so that a burst of
-    # requests holding every request connection cannot starve them.
+    # requests holding every request connection cannot starve them. Their commits don't wait
+    # for the WAL flush: every request without a token counts, and a flush each would queue
+    # behind the disk; a crash losing the last few hits is harmless.
     limiter_engine: AsyncEngine
     sessionmaker: async_sessionmaker[RequestSession]
     executor: Executor
@@ -52,7 +54,7 @@ class Services:
         engine = make_engine(settings, database_url)
         sessionmaker = make_sessionmaker(engine, settings.db_request_role)
         limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
-                                     name="portal-graph-limits")
+                                     name="portal-graph-limits", durable_commits=False)
         return cls(
             settings=settings, engine=engine, limiter_engine=limiter_engine,
             sessionmaker=sessionmaker,

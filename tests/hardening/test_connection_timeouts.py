@@ -70,3 +70,13 @@ async def test_a_transaction_left_open_is_ended_by_the_server(
         await asyncio.sleep(0.6)  # idle in the transaction, past the timeout
         with pytest.raises(DBAPIError, match="connection is closed"):
             await session.execute(text("SELECT 1"))
+
+
+async def test_rate_limit_counts_do_not_wait_for_the_disk_but_requests_do(services: Any) -> None:
+    durability = text("SELECT current_setting('synchronous_commit')")
+    async with services.sessionmaker() as session, session.begin():
+        requests = await session.scalar(durability)
+    async with services.rate_limiter._sessionmaker() as session, session.begin():
+        counters = await session.scalar(durability)
+
+    assert (requests, counters) == ("on", "off")

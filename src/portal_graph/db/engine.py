@@ -25,7 +25,11 @@ def asyncpg_url(url: str) -> str:
 
 
 def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None,
-                max_overflow: int | None = None, name: str = "portal-graph") -> AsyncEngine:
+                max_overflow: int | None = None, name: str = "portal-graph",
+                durable_commits: bool = True) -> AsyncEngine:
+    """`durable_commits=False`: commits don't wait for the WAL flush (for rate-limit counters,
+    where losing the last hits in a crash is harmless and a flush per request is not)."""
+    commits = {} if durable_commits else {"synchronous_commit": "off"}
     engine = create_async_engine(
         asyncpg_url(url or resolve_database_url(settings)),
         pool_size=settings.db_pool_size if pool_size is None else pool_size,
@@ -41,6 +45,7 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
                 "idle_in_transaction_session_timeout": str(
                     settings.db_idle_in_transaction_timeout_ms),
                 "application_name": name,
+                **commits,
             },
         },
     )
