@@ -1,7 +1,7 @@
 """What row-level security costs: the bench's GraphQL workloads with the tenant policies on,
 then off, on the same data and server settings.
 
-`.venv/bin/python bench/rls_cost.py [--quick] [--rounds 2] [--database-url URL]`
+`.venv/bin/python bench/rls_cost.py [--quick] [--rounds 2] [--sql] [--database-url URL]`
 
 The data is bench/run.py's (`portal-graph seed-scale`, in a database of its own by default).
 The server runs as it does on a superuser URL: every transaction switches to the request role,
@@ -10,6 +10,11 @@ table (restored at the end, whatever happens); the transaction's opening stateme
 acts for) still runs then, so this measures the policies, and the statement is counted apart
 (tests/performance: one statement more per request). The modes alternate, `--rounds` times,
 so that both meet the same machine load; p50 and p99 are over all rounds of a mode.
+
+On a shared machine the end-to-end difference drowns in noise; `--sql` measures where the
+policies act instead: the statements each workload runs (captured from the app in process),
+each under EXPLAIN ANALYZE (best of 7) as the request role acting for the organization, and
+as the superuser, to whom no policy applies.
 """
 
 from __future__ import annotations
@@ -65,6 +70,91 @@ async def policies(url: str, enabled: bool) -> AsyncIterator[None]:
         await conn.close()
 
 
+async def sql_cost(url: str) -> list[str]:
+    """Per workload: the SQL execution time of its statements with the policies, without."""
+    import httpx
+    from sqlalchemy import event
+
+    from bench.workloads import NODE, PORTAL, SEARCH, bench_settings
+    from portal_graph.app import create_app
+    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.scale import mint_session, search_fragment
+
+    conn = await asyncpg.connect(url)
+    org = await conn.fetchval(  # the largest organization: the full dataset's, if seeded
+        "SELECT organization_id FROM jobs GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+    client = await conn.fetchval(
+        "SELECT p.email_normalized FROM persons p JOIN external_users e ON e.person_id = p.id "
+        "AND e.organization_id = $1 WHERE p.email_normalized LIKE 'scale-client%' ORDER BY 1 "
+        "LIMIT 1", org)
+    admin = await conn.fetchval(
+        "SELECT p.email_normalized FROM persons p JOIN staff_members s ON s.person_id = p.id "
+        "AND s.organization_id = $1 AND s.role = 'ADMIN' LIMIT 1", org)
+    job = await conn.fetchval("SELECT id FROM jobs WHERE organization_id = $1 LIMIT 1", org)
+    external, staff = await mint_session(url, org, client), await mint_session(url, org, admin)
+    settings = bench_settings(url)
+    app = create_app(settings)
+    engine = app.state.services.engine.sync_engine
+    cases = {"external portal, 50 jobs": (PORTAL, {"jobs": 10}, external),
+             "external portal, 500 jobs": (PORTAL, {"jobs": 100}, external),
+             "admin externalUsers(search:)": (SEARCH, {"search": search_fragment()}, staff),
+             "node(id:) of a job": (NODE, {"id": to_global_id("Job", job)}, staff)}
+    lines = ["| workload | statements | SQL time, policies off | on | difference |",
+             "|---|---|---|---|---|"]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        for title, (query, variables, token) in cases.items():
+            seen: list[tuple[str, Any]] = []
+
+            def record(conn: Any, cursor: Any, statement: str, parameters: Any,
+                       *args: Any, seen: list[tuple[str, Any]] = seen) -> None:
+                seen.append((statement, parameters))
+
+            event.listen(engine, "before_cursor_execute", record)
+            await http.post("/graphql", json={"query": query, "variables": variables},
+                            headers={"Authorization": f"Bearer {token}"})
+            event.remove(engine, "before_cursor_execute", record)
+            statements = seen[2:]  # after the tenancy opening and the viewer lookup
+            on = sum([await _explained(conn, str(org), s, p, True) for s, p in statements])
+            off = sum([await _explained(conn, str(org), s, p, False) for s, p in statements])
+            lines.append(f"| {title} | {len(statements)} | {off:.2f} ms | {on:.2f} ms | "
+                         f"{on - off:+.2f} ms |")
+        lines.append(f"\nthe transaction's opening statement: {await _opening_ms(app):.3f} ms "
+                     "median round trip, through the app's own session")
+    await app.state.services.close()
+    await conn.close()
+    return lines
+
+
+async def _opening_ms(app: Any) -> float:
+    """The round trip of the statement every transaction now starts with."""
+    import time
+
+    from portal_graph.db.tenancy import APPLY, Tenancy
+
+    async with app.state.services.sessionmaker() as session, session.begin():
+        timings = []
+        for _ in range(2000):
+            began = time.perf_counter()
+            await session.execute(APPLY, Tenancy().params())
+            timings.append(time.perf_counter() - began)
+    return sorted(timings)[len(timings) // 2] * 1000
+
+
+async def _explained(conn: asyncpg.Connection, organization: str, statement: str,
+                     parameters: Any, policies: bool) -> float:
+    best = float("inf")
+    for _ in range(7):
+        async with conn.transaction():
+            if policies:
+                await conn.execute("SELECT set_config('role', 'portal_graph_request', true), "
+                                   "set_config('app.organization_id', $1, true)", organization)
+            plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
+                                       *parameters)
+        best = min(best, orjson.loads(plan)[0]["Execution Time"])
+    return best
+
+
 def merged(runs: list[Measured]) -> Measured:
     total = Measured(clients=runs[0].clients)
     for run in runs:
@@ -82,10 +172,15 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--sql", action="store_true",
+                        help="only the statements' SQL time, with and without the policies")
     args = parser.parse_args()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     data, facts = await prepare_data(args.database_url, args.quick)
+    if args.sql:
+        print("\n".join(await sql_cost(args.database_url)))
+        return 0
     workloads = [w for w in WORKLOADS if available(w, data)]
     env = bench_environment(args.database_url)
     runs: dict[tuple[str, bool, int], list[Measured]] = {}
