@@ -142,11 +142,11 @@ async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Setting
     # role (db/tenancy.py); the test itself reads and writes as the superuser.
     engine = create_async_engine(asyncpg_url(url), pool_pre_ping=True)
     make = Factory(async_sessionmaker(engine, expire_on_commit=False))
-    org = await make.organization(name="Faulty Grounds")
-    admin = await make.staff(org)
-    customer = await make.customer(org)
-    await make.job(org, customer)
-    try:
+    try:  # from here on, a failing set-up must not leave the server running
+        org = await make.organization(name="Faulty Grounds")
+        admin = await make.staff(org)
+        customer = await make.customer(org)
+        await make.job(org, customer)
         yield Stack(private_pg, smtp, server, engine, make, org,
                     await make.session_token(org, admin["person"]["id"]),
                     to_global_id("Customer", customer))
