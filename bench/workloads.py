@@ -234,6 +234,8 @@ def bench_environment(database_url: str, data_dir: str | None = None) -> dict[st
         "RATE_LIMIT_PREVIEW_PER_ADDRESS": GENEROUS,
         "RATE_LIMIT_LOGIN_PER_ADDRESS": GENEROUS,
         "RATE_LIMIT_LOGIN_PER_EMAIL": GENEROUS,
+        # The accept of invite -> accept is a request without a token, from one address.
+        "RATE_LIMIT_ANONYMOUS_PER_ADDRESS": GENEROUS,
     }
 
 

@@ -1,5 +1,12 @@
 """Fixtures: a real PostgreSQL database per test run, created, migrated and dropped here.
 
+The database belongs to a role made for the run, as on a managed server: it owns its database
+and tables, and is neither a superuser nor allowed to create roles or bypass row-level
+security. The app under test connects as that role (`database_url`), so every request in the
+suite passes PostgreSQL's tenant policies. The tests' own view (`engine`, `sessionmaker`: the
+factories, the clean-up and the assertions about stored rows) connects as the administrator,
+which sees every row.
+
 Tests share one event loop (session scope, see pyproject) so one engine serves them all;
 tables are truncated after each test that wrote, keeping tests independent.
 """
@@ -10,19 +17,27 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from portal_graph.config import Settings, load_settings
-from portal_graph.db.engine import make_engine, make_sessionmaker
+from portal_graph.db.engine import asyncpg_url, make_engine, make_sessionmaker
 from portal_graph.db.migrate import upgrade
 from portal_graph.db.models import Base
+from portal_graph.db.session import RequestSession
 from tests.factories import Factory
 from tests.mail.mail_support import SmtpServer
 
@@ -30,28 +45,64 @@ ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127
 
 
 def _database_url(name: str) -> str:
+    """A database's URL, as the administrator."""
     base, _, _ = ADMIN_URL.rpartition("/")
     return f"{base}/{name}"
 
 
-async def _admin(sql: str) -> None:
+async def _admin(*statements: str) -> None:
     conn = await asyncpg.connect(ADMIN_URL)
     try:
-        await conn.execute(sql)
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
 
 
+@dataclass(frozen=True)
+class RunDatabase:
+    name: str
+    owner: str  # LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS; owns the database
+    password: str
+
+    def url_as(self, user: str | None = None, password: str | None = None) -> str:
+        """This database's URL, as the administrator or as another role."""
+        parts = urlsplit(ADMIN_URL)
+        netloc = parts.netloc
+        if user is not None:
+            host = netloc.rpartition("@")[2]
+            netloc = f"{quote(user)}:{quote(password or '')}@{host}"
+        return urlunsplit((parts.scheme, netloc, f"/{self.name}", parts.query, ""))
+
+    @property
+    def owner_url(self) -> str:
+        return self.url_as(self.owner, self.password)
+
+    @property
+    def admin_url(self) -> str:
+        return self.url_as()
+
+
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def test_database() -> Iterator[RunDatabase]:
     name = f"portal_graph_test_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = _database_url(name)
-    upgrade(url)
+    database = RunDatabase(name=name, owner=name, password=secrets.token_urlsafe(16))
+    asyncio.run(_admin(
+        f"CREATE ROLE \"{database.owner}\" LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB "
+        f"NOBYPASSRLS PASSWORD '{database.password}'",
+        f'CREATE DATABASE "{name}" OWNER "{database.owner}"'))
     try:
-        yield url
+        upgrade(database.owner_url)
+        yield database
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                           f'DROP ROLE IF EXISTS "{database.owner}"'))
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: RunDatabase) -> str:
+    """What the app connects with: the database's owner, bound by row-level security."""
+    return test_database.owner_url
 
 
 @pytest.fixture(scope="session")
@@ -69,15 +120,30 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def engine(test_database: RunDatabase) -> AsyncIterator[AsyncEngine]:
+    """The tests' own view of the database: the administrator, who sees every row."""
+    engine = create_async_engine(asyncpg_url(test_database.admin_url), pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@pytest.fixture(scope="session")
+async def app_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The app's own connection (the database's owner), for tests that run app code without
+    HTTP: its transactions see only what row-level security lets through."""
     engine = make_engine(settings)
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return make_sessionmaker(engine)
+def app_sessionmaker(app_engine: AsyncEngine) -> async_sessionmaker[RequestSession]:
+    return make_sessionmaker(app_engine)
 
 
 TABLES = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -97,6 +163,7 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 async def services(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The app's services, connecting as the database's owner (see `database_url`)."""
     from portal_graph.services import Services  # imported late: the app is heavy
 
     services = Services.create(settings, settings.database_url)

@@ -9,14 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_graph.auth.passwords import hash_password_sync
 from portal_graph.auth.tokens import SESSION_PREFIX, new_token, token_digest
 from portal_graph.db import models
-from portal_graph.db.session import RequestSession
 
 PASSWORD = "correct horse battery staple"
+# What a request with a dead bearer token (ended, revoked, expired, unknown) is answered: 401.
+INVALID_TOKEN = {"errors": [{"message": "The bearer token is invalid, expired or revoked.",
+                             "extensions": {"code": "UNAUTHENTICATED"}}]}
 PASSWORD_HASH = hash_password_sync(PASSWORD)  # hashed once: argon2 is slow on purpose
 _numbers = itertools.count(1)
 
@@ -26,7 +28,7 @@ def unique(prefix: str) -> str:
 
 
 class Factory:
-    def __init__(self, sessionmaker: async_sessionmaker[RequestSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def _insert(self, model: type, **values: Any) -> dict[str, Any]:

@@ -24,8 +24,9 @@ def _database_url(settings: Settings) -> str:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from portal_graph.db.migrate import upgrade
 
-    url = _database_url(get_settings())
-    before, after = upgrade(url)
+    settings = get_settings()
+    url = _database_url(settings)
+    before, after = upgrade(url, settings.db_request_role)
     print("database is up to date" if before == after else f"migrated {before} -> {after}")
     return 0
 
@@ -33,9 +34,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 async def _with_sessionmaker(coro_factory, url: str):  # type: ignore[no-untyped-def]
     from portal_graph.db.engine import make_engine, make_sessionmaker
 
-    engine = make_engine(get_settings(), url)
+    settings = get_settings()
+    engine = make_engine(settings, url)
     try:
-        return await coro_factory(make_sessionmaker(engine))
+        return await coro_factory(make_sessionmaker(engine, settings.db_request_role))
     finally:
         await engine.dispose()
 
@@ -54,8 +56,9 @@ def _seed_demo(url: str) -> None:
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from portal_graph.db.migrate import upgrade
 
-    url = _database_url(get_settings())
-    upgrade(url)
+    settings = get_settings()
+    url = _database_url(settings)
+    upgrade(url, settings.db_request_role)
     _seed_demo(url)
     return 0
 
@@ -64,8 +67,9 @@ def cmd_seed_scale(args: argparse.Namespace) -> int:
     from portal_graph.db.migrate import upgrade
     from portal_graph.scale import Sizes, seed_scale
 
-    url = args.database_url or _database_url(get_settings())
-    upgrade(url)
+    settings = get_settings()
+    url = args.database_url or _database_url(settings)
+    upgrade(url, settings.db_request_role)
     sizes = Sizes(customers=args.customers, jobs=args.jobs, captures=args.captures,
                   assets=args.assets, external_users=args.external_users,
                   grants_max=args.grants_max)
@@ -83,15 +87,16 @@ def cmd_seed_scale(args: argparse.Namespace) -> int:
 def cmd_create_organization(args: argparse.Namespace) -> int:
     from portal_graph.accounts.bootstrap import create_organization
     from portal_graph.db.migrate import upgrade
+    from portal_graph.db.tenancy import SystemContext, system_tenancy
     from portal_graph.graphql.relay import to_global_id
     from portal_graph.problems import Rejected
 
     settings = get_settings()
     url = _database_url(settings)
-    upgrade(url)
+    upgrade(url, settings.db_request_role)
 
     async def create(sessionmaker):  # type: ignore[no-untyped-def]
-        async with sessionmaker() as session, session.begin():
+        async with sessionmaker(**system_tenancy(SystemContext.CLI)) as session, session.begin():
             return await create_organization(
                 session, name=args.name, ttl_days=settings.invitation_ttl_days,
                 admin_email=args.admin_email, admin_password=args.admin_password,
@@ -158,7 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         os.environ["PORTAL_URL"] = f"http://{host}:{args.port}/accept/"
         get_settings.cache_clear()
-    before, after = upgrade(url)
+    before, after = upgrade(url, settings.db_request_role)
     if before != after:
         print(f"migrated {before} -> {after}")
     if args.demo:

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     db_pool_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    db_lock_timeout_ms: int = Field(default=3000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    db_request_role: str = Field(
+        default="portal_graph_request",
+        description="Role requests run as where DATABASE_URL's role bypasses row-level "
+        "security (a superuser, the embedded server's); created by `migrate`")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     graphiql: bool = True
@@ -85,6 +91,18 @@ class Settings(BaseSettings):
     query_max_cost: int = Field(default=50_000, ge=10)  # fits 5 customers x 100 jobs + 10+10
     query_max_first: int = Field(default=100, ge=1, le=10_000)
     query_max_directives: int = Field(default=50, ge=0)
+    # Fields per selection set, and repeats of one name there (graphql/budgets.py).
+    query_max_selections: int = Field(default=150, ge=1)
+    query_max_repeated_fields: int = Field(default=20, ge=1)
+    # Much smaller budgets for external users and anonymous callers, checked before
+    # validation: none of their documents may cost more than a few ms of CPU.
+    query_max_tokens_external: int = Field(default=600, ge=100, le=100_000)
+    query_max_selections_external: int = Field(default=60, ge=1)
+    query_max_repeated_fields_external: int = Field(default=8, ge=1)
+    query_max_tokens_anonymous: int = Field(default=400, ge=100, le=100_000)
+    query_max_selections_anonymous: int = Field(default=30, ge=1)
+    query_max_repeated_fields_anonymous: int = Field(default=3, ge=1)
+    query_max_cost_anonymous: int = Field(default=2000, ge=10)
     shutdown_grace_seconds: int = Field(default=30, ge=1)
     # Shorter than the shutdown grace, so a request cut by its deadline still gets an answer.
     request_timeout_seconds: float = Field(default=15, gt=0, le=600)
@@ -97,12 +115,13 @@ class Settings(BaseSettings):
     rate_limit_invites_per_organization: str = "200/3600"
     rate_limit_reset_per_address: str = "10/3600"
     rate_limit_reset_per_email: str = "3/3600"
+    rate_limit_anonymous_per_address: str = "300/60"  # every request without a bearer token
 
     @field_validator(
         "rate_limit_login_per_address", "rate_limit_login_per_email",
         "rate_limit_accept_per_address", "rate_limit_preview_per_address",
         "rate_limit_invites_per_organization", "rate_limit_reset_per_address",
-        "rate_limit_reset_per_email",
+        "rate_limit_reset_per_email", "rate_limit_anonymous_per_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -126,14 +145,31 @@ class Settings(BaseSettings):
                              "of it fit in the lease")
         return self
 
-    def query_limits(self) -> dict[str, int]:
-        return {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
-                "max_tokens": self.query_max_tokens, "max_cost": self.query_max_cost,
-                "max_first": self.query_max_first, "max_directives": self.query_max_directives}
+    def query_limits(self, audience: Literal["staff", "external", "anonymous"] = "staff",
+                     ) -> dict[str, int]:
+        """One audience's query limits: staff's, with that audience's own where it has one."""
+        limits = {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
+                  "max_tokens": self.query_max_tokens, "max_cost": self.query_max_cost,
+                  "max_first": self.query_max_first,
+                  "max_directives": self.query_max_directives,
+                  "max_selections": self.query_max_selections,
+                  "max_repeated_fields": self.query_max_repeated_fields}
+        for name in ("tokens", "selections", "repeated_fields", "cost"):
+            own = getattr(self, f"query_max_{name}_{audience}", None)
+            if own is not None:
+                limits[f"max_{name}"] = own
+        return limits
 
     def rate(self, name: str) -> tuple[int, int]:
         hits, _, seconds = getattr(self, f"rate_limit_{name}").partition("/")
         return int(hits), int(seconds)
+
+    @field_validator("db_request_role")
+    @classmethod
+    def _role_name(cls, value: str) -> str:
+        from portal_graph.db.tenancy import checked_role_name
+
+        return checked_role_name(value)
 
     @field_validator("database_url")
     @classmethod

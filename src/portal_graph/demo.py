@@ -17,6 +17,7 @@ from portal_graph.config import Settings, get_settings
 from portal_graph.customers import service as customers
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.invitations import service as invitations
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.scope import Viewer, admin_scope
@@ -59,7 +60,7 @@ class DemoLogins:
 async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
                     settings: Settings | None = None) -> DemoLogins:
     """Create the demo organization once; later calls find it and change nothing."""
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker(**system_tenancy(SystemContext.CLI)) as session, session.begin():
         existing = await session.scalar(
             select(models.StaffMember.organization_id)
             .join(models.Person, models.Person.id == models.StaffMember.person_id)

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
 from portal_graph.services import Services
 
@@ -48,7 +49,8 @@ class SweepResult:
 async def sweep(services: Services) -> SweepResult:
     longest_window = max(limit.window_seconds for limit in vars(services.rate_limits).values())
     windows = await services.rate_limiter.prune(older_than_seconds=2 * longest_window)
-    async with services.sessionmaker() as session, session.begin():
+    housekeeping = system_tenancy(SystemContext.HOUSEKEEPING)  # every organization's credentials
+    async with services.sessionmaker(**housekeeping) as session, session.begin():
         sessions = await session.execute(delete(models.Session).where(
             func.coalesce(models.Session.ended_at, models.Session.expires_at)
             < func.now() - text(f"interval '{KEEP_ENDED_SESSIONS}'"),

@@ -5,11 +5,16 @@ back (a failed login must still count), and concurrent hits from any process ser
 the row. Windows are aligned to the database clock, so processes with drifting clocks agree.
 A fixed window lets up to twice the limit through across a window boundary; for login and
 token guessing that is still a hard ceiling, and it costs one row per key and window.
+
+What a counter counts (an address, an email, an organization) is stored only as an HMAC with
+a key derived from the server's SECRET_KEY: the table is neither a list of the emails people
+tried nor something a dump can be matched against without that key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import uuid
 from collections.abc import Callable, Iterable
@@ -42,6 +47,8 @@ class RateLimits:
     invites_per_organization: Limit = Limit(200, 60 * 60)
     reset_per_address: Limit = Limit(10, 60 * 60)
     reset_per_email: Limit = Limit(3, 60 * 60)
+    # Every request without a bearer token, before its document is even parsed.
+    anonymous_per_address: Limit = Limit(300, 60)
 
 
 class RateAction(StrEnum):
@@ -53,6 +60,7 @@ class RateAction(StrEnum):
     # changing the password): charged to login's per-email counter, one limit for every door.
     PASSWORD_GUESS = "password"
     RESET = "reset"  # asking for a "forgot password" email
+    ANONYMOUS = "anonymous"  # any request without a bearer token
 
 
 @dataclass(frozen=True)
@@ -69,9 +77,9 @@ _HIT = text("""
     VALUES (
         :key,
         date_bin(make_interval(secs => :window), now(), TIMESTAMPTZ '2000-01-01 00:00:00+00'),
-        1
+        :weight
     )
-    ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_counters.hits + 1
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_counters.hits + :weight
     RETURNING hits,
         ceil(extract(epoch FROM window_start - now()) + :window)::integer AS retry_after
 """)
@@ -86,26 +94,29 @@ class RateLimiter:
     def __init__(self, sessionmaker: Callable[[], AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
-        """Count one attempt against `key` and say whether it is within `limit`.
+    async def hit(self, key: str, limit: int, window_seconds: int,
+                  weight: int = 1) -> RateDecision:
+        """Count `weight` attempts (a batch of operations counts each) against `key` and say
+        whether they are within `limit`.
 
         Refused attempts count too, so hammering does not reopen the window early.
         """
-        if limit < 0 or window_seconds < 1:
-            raise ValueError("limit must be >= 0 and window_seconds >= 1")
+        if limit < 0 or window_seconds < 1 or weight < 1:
+            raise ValueError("limit must be >= 0, window_seconds and weight >= 1")
         # Its own session: independent of the request's transaction and its rollback.
         async with self._sessionmaker() as session, session.begin():
             row = (
-                await session.execute(_HIT, {"key": key, "window": float(window_seconds)})
+                await session.execute(_HIT, {"key": key, "window": float(window_seconds),
+                                             "weight": weight})
             ).one()
         hits, retry_after = int(row.hits), int(row.retry_after)
         if hits <= limit:
             return RateDecision(allowed=True, retry_after_seconds=0, remaining=limit - hits)
         return RateDecision(allowed=False, retry_after_seconds=max(retry_after, 1), remaining=0)
 
-    async def hit_all(self, keys: Iterable[LimitKey]) -> RateDecision:
+    async def hit_all(self, keys: Iterable[LimitKey], weight: int = 1) -> RateDecision:
         """Count against every key; refused if any is over, retry when all have reopened."""
-        decisions = [await self.hit(k.key, k.limit, k.window_seconds) for k in keys]
+        decisions = [await self.hit(k.key, k.limit, k.window_seconds, weight) for k in keys]
         if not decisions:
             raise ValueError("no keys to count against")
         return RateDecision(
@@ -126,20 +137,30 @@ class RateLimiter:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def rate_key(server_key: str) -> bytes:
+    """The HMAC key of the counters' subjects, derived from the server's SECRET_KEY (every
+    instance shares it, so every instance counts into the same rows)."""
+    return hmac.new(server_key.encode(), b"portal-graph rate-limit subjects",
+                    hashlib.sha256).digest()
+
+
 def limit_keys(
     action: RateAction,
     address: str | None,
     email: str | None = None,
     *,
+    secret: bytes,
     organization_id: uuid.UUID | None = None,
     limits: RateLimits | None = None,
 ) -> list[LimitKey]:
-    """The counters one attempt at `action` is charged to, with their limits."""
+    """The counters one attempt at `action` is charged to, with their limits; `secret` (see
+    `rate_key`) keys the HMAC that stands for each subject."""
     limits = limits or RateLimits()
     keys: list[LimitKey] = []
 
-    def add(name: str, subject: str, limit: Limit) -> None:
-        keys.append(LimitKey(f"{action.value}:{name}:{subject}", limit.limit,
+    def add(name: str, subject: str, limit: Limit, counter: RateAction = action) -> None:
+        digest = hmac.new(secret, f"{name}:{subject}".encode(), hashlib.sha256).hexdigest()
+        keys.append(LimitKey(f"{counter.value}:{name}:{digest[:32]}", limit.limit,
                              limit.window_seconds))
 
     if action is RateAction.INVITE:
@@ -150,8 +171,7 @@ def limit_keys(
     if action is RateAction.PASSWORD_GUESS:
         if not email:
             raise ValueError("password guesses are limited per email: pass the email")
-        keys.append(LimitKey(f"{RateAction.LOGIN.value}:email:{_email_digest(email)}",
-                             limits.login_per_email.limit, limits.login_per_email.window_seconds))
+        add("email", email.strip().lower(), limits.login_per_email, counter=RateAction.LOGIN)
         return keys
     if address is None:
         raise ValueError(f"{action.value} is limited per address: pass the client address")
@@ -160,12 +180,13 @@ def limit_keys(
         RateAction.ACCEPT: limits.accept_per_address,
         RateAction.PREVIEW: limits.preview_per_address,
         RateAction.RESET: limits.reset_per_address,
+        RateAction.ANONYMOUS: limits.anonymous_per_address,
     }[action]
     add("address", client_network(address), per_address)
     if action is RateAction.LOGIN and email:
-        add("email", _email_digest(email), limits.login_per_email)
+        add("email", email.strip().lower(), limits.login_per_email)
     if action is RateAction.RESET and email:
-        add("email", _email_digest(email), limits.reset_per_email)
+        add("email", email.strip().lower(), limits.reset_per_email)
     return keys
 
 
@@ -185,8 +206,3 @@ def client_network(address: str) -> str:
         return str(ipaddress.IPv6Network((parsed, 64), strict=False))
     return str(parsed)
 
-
-def _email_digest(email: str) -> str:
-    # The counter table should not become a list of the emails people tried to log in with.
-    normalized = email.strip().lower()
-    return hashlib.sha256(normalized.encode()).hexdigest()[:32]

@@ -9,6 +9,11 @@ customers, a long tail), about 60% of jobs are completed, most map captures belo
 the rest to a customer only, assets are linked to their customer's jobs, and every external user
 has 1 to `grants_max` customer grants. Ids are UUIDv7 stamped with each row's creation time, so
 "newest first" (id order) matches the dates.
+
+Seeding crosses organizations, so every transaction here runs in the CLI system context
+(db/tenancy.py). Where row-level security binds the connecting role (a plain role owning its
+database), PostgreSQL refuses COPY into the tables; rows are then copied into a temporary
+table and inserted from there.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from tqdm import tqdm
 
 from portal_graph.auth.passwords import hash_password_sync
 from portal_graph.auth.tokens import SESSION_PREFIX, new_token, token_digest
+from portal_graph.db.tenancy import SystemContext
 
 ADMIN_PASSWORD = "scale-admin-password"
 CLIENT_PASSWORD = "scale-client-password"
@@ -283,10 +289,14 @@ TABLE_COLUMNS = {
 }
 
 
+SEEDING = f"SELECT set_config('app.system_context', '{SystemContext.CLI.value}', true)"
+
+
 class _Copier:
-    def __init__(self, conn: asyncpg.Connection, progress: tqdm) -> None:
+    def __init__(self, conn: asyncpg.Connection, progress: tqdm, *, staged: bool) -> None:
         self.conn = conn
         self.progress = progress
+        self.staged = staged  # COPY into a temporary table, INSERT from it (RLS is active)
 
     async def copy(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         self.progress.set_postfix_str(table)
@@ -300,8 +310,17 @@ class _Copier:
             await self._flush(table, chunk)
 
     async def _flush(self, table: str, chunk: list[tuple[Any, ...]]) -> None:
-        await self.conn.copy_records_to_table(table, records=chunk,
-                                              columns=list(TABLE_COLUMNS[table]))
+        columns = list(TABLE_COLUMNS[table])
+        if not self.staged:
+            await self.conn.copy_records_to_table(table, records=chunk, columns=columns)
+        else:
+            stage = f"stage_{table}"
+            await self.conn.execute(f'CREATE TEMPORARY TABLE IF NOT EXISTS "{stage}" '
+                                    f'(LIKE "{table}") ON COMMIT DROP')
+            await self.conn.copy_records_to_table(stage, records=chunk, columns=columns)
+            names = ", ".join(f'"{column}"' for column in columns)
+            await self.conn.execute(f'INSERT INTO "{table}" ({names}) '
+                                    f'SELECT {names} FROM "{stage}"; TRUNCATE "{stage}"')
         self.progress.update(len(chunk))
 
 
@@ -346,15 +365,19 @@ async def seed_scale(database_url: str, sizes: Sizes = Sizes(), *,
                      show_progress: bool = True) -> ScaleOrganization:
     conn = await asyncpg.connect(plain_url(database_url))
     try:
-        existing = await _existing(conn, sizes)
-        if existing is not None:
-            return _result(sizes, existing, False,
-                           await _client_customers(conn, existing, sizes.client_email))
+        async with conn.transaction():
+            await conn.execute(SEEDING)
+            existing = await _existing(conn, sizes)
+            if existing is not None:
+                return _result(sizes, existing, False,
+                               await _client_customers(conn, existing, sizes.client_email))
         organization_id = await _load(conn, sizes, show_progress)
         for table in TABLE_COLUMNS:
             await conn.execute(f"ANALYZE {table}")
-        return _result(sizes, organization_id, True,
-                       await _client_customers(conn, organization_id, sizes.client_email))
+        async with conn.transaction():
+            await conn.execute(SEEDING)
+            return _result(sizes, organization_id, True,
+                           await _client_customers(conn, organization_id, sizes.client_email))
     finally:
         await conn.close()
 
@@ -403,7 +426,9 @@ async def _load(conn: asyncpg.Connection, sizes: Sizes, show_progress: bool) -> 
               desc="seed-scale") as progress:
         async with conn.transaction():
             await conn.execute("SET LOCAL synchronous_commit = off")
-            copier = _Copier(conn, progress)
+            await conn.execute(SEEDING)
+            staged = bool(await conn.fetchval("SELECT row_security_active('jobs')"))
+            copier = _Copier(conn, progress, staged=staged)
             await copier.copy("organizations", [(organization_id, sizes.organization_name, 30,
                                                  gen.start)])
             await copier.copy("persons", persons)
@@ -452,12 +477,14 @@ async def mint_session(database_url: str, organization_id: uuid.UUID, email: str
     token = new_token(SESSION_PREFIX)
     conn = await asyncpg.connect(plain_url(database_url))
     try:
-        await conn.execute(
-            """INSERT INTO sessions (organization_id, id, person_id, token_hash, expires_at)
-               SELECT $1, $2, p.id, $3, now() + make_interval(hours => $5)
-               FROM persons p WHERE p.email_normalized = $4""",
-            organization_id, _Ids(random.Random()).at(datetime.now(UTC)), token_digest(token),
-            email, hours)
+        async with conn.transaction():
+            await conn.execute(SEEDING)
+            await conn.execute(
+                """INSERT INTO sessions (organization_id, id, person_id, token_hash, expires_at)
+                   SELECT $1, $2, p.id, $3, now() + make_interval(hours => $5)
+                   FROM persons p WHERE p.email_normalized = $4""",
+                organization_id, _Ids(random.Random()).at(datetime.now(UTC)),
+                token_digest(token), email, hours)
     finally:
         await conn.close()
     return token

@@ -15,11 +15,19 @@ from portal_graph.auth.email import email_key
 from portal_graph.config import Settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
+from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.execution import Executor
-from portal_graph.graphql.limits import QueryLimits
-from portal_graph.mail.secretbox import SecretBox
+from portal_graph.mail.secretbox import SecretBox, server_key
 from portal_graph.problems import Rejected, UserErrorCode
-from portal_graph.ratelimit import Limit, RateAction, RateLimiter, RateLimits, limit_keys
+from portal_graph.ratelimit import (
+    Limit,
+    RateAction,
+    RateDecision,
+    RateLimiter,
+    RateLimits,
+    limit_keys,
+    rate_key,
+)
 
 if TYPE_CHECKING:
     from portal_graph.graphql.context import Context
@@ -32,27 +40,32 @@ class Services:
     # Rate-limit counters commit on their own (a rolled-back request still counts), so they
     # need a connection besides the request's: a small pool of their own, so that a burst of
     # requests holding every request connection cannot starve them. /metrics reads the
-    # outbox on it too, for the same reason.
+    # outbox on it too, for the same reason. Their commits don't wait for the WAL flush: every
+    # request without a token counts, and a flush each would queue behind the disk; a crash
+    # losing the last few hits is harmless.
     limiter_engine: AsyncEngine
     sessionmaker: async_sessionmaker[RequestSession]
     executor: Executor
     box: SecretBox
     rate_limiter: RateLimiter
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
 
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
         engine = make_engine(settings, database_url)
-        sessionmaker = make_sessionmaker(engine)
+        sessionmaker = make_sessionmaker(engine, settings.db_request_role)
         limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
-                                     name="portal-graph-limits")
+                                     name="portal-graph-limits", durable_commits=False)
         return cls(
             settings=settings, engine=engine, limiter_engine=limiter_engine,
             sessionmaker=sessionmaker,
-            executor=Executor(QueryLimits(**settings.query_limits())),
+            executor=Executor(audience_limits(settings)),
             box=SecretBox.from_settings(settings),
-            rate_limiter=RateLimiter(make_sessionmaker(limiter_engine)),
+            rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
+                                                       settings.db_request_role)),
             rate_limits=_rate_limits(settings),
+            rate_secret=rate_key(server_key(settings)),
         )
 
     async def close(self) -> None:
@@ -65,7 +78,8 @@ class Services:
         if email:
             email = email_key(email) or email
         keys = limit_keys(action, ctx.client_address or "unknown", email,
-                          organization_id=ctx.viewer.organization_id, limits=self.rate_limits)
+                          secret=self.rate_secret, organization_id=ctx.viewer.organization_id,
+                          limits=self.rate_limits)
         decision = await self.rate_limiter.hit_all(keys)
         if not decision.allowed:
             raise Rejected(UserErrorCode.RATE_LIMITED,
@@ -92,9 +106,17 @@ class Services:
     async def guard_reset(self, ctx: Context, email: str) -> None:
         await self._guard(RateAction.RESET, ctx, email)
 
+    async def count_anonymous(self, client_address: str | None,
+                              operations: int) -> RateDecision:
+        """Count a request without a bearer token (each operation of a batch) against its
+        address, before its documents are parsed."""
+        keys = limit_keys(RateAction.ANONYMOUS, client_address or "unknown",
+                          secret=self.rate_secret, limits=self.rate_limits)
+        return await self.rate_limiter.hit_all(keys, weight=operations)
+
 
 def _rate_limits(settings: Settings) -> RateLimits:
     names = ("login_per_address", "login_per_email", "accept_per_address",
              "preview_per_address", "invites_per_organization", "reset_per_address",
-             "reset_per_email")
+             "reset_per_email", "anonymous_per_address")
     return RateLimits(**{name: Limit(*settings.rate(name)) for name in names})

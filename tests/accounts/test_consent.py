@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from portal_graph.db import models
-from tests.factories import PASSWORD
+from tests.factories import INVALID_TOKEN, PASSWORD
 from tests.invitations.support import (
     AUDIT,
     Org,
@@ -142,7 +142,7 @@ async def test_the_emailed_link_lets_the_mailbox_owner_take_an_unproven_account_
 
     assert preview == {"email": "dana@acme.test", "passwordChoice": "NEW_PASSWORD"}
     assert taken["userErrors"] == []
-    assert await api(ME, token=squatter) == {"data": {"me": None}}
+    assert await api(ME, token=squatter) == INVALID_TOKEN
     assert only(await api(LOGIN, {"email": "dana@acme.test", "password": "someone elses pass",
                                   "org": None}))["token"] is None
     actions = [e["node"]["action"] for e in only(await api(AUDIT, token=acme.token))["edges"]]
@@ -185,7 +185,7 @@ async def test_a_signed_in_accept_mints_a_session_that_ends_with_its_parent(
 
     await api("mutation { logout { ended } }", token=session)
 
-    assert await api(ME, token=joined["token"]) == {"data": {"me": None}}
+    assert await api(ME, token=joined["token"]) == INVALID_TOKEN
 
 
 async def test_an_operator_made_account_is_usable_only_where_it_was_made(

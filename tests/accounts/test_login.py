@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from portal_graph.db import models
 from portal_graph.graphql.relay import to_global_id
-from tests.factories import PASSWORD
+from tests.factories import INVALID_TOKEN, PASSWORD
 
 LOGIN = """
 mutation($email: String!, $password: String!, $org: ID) {
@@ -93,9 +93,11 @@ async def test_me_is_null_for_anonymous_callers(api):
     assert (await api("{ me { email } }"))["data"] == {"me": None}
 
 
-async def test_a_garbage_or_unknown_token_acts_as_anonymous(api):
+async def test_a_garbage_or_unknown_token_is_refused_with_401_invalid_token(api):
     for token in ("pgs_unknown", "garbage", "pgt_" + "x" * 43):
-        assert (await api("{ me { email } }", token=token))["data"] == {"me": None}
+        assert await api("{ me { email } }", token=token) == INVALID_TOKEN
+        assert api.response.status_code == 401
+        assert api.response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_logout_ends_the_session(api, make):
@@ -107,7 +109,7 @@ async def test_logout_ends_the_session(api, make):
     after = await api(ME, token=token)
 
     assert ended["data"]["logout"]["ended"] is True
-    assert after["data"]["me"] is None
+    assert after == INVALID_TOKEN and api.response.status_code == 401
 
 
 async def test_switching_organization_gives_a_session_in_the_other_one(api, make):
@@ -122,6 +124,6 @@ async def test_switching_organization_gives_a_session_in_the_other_one(api, make
 
     switched = result["data"]["switchOrganization"]
     assert switched["viewer"] == {"organization": {"name": "Second"}, "role": "MANAGER"}
-    assert (await api(ME, token=token))["data"]["me"] is None  # the old session ended
+    assert await api(ME, token=token) == INVALID_TOKEN  # the old session ended
     assert (await api(ME, token=switched["token"]))["data"]["me"]["organization"]["name"] \
         == "Second"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from portal_graph.db import models
+from tests.factories import INVALID_TOKEN
 from tests.invitations.support import gid, only, scalar
 
 SWITCH = """mutation($org: ID!) { switchOrganization(input: {organizationId: $org}) {
@@ -57,7 +58,7 @@ async def test_a_switched_session_records_the_session_it_came_from(api, dual, se
         WHERE child.organization_id = :acme""", beta=dual["beta"], acme=dual["acme"])
 
     assert lineage is True
-    assert await api(ME, token=dual["at_beta"]) == {"data": {"me": None}}  # the switch ended it
+    assert await api(ME, token=dual["at_beta"]) == INVALID_TOKEN  # the switch ended it
     assert only(await api(ME, token=child))["organization"] == {"name": "Acme"}
 
 
@@ -68,8 +69,8 @@ async def test_revoking_all_access_at_beta_ends_what_its_sessions_made_at_acme(a
     only(await api(REVOKE_ALL, {"user": gid("ExternalUser", dual["external"]["id"])},
                    token=dual["beta_admin"]))
 
-    assert await api(ME, token=child) == {"data": {"me": None}}
-    assert await api(ME, token=made_there) == {"data": {"me": None}}
+    assert await api(ME, token=child) == INVALID_TOKEN
+    assert await api(ME, token=made_there) == INVALID_TOKEN
 
 
 async def test_deactivation_at_acme_ends_what_was_switched_from_acme(api, dual, make):
@@ -80,7 +81,7 @@ async def test_deactivation_at_acme_ends_what_was_switched_from_acme(api, dual, 
     only(await api(DEACTIVATE, {"id": gid("StaffMember", dual["manager"]["id"])},
                    token=dual["acme_admin"]))
 
-    assert await api(ME, token=child) == {"data": {"me": None}}
+    assert await api(ME, token=child) == INVALID_TOKEN
 
 
 async def test_a_session_the_person_started_on_their_own_is_not_ended_by_another_org(
@@ -108,4 +109,4 @@ async def test_a_revoked_token_is_dead_on_the_next_request(api, dual):
     revoked = only(await api(REVOKE_API_TOKEN, {"id": listed["id"]}, token=dual["at_beta"]))
 
     assert revoked == {"revoked": True, "userErrors": []}
-    assert await api(ME, token=api_token) == {"data": {"me": None}}
+    assert await api(ME, token=api_token) == INVALID_TOKEN

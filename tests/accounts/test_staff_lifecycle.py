@@ -11,7 +11,7 @@ import pytest
 
 from portal_graph.db import models
 from portal_graph.graphql.relay import to_global_id
-from tests.factories import PASSWORD
+from tests.factories import INVALID_TOKEN, PASSWORD
 from tests.invitations.support import AUDIT, only, scalar
 
 SET_ROLE = """mutation($id: ID!, $role: Role!) {
@@ -63,7 +63,7 @@ async def test_a_deactivated_member_acts_for_nobody_from_the_next_request(api, t
 
     assert done["userErrors"] == [] and done["staffMember"]["deactivatedAt"]
     for credential in (team["manager_token"], api_token):
-        assert await api(ME, token=credential) == {"data": {"me": None}}
+        assert await api(ME, token=credential) == INVALID_TOKEN
     login = only(await api(LOGIN, {"email": "manager@evergreen.test", "password": PASSWORD}))
     assert login["userErrors"] == [{"code": "INVALID_CREDENTIALS"}]
     listed = only(await api(STAFF, token=team["admin_token"]))
@@ -79,7 +79,7 @@ async def test_a_reactivated_member_signs_in_again_but_old_credentials_stay_dead
     assert back["userErrors"] == [] and back["staffMember"]["deactivatedAt"] is None
     login = only(await api(LOGIN, {"email": "manager@evergreen.test", "password": PASSWORD}))
     assert login["token"]
-    assert await api(ME, token=team["manager_token"]) == {"data": {"me": None}}
+    assert await api(ME, token=team["manager_token"]) == INVALID_TOKEN
 
 
 async def test_deactivation_here_leaves_the_persons_other_organizations_alone(api, team, make):

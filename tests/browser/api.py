@@ -22,3 +22,10 @@ class Api:
         body: dict[str, Any] = response.json()
         assert "errors" not in body, body
         return body["data"]  # type: ignore[no-any-return]
+
+    async def is_refused(self, token: str) -> bool:
+        """Whether a bearer token is dead: answered 401 `invalid_token` whatever it asks."""
+        response = await self.client.post("/graphql", json={"query": "{ __typename }"},
+                                          headers={"Authorization": f"Bearer {token}"})
+        return (response.status_code == 401
+                and response.headers.get("WWW-Authenticate") == 'Bearer error="invalid_token"')

@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from portal_graph.auth.tokens import token_digest
 from portal_graph.config import Settings
-from portal_graph.db.engine import make_engine, make_sessionmaker
+from portal_graph.db.engine import asyncpg_url
 from portal_graph.graphql.relay import to_global_id
 from tests.factories import Factory
 from tests.hardening.processes import PrivatePostgres, ServerProcess, start_server
@@ -170,15 +170,17 @@ async def stack(private_pg: PrivatePostgres, smtp: SmtpServer, settings: Setting
     # The first starts alone, so that one process runs the migration.
     servers = [start_server(folder, url, secret_key=settings.secret_key or "", workers=2,
                             SMTP_URL=smtp.url, **SERVER_ENV)]
-    servers.append(start_server(folder, url, secret_key=settings.secret_key or "",
-                                SMTP_URL=smtp.url, **SERVER_ENV))
-    engine = make_engine(settings, url)
-    make = Factory(make_sessionmaker(engine))
-    org = await make.organization(name="Faulty Grounds")
-    admin = await make.staff(org)
-    customer = await make.customer(org)
-    await make.job(org, customer)
-    try:
+    # The servers connect as the cluster's superuser, so their requests switch to the request
+    # role (db/tenancy.py); the test itself reads and writes as the superuser.
+    engine = create_async_engine(asyncpg_url(url), pool_pre_ping=True)
+    make = Factory(async_sessionmaker(engine, expire_on_commit=False))
+    try:  # from here on, a failing set-up must not leave a server running
+        servers.append(start_server(folder, url, secret_key=settings.secret_key or "",
+                                    SMTP_URL=smtp.url, **SERVER_ENV))
+        org = await make.organization(name="Faulty Grounds")
+        admin = await make.staff(org)
+        customer = await make.customer(org)
+        await make.job(org, customer)
         yield Stack(private_pg, smtp, servers, engine, make, org,
                     await make.session_token(org, admin["person"]["id"]),
                     to_global_id("Customer", customer))

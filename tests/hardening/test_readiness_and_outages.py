@@ -61,7 +61,7 @@ async def test_a_full_pool_is_busy_not_down_ready_with_its_use_in_the_metrics(
 ) -> None:
     # given an instance whose one pooled connection is in use, and a request waiting for it
     services = services_with(db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=30)
-    client = client_for(app_over(services))
+    client = client_for(app_over(services), address="127.0.0.1")  # /metrics: loopback only
     before = pool_gauges(await scrape(client))
     waiting = DB_POOL_WAITING.labels(POOL)
     waiting_before = waiting._value.get()

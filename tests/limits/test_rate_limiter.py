@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import uuid
 from collections.abc import AsyncIterator
 
@@ -20,6 +22,7 @@ from portal_graph.ratelimit import (
     RateLimits,
     client_network,
     limit_keys,
+    rate_key,
 )
 
 # A day-long window: a test cannot straddle a window boundary (except at midnight UTC).
@@ -148,55 +151,77 @@ async def test_prune_deletes_old_windows_and_keeps_current_ones(
 # --- which counters an action is charged to ---------------------------------------------------
 
 
+SECRET = rate_key("the server's SECRET_KEY")
+
+
+def _subject(name: str, value: str, secret: bytes = SECRET) -> str:
+    return hmac.new(secret, f"{name}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def test_a_login_counts_per_address_and_per_email() -> None:
-    keys = limit_keys(RateAction.LOGIN, "203.0.113.9", "Ada@Example.com")
+    keys = limit_keys(RateAction.LOGIN, "203.0.113.9", "Ada@Example.com", secret=SECRET)
 
     assert [(k.key.rsplit(":", 1)[0], k.limit, k.window_seconds) for k in keys] == [
         ("login:address", 20, 60),
         ("login:email", 10, 900),
     ]
-    assert keys[0].key == "login:address:203.0.113.9"
+    assert keys[0].key == f"login:address:{_subject('address', '203.0.113.9')}"
 
 
-def test_the_email_is_stored_as_a_digest_of_its_normalised_form() -> None:
-    upper = limit_keys(RateAction.LOGIN, "203.0.113.9", " Ada@Example.com ")[1]
-    lower = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com")[1]
+def test_the_email_is_stored_as_an_hmac_of_its_normalised_form() -> None:
+    upper = limit_keys(RateAction.LOGIN, "203.0.113.9", " Ada@Example.com ", secret=SECRET)[1]
+    lower = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com", secret=SECRET)[1]
 
-    assert upper.key == lower.key
+    assert upper.key == lower.key == f"login:email:{_subject('email', 'ada@example.com')}"
     assert "ada" not in upper.key.lower()
+
+
+def test_without_the_server_key_a_counter_cannot_be_matched_to_an_email_or_address() -> None:
+    ours = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com", secret=SECRET)
+    unsalted = hashlib.sha256(b"ada@example.com").hexdigest()[:32]
+    elsewhere = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com",
+                           secret=rate_key("another server"))
+
+    assert unsalted not in ours[1].key
+    assert [k.key for k in ours] != [k.key for k in elsewhere]
+    assert not {k.key for k in ours} & {k.key for k in elsewhere}
 
 
 @pytest.mark.parametrize(
     ("action", "limit"),
-    [(RateAction.ACCEPT, Limit(20, 60)), (RateAction.PREVIEW, Limit(60, 60))],
+    [(RateAction.ACCEPT, Limit(20, 60)), (RateAction.PREVIEW, Limit(60, 60)),
+     (RateAction.ANONYMOUS, Limit(300, 60))],
 )
-def test_accept_and_preview_count_per_address(action: RateAction, limit: Limit) -> None:
-    (key,) = limit_keys(action, "203.0.113.9", None)
+def test_accept_preview_and_anonymous_requests_count_per_address(action: RateAction,
+                                                                  limit: Limit) -> None:
+    (key,) = limit_keys(action, "203.0.113.9", None, secret=SECRET)
 
-    assert key == LimitKey(f"{action.value}:address:203.0.113.9", limit.limit,
-                           limit.window_seconds)
+    assert key == LimitKey(f"{action.value}:address:{_subject('address', '203.0.113.9')}",
+                           limit.limit, limit.window_seconds)
 
 
 def test_configured_limits_replace_the_defaults() -> None:
     limits = RateLimits(login_per_address=Limit(5, 30))
 
-    (per_address, _) = limit_keys(RateAction.LOGIN, "203.0.113.9", "a@b.c", limits=limits)
+    (per_address, _) = limit_keys(RateAction.LOGIN, "203.0.113.9", "a@b.c", secret=SECRET,
+                                  limits=limits)
 
     assert (per_address.limit, per_address.window_seconds) == (5, 30)
 
 
 def test_an_action_limited_per_address_needs_the_address() -> None:
     with pytest.raises(ValueError, match="address"):
-        limit_keys(RateAction.ACCEPT, None)
+        limit_keys(RateAction.ACCEPT, None, secret=SECRET)
 
 
 def test_invites_count_per_organization() -> None:
     organization_id = uuid.uuid4()
 
-    (key,) = limit_keys(RateAction.INVITE, None, organization_id=organization_id)
+    (key,) = limit_keys(RateAction.INVITE, None, secret=SECRET,
+                        organization_id=organization_id)
 
     assert (key.key, key.limit, key.window_seconds) == (
-        f"invite:organization:{organization_id}", 200, 3600
+        f"invite:organization:{_subject('organization', str(organization_id))}", 200, 3600
     )
 
 
@@ -207,14 +232,14 @@ def test_ipv6_addresses_are_limited_per_64_and_mapped_ipv4_as_ipv4() -> None:
 
 
 def test_a_password_checked_elsewhere_counts_against_the_logins_per_email_counter() -> None:
-    (guess,) = limit_keys(RateAction.PASSWORD_GUESS, None, "ada@example.com")
-    login = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com")[1]
+    (guess,) = limit_keys(RateAction.PASSWORD_GUESS, None, "ada@example.com", secret=SECRET)
+    login = limit_keys(RateAction.LOGIN, "203.0.113.9", "ada@example.com", secret=SECRET)[1]
 
     assert guess == login
 
 
 def test_a_reset_request_counts_per_address_and_per_email() -> None:
-    keys = limit_keys(RateAction.RESET, "203.0.113.9", "ada@example.com")
+    keys = limit_keys(RateAction.RESET, "203.0.113.9", "ada@example.com", secret=SECRET)
 
     assert [(k.key.rsplit(":", 1)[0], k.limit, k.window_seconds) for k in keys] == [
         ("reset:address", 10, 3600),

@@ -23,14 +23,16 @@ def box(settings: Settings) -> SecretBox:
 
 @pytest.fixture
 def make_worker(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
     smtp_server: SmtpServer,
 ) -> Callable[..., OutboxWorker]:
+    """A worker as the server runs it: the app's connection, bound by row-level security."""
+
     def make(**setting_overrides: Any) -> OutboxWorker:
         worker_settings = settings.model_copy(update=setting_overrides)
-        return OutboxWorker(sessionmaker, worker_settings, box, SmtpTransport(smtp_server.url))
+        return OutboxWorker(app_sessionmaker, worker_settings, box, SmtpTransport(smtp_server.url))
 
     return make
 

@@ -52,10 +52,10 @@ class SwitchableDatabase:
         self.sessionmaker = sessionmaker
         self.down = False
 
-    def __call__(self) -> Any:
+    def __call__(self, **kwargs: Any) -> Any:
         if self.down:
             raise ConnectionRefusedError(111, "Connect call failed")
-        return self.sessionmaker()
+        return self.sessionmaker(**kwargs)
 
 
 async def lease_left(engine: AsyncEngine, email_id: UUID) -> tuple[UUID | None, float | None]:

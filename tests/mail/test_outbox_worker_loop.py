@@ -90,12 +90,12 @@ def flaky(sessionmaker: async_sessionmaker[AsyncSession], error: Exception) -> A
     """A sessionmaker whose first call fails with `error`; every other call works."""
     calls = 0
 
-    def make_session() -> Any:
+    def make_session(**kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise error
-        return sessionmaker()
+        return sessionmaker(**kwargs)
 
     return make_session
 
@@ -111,7 +111,7 @@ async def run_until_sent(worker: OutboxWorker, transport: RecordingTransport) ->
 async def test_a_database_outage_costs_a_pass_and_one_warning_line_and_is_counted(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
     caplog: pytest.LogCaptureFixture,
@@ -120,7 +120,7 @@ async def test_a_database_outage_costs_a_pass_and_one_warning_line_and_is_counte
     await db.queue_invitation_email(organization_id)
     transport = RecordingTransport()
     outage = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
-    worker = OutboxWorker(flaky(sessionmaker, outage),
+    worker = OutboxWorker(flaky(app_sessionmaker, outage),
                           settings.model_copy(update={"outbox_poll_seconds": 0.05}), box,
                           transport)
     counted = DATABASE_UNAVAILABLE.labels("outbox_worker")
@@ -141,7 +141,7 @@ async def test_a_database_outage_costs_a_pass_and_one_warning_line_and_is_counte
 async def test_a_failure_that_is_not_an_outage_is_an_error_with_its_traceback(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
     caplog: pytest.LogCaptureFixture,
@@ -149,7 +149,7 @@ async def test_a_failure_that_is_not_an_outage_is_an_error_with_its_traceback(
     # given a pass that fails with a bug
     await db.queue_invitation_email(organization_id)
     transport = RecordingTransport()
-    worker = OutboxWorker(flaky(sessionmaker, KeyError("a bug")),
+    worker = OutboxWorker(flaky(app_sessionmaker, KeyError("a bug")),
                           settings.model_copy(update={"outbox_poll_seconds": 0.05}), box,
                           transport)
 
@@ -166,7 +166,7 @@ async def test_a_failure_that_is_not_an_outage_is_an_error_with_its_traceback(
 async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest_queued(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
 ) -> None:
@@ -174,7 +174,7 @@ async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest
     ids = [await db.queue_invitation_email(organization_id, link=f"{LINK}-{n}") for n in range(3)]
     stop = asyncio.Event()
     transport = RecordingTransport(on_send=stop.set)
-    worker = OutboxWorker(sessionmaker, settings, box, transport)
+    worker = OutboxWorker(app_sessionmaker, settings, box, transport)
 
     # when
     await worker.run(stop)
@@ -192,14 +192,14 @@ async def test_stopping_mid_batch_finishes_the_email_in_hand_and_leaves_the_rest
 async def test_a_failure_quoting_the_message_never_puts_the_link_in_last_error(
     db: MailDatabase,
     organization_id: UUID,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # given
     email_id = await db.queue_invitation_email(organization_id, link=LINK)
-    worker = OutboxWorker(sessionmaker, settings, box, EchoingTransport())
+    worker = OutboxWorker(app_sessionmaker, settings, box, EchoingTransport())
 
     # when
     await worker.run_once()
@@ -217,6 +217,7 @@ async def test_an_email_with_an_unknown_template_is_retried_and_reported(
     db: MailDatabase,
     organization_id: UUID,
     sessionmaker: async_sessionmaker[AsyncSession],
+    app_sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     box: SecretBox,
 ) -> None:
@@ -229,7 +230,7 @@ async def test_an_email_with_an_unknown_template_is_retried_and_reported(
     transport = RecordingTransport()
 
     # when
-    sent = await OutboxWorker(sessionmaker, settings, box, transport).run_once()
+    sent = await OutboxWorker(app_sessionmaker, settings, box, transport).run_once()
 
     # then
     assert sent == 0

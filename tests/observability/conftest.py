@@ -31,6 +31,15 @@ class MetricsPage:
         return 0.0
 
 
+@pytest.fixture
+async def scraper(app: Any) -> Any:
+    """A client on this machine (127.0.0.1): without METRICS_TOKEN, the only one /metrics
+    answers."""
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40001))
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+        yield client
+
+
 async def scrape(client: httpx.AsyncClient) -> MetricsPage:
     response = await client.get("/metrics")
     assert response.status_code == 200

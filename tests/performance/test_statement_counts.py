@@ -2,6 +2,9 @@
 
 Counted with SQLAlchemy's `before_cursor_execute` on the app's own engine. Every viewer gets a
 fresh session, so the throttled "last seen" UPDATE (at most once a minute) never runs here.
+"The session" is two statements: the transaction's opening, which puts it in the viewer-lookup
+context of row-level security, and the lookup itself, which also enters the viewer's
+organization (db/tenancy.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ PORTAL = """query($jobs: Int!) { customers(first: 50) { edges { node { name
     assets(first: 10) { edges { node { name kind } } } } } } } } } }"""
 # customers, jobs, map captures, assets: four list levels, and the session lookup.
 PORTAL_LIST_LEVELS = 4
+SESSION = 2  # the tenancy opening and the viewer lookup
 STAFF_JOBS = """{ jobs(first: 100) { edges { node { reference customer { name } } } } }"""
 STAFF_JOBS_COUNTED = """{ jobs(first: 100) { totalCount edges { node { reference
   customer { name } mapCaptures(first: 5) { totalCount edges { node { note } } } } } } }"""
@@ -74,7 +78,7 @@ async def test_portal_query_runs_the_same_statements_for_5_and_500_jobs(
     first_job = many_data["customers"]["edges"][0]["node"]["jobs"]["edges"][0]["node"]
     assert len(first_job["mapCaptures"]["edges"]) == len(first_job["assets"]["edges"]) == 2
     assert few_count == many_count
-    assert many_count <= PORTAL_LIST_LEVELS + 1
+    assert many_count <= PORTAL_LIST_LEVELS + SESSION
 
 
 async def test_node_lookups_cost_one_statement_per_type_however_many_ids(
@@ -95,7 +99,7 @@ async def test_node_lookups_cost_one_statement_per_type_however_many_ids(
                                 nodes_query((mixed * 3)[:10] + missing), token=token)
 
     assert sum(value is not None for value in data.values()) == 10
-    assert two == thirty == 1 + 4  # the session, then one batch per type
+    assert two == thirty == SESSION + 4  # the session, then one batch per type
 
 
 async def test_staff_job_list_with_customers_costs_the_same_for_5_and_100_jobs(
@@ -109,8 +113,8 @@ async def test_staff_job_list_with_customers_costs_the_same_for_5_and_100_jobs(
     hundred, data = await _count(counted_api, statements, STAFF_JOBS, token=token)
 
     assert len(data["jobs"]["edges"]) == 100
-    assert few[0] == 2  # the session and an empty page: no customers to load
-    assert five == hundred == 3
+    assert few[0] == SESSION + 1  # the session and an empty page: no customers to load
+    assert five == hundred == SESSION + 2
 
 
 async def test_every_nested_relation_of_staff_jobs_is_batched(
@@ -126,7 +130,7 @@ async def test_every_nested_relation_of_staff_jobs_is_batched(
     # session; jobs; their staff; customers (the captures' and assets' customers are the
     # jobs' customers, already loaded); captures; the captures' jobs; assets. No capture
     # here has a `capturedBy`, so the staff-by-id loader never runs.
-    assert small == large == 7
+    assert small == large == SESSION + 6
 
 
 async def test_total_counts_are_one_statement_per_connection_level(
@@ -139,11 +143,11 @@ async def test_total_counts_are_one_statement_per_connection_level(
 
     assert data["jobs"]["totalCount"] == 100
     # session; jobs page and count; customers; captures page and count
-    assert count == 6
+    assert count == SESSION + 5
 
 
 async def test_the_last_page_of_a_long_job_list_is_a_keyset_range_not_an_offset(
-        counted_api, statements, make, sessionmaker, engine):
+        counted_api, statements, make, sessionmaker, engine, app_engine):
     org, token = await _staff_token(make)
     customer_id = await make.customer(org)
     await portal_rows(sessionmaker, org, [customer_id], jobs_per_customer=2000,
@@ -157,11 +161,13 @@ async def test_the_last_page_of_a_long_job_list_is_a_keyset_range_not_an_offset(
     statements.clear()
     last = (await counted_api(JOBS_AFTER, {"after": after}, token=token))["data"]["jobs"]
     page_sql = next(s for s in statements.statements if "FROM jobs" in s)
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
+    # Planned as the app plans it: its own role, bound by the row-level security policy.
+    async with app_engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
         params = statements.parameters[statements.statements.index(page_sql)]
-        plan = "\n".join(r[0] for r in await raw.driver_connection.fetch(
-            "EXPLAIN " + page_sql, *params))
+        async with raw.transaction():
+            await raw.execute("SELECT set_config('app.organization_id', $1, true)", str(org))
+            plan = "\n".join(r[0] for r in await raw.fetch("EXPLAIN " + page_sql, *params))
 
     assert len(last["edges"]) == 20 and last["pageInfo"]["hasNextPage"] is False
     assert "OFFSET" not in page_sql.upper()
@@ -194,7 +200,7 @@ async def test_aliases_with_different_pages_cost_one_statement_per_distinct_page
     customer = data["customers"]["edges"][0]["node"]
     assert (len(customer["recent"]["edges"]), len(customer["more"]["edges"])) == (2, 4)
     assert customer["again"] == customer["recent"]
-    assert count == 1 + 1 + 2  # session, customers, one batch per distinct `first`
+    assert count == SESSION + 1 + 2  # session, customers, one batch per distinct `first`
 
 
 async def test_a_connection_left_out_by_a_directive_is_not_loaded(
@@ -207,7 +213,7 @@ async def test_a_connection_left_out_by_a_directive_is_not_loaded(
                                   token=token)
 
     assert "assets" not in data["customers"]["edges"][0]["node"]["jobs"]["edges"][0]["node"]
-    assert (without, with_assets) == (3, 4)
+    assert (without, with_assets) == (SESSION + 2, SESSION + 3)
 
 
 async def test_connections_selected_through_fragments_and_nodes_are_batched(
@@ -218,7 +224,7 @@ async def test_connections_selected_through_fragments_and_nodes_are_batched(
 
     jobs = data["customers"]["nodes"][0]["jobs"]["edges"]
     assert len(jobs) == 4 and len(jobs[0]["node"]["mapCaptures"]["nodes"]) == 2
-    assert count == 4  # session, customers, jobs, captures
+    assert count == SESSION + 3  # session, customers, jobs, captures
 
 
 async def test_a_bad_cursor_in_a_nested_connection_is_still_a_user_error(

@@ -17,6 +17,7 @@ from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
 from portal_graph.db.pagination import NEWEST_FIRST
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, STAFF, field
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
@@ -31,7 +32,9 @@ async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer |
     org = await repo.organization(session, viewer.organization_id)
     if org is None:
         return None
-    choices = await auth_repo.memberships(session, viewer.person_id)
+    person_id = viewer.person_id
+    choices = await session.as_system(SystemContext.MEMBERSHIPS,
+                                      lambda: auth_repo.memberships(session, person_id))
     return Viewer(
         person_id=viewer.person_id, email=viewer.email or "", name=viewer.name,
         audience=audience_of(viewer.audience), role=viewer.role,
@@ -65,7 +68,12 @@ class AccountQueries:
 
 async def viewer_of_session(info: Info, token: str) -> Viewer | None:
     """The viewer a session token just issued acts as, exactly as its next request will see it
-    (for the payloads of login, switchOrganization and acceptInvitation)."""
+    (for the payloads of login, switchOrganization and acceptInvitation). Read as that
+    viewer, in its organization; this request acts for its own viewer again afterwards."""
     ctx = info.context
-    return await build_viewer(ctx.session, await auth.resolve_viewer(ctx.session, token,
-                                                                     ctx.settings))
+
+    async def as_new_viewer() -> Viewer | None:
+        viewer = await auth.resolve_viewer(ctx.session, token, ctx.settings)
+        return await build_viewer(ctx.session, viewer)
+
+    return await ctx.session.exclusively(as_new_viewer)

@@ -20,6 +20,7 @@ from portal_graph.auth.email import parse_or_reject
 from portal_graph.auth.tokens import RESET_PREFIX, new_token, token_digest
 from portal_graph.config import Settings
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.problems import Rejected, UserErrorCode
@@ -36,20 +37,25 @@ async def request_reset(session: RequestSession, settings: Settings, box: Secret
     person = await persons.by_email(session, address.key)
     if person is None:
         return
-    memberships = await auth_repo.memberships(session, person.id)
-    if not memberships:
-        return  # an account that can act nowhere: a new invitation's emailed link takes it back
-    token = new_token(RESET_PREFIX)
-    reset = await persons.add_reset(session, person.id, token_digest(token), client_address)
-    # The outbox keeps every email under an organization; this one is filed under one the
-    # person belongs to, and says which organizations the account opens.
-    await outbox.enqueue(
-        session, organization_id=memberships[0].organization_id,
-        template=templates.PASSWORD_RESET, to_address=person.email,
-        params={"person_name": person.name,
-                "organization_names": [m.organization_name for m in memberships],
-                "expires_at": reset.expires_at.astimezone(UTC).isoformat()},
-        secret=settings.reset_url_base + token, box=box)
+
+    async def queue_email() -> None:
+        memberships = await auth_repo.memberships(session, person.id)
+        if not memberships:
+            return  # an account that acts nowhere: a new invitation's emailed link takes it back
+        token = new_token(RESET_PREFIX)
+        reset = await persons.add_reset(session, person.id, token_digest(token), client_address)
+        # The outbox keeps every email under an organization; this one is filed under one the
+        # person belongs to, and says which organizations the account opens.
+        await outbox.enqueue(
+            session, organization_id=memberships[0].organization_id,
+            template=templates.PASSWORD_RESET, to_address=person.email,
+            params={"person_name": person.name,
+                    "organization_names": [m.organization_name for m in memberships],
+                    "expires_at": reset.expires_at.astimezone(UTC).isoformat()},
+            secret=settings.reset_url_base + token, box=box)
+
+    # An anonymous request acts in no organization: the person's own are the ACCOUNT context's.
+    await session.as_system(SystemContext.ACCOUNT, queue_email)
 
 
 async def reset_password(session: RequestSession, *, token: str, password: str,

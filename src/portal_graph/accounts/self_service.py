@@ -17,6 +17,7 @@ from portal_graph.auth.passwords import verify_password
 from portal_graph.auth.service import require_session
 from portal_graph.customers.service import clean_name
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 from portal_graph.problems import Rejected, UserErrorCode
 from portal_graph.scope import Viewer, admin_scope
 
@@ -54,7 +55,12 @@ async def record_in_every_organization(session: RequestSession, person_id: uuid.
                                        email: str, actor: Actor, action: AuditAction,
                                        details: dict[str, object]) -> None:
     """An account change concerns every organization the person can act in: each one's audit
-    log records it (and learns nothing about the others)."""
-    for membership in await auth_repo.memberships(session, person_id):
-        await record(session, admin_scope(membership.organization_id), actor, action,
-                     target_person_id=person_id, target_email=email, details=details)
+    log records it (and learns nothing about the others). The ACCOUNT system context: the
+    person's organizations, whichever one the request acts in (or none, for a reset)."""
+
+    async def record_everywhere() -> None:
+        for membership in await auth_repo.memberships(session, person_id):
+            await record(session, admin_scope(membership.organization_id), actor, action,
+                         target_person_id=person_id, target_email=email, details=details)
+
+    await session.as_system(SystemContext.ACCOUNT, record_everywhere)

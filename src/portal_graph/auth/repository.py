@@ -7,13 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, literal, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
+from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy
 
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
 # the grants are read on every request so that a revocation applies to the very next one.
+# It runs in the VIEWER_LOOKUP system context (the organization is not known yet), and its
+# outer SELECT, evaluated after the lookup, enters the credential's organization and leaves
+# that context: from here on row-level security lets only that organization's rows through.
+# The LEFT JOIN on a constant row makes that happen for an unknown token too (entering nobody).
 _VIEWER_SQL = """
+SELECT v.*, set_config('app.organization_id', COALESCE(v.organization_id::text, ''), true)
+              AS entered_organization,
+       set_config('app.system_context', '', true) AS entered_system
+FROM (SELECT 1) AS one LEFT JOIN LATERAL (
 SELECT c.id AS credential_id, c.organization_id, c.person_id, {last_seen} AS last_seen_at,
        p.email, p.name, sm.id AS staff_member_id, sm.role,
        eu.id AS external_user_id,
@@ -29,6 +38,7 @@ LEFT JOIN external_users eu
        ON eu.organization_id = c.organization_id AND eu.person_id = c.person_id
       AND eu.access_revoked_at IS NULL
 WHERE c.token_hash = :digest AND {alive}
+) AS v ON true
 """
 _SESSION_ALIVE = ("c.ended_at IS NULL AND c.expires_at > now() "
                   "AND c.last_seen_at > now() - make_interval(mins => :idle_minutes)")
@@ -38,6 +48,7 @@ SESSION_VIEWER = text(_VIEWER_SQL.format(table="sessions", alive=_SESSION_ALIVE,
 # An API token's activity column is last_used_at; it is read under the session's name.
 TOKEN_VIEWER = text(_VIEWER_SQL.format(table="api_tokens", alive=_TOKEN_ALIVE,
                                        last_seen="c.last_used_at"))
+_ENTERED = ("entered_organization", "entered_system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +66,21 @@ class CredentialRow:
 
 
 async def credential_by_digest(
-    session: AsyncSession, digest: bytes, *, api_token: bool, idle_minutes: int
+    session: RequestSession, digest: bytes, *, api_token: bool, idle_minutes: int
 ) -> CredentialRow | None:
+    """The live credential with this digest, whichever organization it belongs to; the
+    transaction then acts for that organization (or for nobody, when there is none)."""
     params: dict[str, object] = {"digest": digest}
     if not api_token:
         params["idle_minutes"] = idle_minutes
-    row = (await session.execute(TOKEN_VIEWER if api_token else SESSION_VIEWER, params)).first()
-    return CredentialRow(**row._mapping) if row else None
+    await session.set_tenancy(Tenancy(system=SystemContext.VIEWER_LOOKUP))
+    row = (await session.execute(TOKEN_VIEWER if api_token else SESSION_VIEWER, params)).one()
+    found = {k: v for k, v in row._mapping.items() if k not in _ENTERED}
+    if found["credential_id"] is None:
+        session.entered(NOBODY)
+        return None
+    session.entered(Tenancy(found["organization_id"]))
+    return CredentialRow(**found)
 
 
 # Activity is recorded in one statement that skips rows another request is recording right
@@ -89,7 +108,7 @@ TOUCH_SESSION = text(_TOUCH_SQL.format(table="sessions", column="last_seen_at"))
 TOUCH_API_TOKEN = text(_TOUCH_SQL.format(table="api_tokens", column="last_used_at"))
 
 
-async def touch(session: AsyncSession, row: CredentialRow, *, api_token: bool,
+async def touch(session: RequestSession, row: CredentialRow, *, api_token: bool,
                 every_seconds: float) -> None:
     """Record activity (throttled): the credential, and 'last seen' of an external user."""
     await session.execute(TOUCH_API_TOKEN if api_token else TOUCH_SESSION, {
@@ -97,7 +116,7 @@ async def touch(session: AsyncSession, row: CredentialRow, *, api_token: bool,
         "external_user_id": row.external_user_id, "every": every_seconds})
 
 
-async def person_by_email(session: AsyncSession, email_normalized: str) -> models.Person | None:
+async def person_by_email(session: RequestSession, email_normalized: str) -> models.Person | None:
     return await session.scalar(
         select(models.Person).where(models.Person.email_normalized == email_normalized)
     )
@@ -110,7 +129,7 @@ class Membership:
     role: str | None  # None for an external membership
 
 
-async def memberships(session: AsyncSession, person_id: uuid.UUID) -> list[Membership]:
+async def memberships(session: RequestSession, person_id: uuid.UUID) -> list[Membership]:
     """The organizations a person can act in: active staff and external memberships."""
     staff = select(models.Organization.id, models.Organization.name,
                    models.StaffMember.role).join(
@@ -133,7 +152,7 @@ async def memberships(session: AsyncSession, person_id: uuid.UUID) -> list[Membe
 
 
 async def create_session(
-    session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
+    session: RequestSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
     ttl: timedelta, client_address: str | None, parent_session_id: uuid.UUID | None = None,
 ) -> models.Session:
     row = models.Session(
@@ -147,7 +166,7 @@ async def create_session(
 
 
 async def create_api_token(
-    session: AsyncSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, name: str,
+    session: RequestSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, name: str,
     digest: bytes, expires_in_days: int | None, session_id: uuid.UUID,
 ) -> models.ApiToken:
     row = models.ApiToken(
@@ -161,7 +180,7 @@ async def create_api_token(
     return row
 
 
-async def api_tokens_of(session: AsyncSession, organization_id: uuid.UUID,
+async def api_tokens_of(session: RequestSession, organization_id: uuid.UUID,
                         person_id: uuid.UUID) -> list[models.ApiToken]:
     return list(await session.scalars(
         select(models.ApiToken)
@@ -171,7 +190,7 @@ async def api_tokens_of(session: AsyncSession, organization_id: uuid.UUID,
     ))
 
 
-async def revoke_api_token(session: AsyncSession, organization_id: uuid.UUID,
+async def revoke_api_token(session: RequestSession, organization_id: uuid.UUID,
                            person_id: uuid.UUID, token_id: uuid.UUID) -> bool:
     result = await session.execute(
         update(models.ApiToken)

@@ -5,15 +5,20 @@ another organization; an API token records the session that made it. Signing a s
 ends its descendants (an integration's token outlives the sign-out of the session that made
 it); taking a membership away (revoke all, deactivation) ends every session and token of that
 person there and everything descended from any of their sessions there, tokens included; a
-password reset ends everything the person has, everywhere. Each is one statement.
+password reset ends everything the person has, everywhere. Each is one statement, run in the
+CREDENTIALS system context (db/tenancy.py): a person's credentials and what descends from them
+span organizations, so no one organization's row-level security may cut the cascade short.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import TextClause, text
+
+from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 
 # `roots` is the sessions to end; `tree` adds their descendants, carrying the organization so
 # that each update is a primary-key lookup. Descendants are always the same person's.
@@ -62,34 +67,41 @@ SELECT (SELECT count(*) FROM ended) AS sessions, (SELECT count(*) FROM revoked) 
 """)
 
 
-async def end_session(session: AsyncSession, organization_id: uuid.UUID,
+async def end_session(session: RequestSession, organization_id: uuid.UUID,
                       session_id: uuid.UUID) -> int:
     """End one session and the sessions minted from it (not the API tokens they made);
     returns how many ended."""
-    row = (await session.execute(_SESSION_AND_DESCENDANTS, {
-        "organization_id": organization_id, "session_id": session_id})).one()
+    row = await _run(session, _SESSION_AND_DESCENDANTS, {
+        "organization_id": organization_id, "session_id": session_id})
     return int(row.sessions)
 
 
-async def end_membership_credentials(session: AsyncSession, organization_id: uuid.UUID,
+async def end_membership_credentials(session: RequestSession, organization_id: uuid.UUID,
                                      person_id: uuid.UUID) -> tuple[int, int]:
     """(sessions, API tokens) ended: the person's in the organization, and every one derived
     from a session they had there, in whichever organization."""
-    row = (await session.execute(_MEMBERSHIP, {
-        "organization_id": organization_id, "person_id": person_id})).one()
+    row = await _run(session, _MEMBERSHIP, {
+        "organization_id": organization_id, "person_id": person_id})
     return int(row.sessions), int(row.api_tokens)
 
 
-async def end_every_credential(session: AsyncSession, person_id: uuid.UUID) -> tuple[int, int]:
+async def end_every_credential(session: RequestSession, person_id: uuid.UUID) -> tuple[int, int]:
     """(sessions, API tokens) ended: all of the person's, in every organization."""
-    row = (await session.execute(_EVERYTHING, {"person_id": person_id, "keep": None,
-                                               "tokens": True})).one()
+    row = await _run(session, _EVERYTHING, {"person_id": person_id, "keep": None,
+                                            "tokens": True})
     return int(row.sessions), int(row.api_tokens)
 
 
-async def end_other_sessions(session: AsyncSession, person_id: uuid.UUID,
+async def end_other_sessions(session: RequestSession, person_id: uuid.UUID,
                              keep_session_id: uuid.UUID) -> int:
     """End every session of the person but one, in every organization; tokens stay."""
-    row = (await session.execute(_EVERYTHING, {"person_id": person_id,
-                                               "keep": keep_session_id, "tokens": False})).one()
+    row = await _run(session, _EVERYTHING, {"person_id": person_id,
+                                            "keep": keep_session_id, "tokens": False})
     return int(row.sessions)
+
+
+async def _run(session: RequestSession, statement: TextClause, params: dict[str, Any]) -> Any:
+    async def ending() -> Any:
+        return (await session.execute(statement, params)).one()
+
+    return await session.as_system(SystemContext.CREDENTIALS, ending)

@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from portal_graph.auth import repository as repo
 from portal_graph.auth import revocation
 from portal_graph.auth.email import email_key
@@ -20,6 +18,8 @@ from portal_graph.auth.tokens import (
 )
 from portal_graph.config import Settings
 from portal_graph.db import models
+from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 from portal_graph.problems import Rejected, UserErrorCode
 from portal_graph.scope import ANONYMOUS, Audience, Viewer
 
@@ -28,24 +28,31 @@ TOUCH_EVERY = timedelta(seconds=60)
 BAD_LOGIN = "Email or password is incorrect."
 
 
-async def resolve_viewer(session: AsyncSession, token: str | None, settings: Settings) -> Viewer:
-    """The Viewer for a bearer token, read fresh (roles and grants) on every request."""
+class InvalidToken(Exception):
+    """A bearer token that is not (or no longer) a credential: unknown, expired, revoked, or
+    its person's membership is gone. Answered 401 (RFC 6750 `invalid_token`)."""
+
+
+async def resolve_viewer(session: RequestSession, token: str | None, settings: Settings) -> Viewer:
+    """The Viewer for a bearer token, read fresh (roles and grants) on every request; the
+    transaction then acts for the viewer's organization (db/tenancy.py). No token: ANONYMOUS.
+    Raises InvalidToken for a token that does not (or no longer) stand for anyone."""
     if not token:
         return ANONYMOUS
     is_api_token = token.startswith(API_TOKEN_PREFIX)
     if not (is_api_token or token.startswith(SESSION_PREFIX)) or len(token) > 200:
-        return ANONYMOUS
+        raise InvalidToken
     row = await repo.credential_by_digest(session, token_digest(token), api_token=is_api_token,
                                           idle_minutes=settings.session_idle_minutes)
     if row is None:
-        return ANONYMOUS
+        raise InvalidToken
     if row.staff_member_id is not None and row.role is not None:
         role = models.Role(row.role)
         audience = Audience.ADMIN if role is models.Role.ADMIN else Audience.STAFF
     elif row.external_user_id is not None:
         role, audience = None, Audience.EXTERNAL
     else:
-        return ANONYMOUS  # the membership is gone: the credential acts for nobody
+        raise InvalidToken  # the membership is gone: the credential acts for nobody
     if row.last_seen_at is None or datetime.now(UTC) - row.last_seen_at > TOUCH_EVERY:
         await repo.touch(session, row, api_token=is_api_token,
                          every_seconds=TOUCH_EVERY.total_seconds())
@@ -75,7 +82,7 @@ class LoginResult:
 
 
 async def login(
-    session: AsyncSession, settings: Settings, *, email: str, password: str,
+    session: RequestSession, settings: Settings, *, email: str, password: str,
     organization_id: uuid.UUID | None, client_address: str | None,
 ) -> LoginResult:
     key = email_key(email)
@@ -84,11 +91,14 @@ async def login(
     password_ok = await verify_password(person.password_hash if person else None, password)
     if person is None or not password_ok:
         raise Rejected(UserErrorCode.INVALID_CREDENTIALS, BAD_LOGIN)
-    return await _start_session(session, settings, person.id, organization_id, client_address)
+    person_id = person.id
+    # The person's memberships and the new session may be in any organization.
+    return await session.as_system(SystemContext.SIGN_IN, lambda: _start_session(
+        session, settings, person_id, organization_id, client_address))
 
 
 async def _start_session(
-    session: AsyncSession, settings: Settings, person_id: uuid.UUID,
+    session: RequestSession, settings: Settings, person_id: uuid.UUID,
     organization_id: uuid.UUID | None, client_address: str | None,
 ) -> LoginResult:
     choices = await repo.memberships(session, person_id)
@@ -104,7 +114,7 @@ async def _start_session(
 
 
 async def start_session_in(
-    session: AsyncSession, settings: Settings, person_id: uuid.UUID,
+    session: RequestSession, settings: Settings, person_id: uuid.UUID,
     organization_id: uuid.UUID, client_address: str | None,
     parent_session_id: uuid.UUID | None = None,
 ) -> LoginResult:
@@ -129,22 +139,28 @@ def require_session(viewer: Viewer) -> uuid.UUID:
 
 
 async def switch_organization(
-    session: AsyncSession, settings: Settings, viewer: Viewer, organization_id: uuid.UUID,
+    session: RequestSession, settings: Settings, viewer: Viewer, organization_id: uuid.UUID,
     client_address: str | None,
 ) -> LoginResult:
     """A new session in another of the person's organizations, minted by (and recorded as a
-    child of) the current one, which ends."""
+    child of) the current one, which ends first (ending a session ends what it minted)."""
     parent = require_session(viewer)
-    assert viewer.person_id is not None and viewer.organization_id is not None
-    choices = await repo.memberships(session, viewer.person_id)
-    if organization_id not in {m.organization_id for m in choices}:
-        raise Rejected(UserErrorCode.NOT_FOUND, "Organization not found", "organizationId")
+    person_id = viewer.person_id
+    assert person_id is not None and viewer.organization_id is not None
+
+    async def check() -> None:
+        choices = await repo.memberships(session, person_id)
+        if organization_id not in {m.organization_id for m in choices}:
+            raise Rejected(UserErrorCode.NOT_FOUND, "Organization not found", "organizationId")
+
+    await session.as_system(SystemContext.SIGN_IN, check)
     await logout(session, viewer)
-    return await start_session_in(session, settings, viewer.person_id, organization_id,
-                                  client_address, parent_session_id=parent)
+    return await session.as_system(SystemContext.SIGN_IN, lambda: start_session_in(
+        session, settings, person_id, organization_id, client_address,
+        parent_session_id=parent))
 
 
-async def logout(session: AsyncSession, viewer: Viewer) -> bool:
+async def logout(session: RequestSession, viewer: Viewer) -> bool:
     """End this session, and any session minted from it."""
     if viewer.session_id is None or viewer.organization_id is None:
         return False
@@ -153,7 +169,7 @@ async def logout(session: AsyncSession, viewer: Viewer) -> bool:
 
 
 async def create_api_token(
-    session: AsyncSession, viewer: Viewer, *, name: str, expires_in_days: int | None,
+    session: RequestSession, viewer: Viewer, *, name: str, expires_in_days: int | None,
 ) -> tuple[models.ApiToken, str]:
     """A token made by a session (never by another token): revoking what that session
     derives from revokes the token too."""

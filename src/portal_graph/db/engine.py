@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from portal_graph.config import Settings
 from portal_graph.db.embedded import start_embedded
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import DEFAULT_REQUEST_ROLE, REQUEST_ROLE, watch_login_role
 from portal_graph.observability.pool import ObservedPool
 
 
@@ -25,8 +26,12 @@ def asyncpg_url(url: str) -> str:
 
 
 def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None,
-                max_overflow: int | None = None, name: str = "portal-graph") -> AsyncEngine:
-    return create_async_engine(
+                max_overflow: int | None = None, name: str = "portal-graph",
+                durable_commits: bool = True) -> AsyncEngine:
+    """`durable_commits=False`: commits don't wait for the WAL flush (for rate-limit counters,
+    where losing the last hits in a crash is harmless and a flush per request is not)."""
+    commits = {} if durable_commits else {"synchronous_commit": "off"}
+    engine = create_async_engine(
         asyncpg_url(url or resolve_database_url(settings)),
         pool_size=settings.db_pool_size if pool_size is None else pool_size,
         max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
@@ -40,12 +45,23 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
+                # A request waiting on a row lock gives up (and answers) long before its
+                # statement timeout; a transaction left open by a stuck client is ended.
+                "lock_timeout": str(settings.db_lock_timeout_ms),
+                "idle_in_transaction_session_timeout": str(
+                    settings.db_idle_in_transaction_timeout_ms),
                 "application_name": name,
+                **commits,
             },
         },
     )
+    watch_login_role(engine)
+    return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[RequestSession]:
+def make_sessionmaker(engine: AsyncEngine, request_role: str = DEFAULT_REQUEST_ROLE,
+                      ) -> async_sessionmaker[RequestSession]:
+    """Sessions for the app's work: each transaction acts for nobody until told (see
+    db/tenancy.py), as `request_role` where the login role would bypass row-level security."""
     return async_sessionmaker(engine, class_=RequestSession, expire_on_commit=False,
-                              autoflush=False)
+                              autoflush=False, info={REQUEST_ROLE: request_role})

@@ -10,18 +10,38 @@ statement finishes and the transaction stays whole. `settled()` brackets the req
 end it waits for calls still running (a DataLoader batch can outlive the response), then
 refuses new ones, so nothing touches the connection once it is committed and returned to the
 pool; on an error or a deadline it cancels them instead.
+
+The session also says whom its transaction acts for (db/tenancy.py): the organization whose
+rows PostgreSQL's row-level security lets through, or a named system context. A change in the
+middle of a request runs `exclusively`: holding the lock for the whole change, so no other
+field's statement runs while the transaction acts for someone else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal_graph.db.tenancy import (
+    APPLIED,
+    APPLY,
+    NOBODY,
+    TENANCY,
+    UNKNOWN,
+    SystemContext,
+    Tenancy,
+    TenantSession,
+)
+
 T = TypeVar("T")
+# The session whose lock the current task holds for an exclusive piece of work.
+_holding: ContextVar[RequestSession | None] = ContextVar("portal_graph_holding", default=None)
 # Loop turns for a DataLoader dispatch to reach the database: call_soon, dispatch, batch.
 _DISPATCH_TURNS = 4
 
@@ -31,6 +51,8 @@ class RequestFinished(RuntimeError):
 
 
 class RequestSession(AsyncSession):
+    sync_session_class = TenantSession
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock = asyncio.Lock()
@@ -38,6 +60,8 @@ class RequestSession(AsyncSession):
         self._finished = False
 
     async def _call(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        if _holding.get() is self:  # inside `exclusively`: the lock is ours already
+            return await call(*args, **kwargs)
         task = asyncio.ensure_future(self._locked(call, *args, **kwargs))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -64,6 +88,70 @@ class RequestSession(AsyncSession):
 
     async def refresh(self, *args: Any, **kwargs: Any) -> None:
         await self._call(super().refresh, *args, **kwargs)
+
+    # --- whom the transaction acts for (row-level security) -----------------------------------
+
+    @property
+    def tenancy(self) -> Tenancy:
+        return self.info.get(TENANCY, NOBODY)  # type: ignore[no-any-return]
+
+    async def set_tenancy(self, tenancy: Tenancy) -> None:
+        """Act for `tenancy` from now on. Before the transaction's first statement this is only
+        noted (its opening statement says it); later it costs one statement."""
+        self.info[TENANCY] = tenancy
+        applied = self.info.get(APPLIED)
+        if applied is None or applied == tenancy:
+            return
+        self.info[APPLIED] = UNKNOWN
+        await self.execute(APPLY, tenancy.params())
+        self.info[APPLIED] = tenancy
+
+    def entered(self, tenancy: Tenancy) -> None:
+        """Record a change a statement made itself (the viewer lookup enters the viewer's
+        organization in the same statement)."""
+        self.info[TENANCY] = self.info[APPLIED] = tenancy
+
+    async def exclusively(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` holding the session's lock (its statements still go through); when it
+        is done the transaction acts again for whom it acted before."""
+        if _holding.get() is self:
+            return await self._restoring(work)
+        return await self._call(self._hold, work)
+
+    async def _hold(self, work: Callable[[], Awaitable[T]]) -> T:
+        _holding.set(self)  # this task's own context: other fields' tasks never see it
+        return await self._restoring(work)
+
+    async def _restoring(self, work: Callable[[], Awaitable[T]]) -> T:
+        before = self.tenancy
+        try:
+            result = await work()
+        except BaseException:
+            # The transaction or savepoint may be failed: a rollback resets the settings.
+            with contextlib.suppress(Exception):
+                await self.set_tenancy(before)
+            raise
+        await self.set_tenancy(before)
+        return result
+
+    async def as_system(self, context: SystemContext, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` in a named system context (see db/tenancy.py), then act as before."""
+
+        async def in_context() -> T:
+            await self.set_tenancy(Tenancy(self.tenancy.organization_id, context))
+            return await work()
+
+        return await self.exclusively(in_context)
+
+    async def acting_for(self, organization_id: uuid.UUID,
+                         work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` for one organization (one found through a token), then act as before."""
+
+        async def in_organization() -> T:
+            await self.set_tenancy(Tenancy(organization_id))
+            return await work()
+
+        return await self.exclusively(in_organization)
 
     async def finish(self) -> None:
         """Wait for the calls still running or about to start, then refuse any more."""

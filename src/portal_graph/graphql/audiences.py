@@ -5,6 +5,11 @@ A field's audiences come from its own declaration (`field(audiences=...)`) or fr
 schema. Per audience, a schema is built once at start-up holding only the fields that audience
 may use, so introspection shows exactly that and a query naming anything else is refused at
 validation, before any resolver or SQL runs (the way Hasura shapes its schema per role).
+
+What the refusal says depends on who asks. Staff, who know the product, are told that a field
+is for administrators (FORBIDDEN). Anonymous callers and external users get exactly what a name
+that does not exist gets: for them the hidden schema does not exist, and errors cannot be
+used to list it.
 """
 
 from __future__ import annotations
@@ -107,33 +112,31 @@ class AudienceSchema(strawberry.Schema):
                 if self.audience in (field_audiences(type_definition, f) or ())]
 
 
-def _denial(audience: Audience) -> tuple[str, str]:
-    if audience is Audience.ANONYMOUS:
-        return "UNAUTHENTICATED", "Sign in to use"
-    return "FORBIDDEN", "Not allowed to use"
+# The audiences told that a part of the schema exists but is not theirs.
+TOLD_WHAT_IS_HIDDEN: AudienceSet = STAFF
+FORBIDDEN = "FORBIDDEN"
+ADMINS_ONLY = "is for administrators only"
 
 
-def forbidden_type_rule(full_schema: GraphQLSchema, audience: Audience) -> type:
-    """Validation: a type that exists but is not this audience's (say, the input type of an
-    admin mutation named in a variable) is FORBIDDEN, not unknown."""
-    code, words = _denial(audience)
+def forbidden_type_rule(full_schema: GraphQLSchema) -> type:
+    """Validation for staff: a type that exists but is an administrator's (say, the input type
+    of an admin mutation named in a variable) is FORBIDDEN, with a message that says so."""
 
     class TypesForAudienceRule(KnownTypeNamesRule):
         def enter_named_type(self, node: Any, *args: Any) -> None:
             name = node.name.value
             if self.context.schema.get_type(name) is None and full_schema.get_type(name):  # type: ignore[union-attr]
-                self.report_error(GraphQLError(f"{words} type '{name}'.", node,
-                                               extensions={"code": code}))
+                self.report_error(GraphQLError(f"Type '{name}' {ADMINS_ONLY}.", node,
+                                               extensions={"code": FORBIDDEN}))
                 return
             super().enter_named_type(node, *args)
 
     return TypesForAudienceRule
 
 
-def forbidden_field_rule(full_schema: GraphQLSchema, audience: Audience) -> type:
-    """Validation: a field that exists but is not this audience's is FORBIDDEN (or, for an
-    anonymous caller, UNAUTHENTICATED), not an unknown field; unknown fields stay as they are."""
-    code, words = _denial(audience)
+def forbidden_field_rule(full_schema: GraphQLSchema) -> type:
+    """Validation for staff: a field that exists but is an administrator's is FORBIDDEN, with
+    a message that says so; unknown fields stay as they are."""
 
     class FieldsForAudienceRule(FieldsOnCorrectTypeRule):
         def __init__(self, context: ValidationContext) -> None:
@@ -146,8 +149,8 @@ def forbidden_field_rule(full_schema: GraphQLSchema, audience: Audience) -> type
                 if (isinstance(full_type, GraphQLObjectType | GraphQLInterfaceType)
                         and node.name.value in full_type.fields):
                     self.report_error(GraphQLError(
-                        f"{words} field '{node.name.value}' on type '{parent.name}'.", node,
-                        extensions={"code": code}))
+                        f"Field '{node.name.value}' on type '{parent.name}' {ADMINS_ONLY}.",
+                        node, extensions={"code": FORBIDDEN}))
                     return
             super().enter_field(node, *args)
 

@@ -1,13 +1,16 @@
 """`/graphql` over HTTP: GET and POST per the GraphQL-over-HTTP spec, GraphiQL for browsers.
 
 One database session (one transaction) per request, opened here and committed at the end;
-mutations run in savepoints inside it (see payloads.run_mutation).
+mutations run in savepoints inside it (see payloads.run_mutation). A request without a bearer
+token is counted against its address (RATE_LIMIT_ANONYMOUS_PER_ADDRESS) before anything else;
+a batch shares one cost budget.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,10 +18,11 @@ from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal_graph.auth.service import resolve_viewer
+from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.db.outage import database_unavailable
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.execution import format_error
+from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes
 from portal_graph.http.failures import classify, failure_response
 from portal_graph.http.graphql_http import (
@@ -29,6 +33,8 @@ from portal_graph.http.graphql_http import (
 )
 from portal_graph.http.request_id import new_request_id
 from portal_graph.observability import OperationObservation, observe_operation
+from portal_graph.ratelimit import RateDecision
+from portal_graph.scope import Audience
 from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 
@@ -60,6 +66,42 @@ def _json(body: Any, status: int, media_type: str, **headers: str) -> Response:
 def _wants_graphiql(request: Request) -> bool:
     return (request.method == "GET" and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params)
+
+
+def _invalid_token(media_type: str) -> Response:
+    """RFC 6750: a bearer token that is unknown, expired or revoked is refused (not treated as
+    anonymous), so a client notices at once that it must sign in again."""
+    body = {"errors": [{"message": "The bearer token is invalid, expired or revoked.",
+                        "extensions": {"code": "UNAUTHENTICATED"}}]}
+    OperationObservation().finish(body)
+    return _json(body, 401, media_type,
+                 **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def _rate_limited(decision: RateDecision, media_type: str) -> Response:
+    seconds = decision.retry_after_seconds
+    body = {"errors": [{"message": f"Too many requests. Try again in {seconds} seconds.",
+                        "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}]}
+    OperationObservation().finish(body)
+    return _json(body, 429, media_type, **{"Retry-After": str(seconds)})
+
+
+@dataclass
+class BatchBudget:
+    """The cost limit, shared by the operations of a batch: ten operations may not cost ten
+    times what one may. They run in order until one would take the batch past the limit."""
+
+    remaining: int
+    limit: int
+
+    def take(self, cost: int) -> GraphQLError | None:
+        if cost > self.remaining:
+            self.remaining = -1  # once over, every later operation is refused too
+            return GraphQLError(f"Query is too costly: this batch's operations together cost "
+                                f"more than {self.limit}.",
+                                extensions={"code": LimitCode.QUERY_TOO_COSTLY.value})
+        self.remaining -= cost
+        return None
 
 
 class GraphQLEndpoint:
@@ -101,16 +143,27 @@ class GraphQLEndpoint:
             OperationObservation().finish(refusal)
             return _json(refusal, parsed.status, media_type)
         requests = parsed.requests if isinstance(parsed, GraphQLBatch) else (parsed,)
+        token = bearer_token(request)
+        if token is None:
+            refused = await self._anonymous_refused(request, len(requests))
+            if refused is not None:
+                return _rate_limited(refused, media_type)
         # settled(): no statement may still run when the transaction ends (see RequestSession).
         async with self.services.sessionmaker() as session, session.begin(), session.settled():
-            viewer = await resolve_viewer(session, bearer_token(request), settings)
+            try:
+                viewer = await resolve_viewer(session, token, settings)
+            except InvalidToken:
+                return _invalid_token(media_type)
+            max_cost = self.services.executor.limits[viewer.audience].max_cost
+            budget = BatchBudget(max_cost, max_cost)
             results = []
             for one in requests:
                 context = Context(session=session, viewer=viewer, settings=settings,
                                   services=self.services, client_address=client_address(request),
                                   request_id=request_id, request=request)
                 with observe_operation() as observed:
-                    answer = await self._one(context, one, request.method, media_type, observed)
+                    answer = await self._one(context, one, request.method, media_type,
+                                             observed, budget)
                     observed.finish(answer[0])
                 results.append(answer)
         if isinstance(parsed, GraphQLBatch):
@@ -118,8 +171,23 @@ class GraphQLEndpoint:
         result, status = results[0]
         return _json(result, status, media_type)
 
+    async def _anonymous_refused(self, request: Request, operations: int,
+                                 ) -> RateDecision | None:
+        """The refusal of a request without a token over its address's limit, if it is.
+        While the database is unreachable it is let through uncounted: its documents are
+        still held to the anonymous budgets, and nothing else it could do works anyway."""
+        try:
+            decision = await self.services.count_anonymous(client_address(request), operations)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.debug("anonymous request not counted: database unavailable (%s)",
+                        type(error).__name__)
+            return None
+        return None if decision.allowed else decision
+
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
-                   media_type: str, observed: OperationObservation,
+                   media_type: str, observed: OperationObservation, budget: BatchBudget,
                    ) -> tuple[dict[str, Any], int]:
         executor = self.services.executor
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
@@ -131,7 +199,13 @@ class GraphQLEndpoint:
                                for e in prepared.errors]}, status
         if nul_bytes.document_has_nul(one.query, prepared.document):
             return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
-        observed.identify(prepared.document, one.operation_name)
+        over_budget = budget.take(prepared.cost)
+        if over_budget is not None:
+            return {"errors": [format_error(over_budget, context.request_id)]}, status
+        # A name becomes a metrics label only from a signed-in caller (or from the product's
+        # own pages): anonymous clients cannot fill the label slots with names of their own.
+        observed.identify(prepared.document, one.operation_name,
+                          admit_new_name=context.viewer.audience is not Audience.ANONYMOUS)
         operation = executor.operation_type(prepared.document, one.operation_name)
         if operation is None:
             error = GraphQLError("Unknown or ambiguous operation name.",

@@ -1,14 +1,17 @@
 """Running one GraphQL operation for one viewer: parse, validate, execute, mask.
 
-The schema is the viewer's audience schema, picked per request (built once at start-up).
-Parsing and the structural validation are cached per (audience, query text); the limits that
-depend on variables (cost, `first`) run per request and before graphql-core's own rules.
+The schema is the viewer's audience schema, picked per request (built once at start-up), and
+so are the limits (budgets.py: much smaller for anonymous callers and external users). Parsing
+is cached per (token limit, query text) and the structural validation per (audience, query
+text); the limits that depend on variables (cost, `first`) run per request and before
+graphql-core's own rules.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +31,18 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.utils.await_maybe import await_maybe
 
 from portal_graph.graphql import plain_fields
-from portal_graph.graphql.audiences import forbidden_field_rule, forbidden_type_rule
+from portal_graph.graphql.audiences import (
+    FORBIDDEN,
+    TOLD_WHAT_IS_HIDDEN,
+    forbidden_field_rule,
+    forbidden_type_rule,
+)
 from portal_graph.graphql.context import Context
 from portal_graph.graphql.limits import (
     QueryLimits,
+    check_limits,
     parse_document,
     strip_suggestions,
-    validate_limits,
 )
 from portal_graph.graphql.schema import audience_schema, full_schema
 from portal_graph.scope import Audience
@@ -65,21 +73,27 @@ class _LRU(OrderedDict[Any, Any]):
 class Prepared:
     document: DocumentNode | None
     errors: list[GraphQLError]
+    cost: int = 0  # of the costliest operation in the document (what a batch adds up)
 
 
 def _rules_for(audience: Audience) -> tuple[type, ...]:
+    """graphql-core's rules; for staff, a hidden name is FORBIDDEN rather than unknown. Anyone
+    else gets graphql-core's own error for a name their schema lacks: hidden means unknown."""
     full = full_schema()._schema
-    swapped = {FieldsOnCorrectTypeRule: forbidden_field_rule(full, audience),
-               KnownTypeNamesRule: forbidden_type_rule(full, audience)}
-    rules = [swapped.get(rule, rule) for rule in specified_rules]
+    swapped = {FieldsOnCorrectTypeRule: forbidden_field_rule(full),
+               KnownTypeNamesRule: forbidden_type_rule(full)}
+    rules = list(specified_rules)
+    if audience in TOLD_WHAT_IS_HIDDEN:
+        rules = [swapped.get(rule, rule) for rule in rules]
     return (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
 
 
 class Executor:
     """Per process: the audience schemas, their rules and the parse/validation caches."""
 
-    def __init__(self, limits: QueryLimits) -> None:
-        self.limits = limits
+    def __init__(self, limits: Mapping[Audience, QueryLimits] | QueryLimits) -> None:
+        self.limits = (dict(limits) if isinstance(limits, Mapping)
+                       else dict.fromkeys(Audience, limits))
         self.schemas = {audience: audience_schema(audience)._schema for audience in Audience}
         for schema in self.schemas.values():
             plain_fields.install(schema)
@@ -89,16 +103,18 @@ class Executor:
 
     def prepare(self, audience: Audience, query: str,
                 variables: dict[str, Any] | None) -> Prepared:
-        document = self._parsed.recall(query)
+        limits = self.limits[audience]
+        parse_key = (limits.max_tokens, query)
+        document = self._parsed.recall(parse_key)
         if document is None:
             try:
-                document = self._parsed.remember(query, parse_document(query, self.limits))
+                document = self._parsed.remember(parse_key, parse_document(query, limits))
             except GraphQLError as error:
                 return Prepared(None, [error])
         schema = self.schemas[audience]
-        # Variable-dependent limits first: they stop hostile documents before the
-        # specified rules, some of which are quadratic in repeated fields.
-        errors = validate_limits(schema, document, self.limits, variables)
+        # The audience's limits first: they stop hostile documents before the specified
+        # rules, some of which are quadratic in repeated fields.
+        errors, cost = check_limits(schema, document, limits, variables)
         if errors:
             return Prepared(None, errors)
         key = (audience, query)
@@ -107,14 +123,14 @@ class Executor:
             cached = self._validated.remember(
                 key, validate(schema, document, self.rules[audience]) or [])
         if cached:
-            # A denial explains the whole refusal; the errors that follow from it add noise.
-            denials = [e for e in cached if (e.extensions or {}).get("code")
-                       in ("FORBIDDEN", "UNAUTHENTICATED")]
-            cached = denials or cached
-            if audience not in (Audience.STAFF, Audience.ADMIN):
-                cached = strip_suggestions(cached)
+            if audience in TOLD_WHAT_IS_HIDDEN:
+                # A denial explains the whole refusal; the errors that follow from it add noise.
+                denials = [e for e in cached if (e.extensions or {}).get("code") == FORBIDDEN]
+                cached = denials or cached
+            else:
+                cached = strip_suggestions(cached)  # "Did you mean" would name hidden fields
             return Prepared(None, list(cached))
-        return Prepared(document, [])
+        return Prepared(document, [], cost)
 
     @staticmethod
     def operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:

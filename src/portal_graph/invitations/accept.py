@@ -27,6 +27,7 @@ from portal_graph.config import Settings
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext
 from portal_graph.external_users import repository as external_repo
 from portal_graph.invitations import repository as repo
 from portal_graph.invitations import tokens
@@ -63,7 +64,9 @@ async def _find(session: RequestSession, token: str) -> Found | None:
     digest = tokens.digest_of(token)
     if digest is None:
         return None
-    row = await repo.by_digest(session, digest)
+    # Any organization's: the token is what tells which (the INVITATION_TOKEN context).
+    row = await session.as_system(SystemContext.INVITATION_TOKEN,
+                                  lambda: repo.by_digest(session, digest))
     if row is None or row.state is not models.InvitationState.PENDING:
         return None
     stored = row.emailed_token_hash if row.via_email else row.token_hash
@@ -85,12 +88,18 @@ async def preview(session: RequestSession, token: str) -> Preview | None:
     if found is None:
         return None
     row = found.invitation
-    customers = await _customers(session, admin_scope(row.organization_id), row.id)
-    person = await persons.by_email(session, row.email_normalized) if found.via_email else None
-    return Preview(organization_name=row.organization_name, email=row.email, name=row.name,
-                   kind=row.kind, role=row.role, customer_names=[c.name for c in customers],
-                   expires_at=row.expires_at, expired=bool(row.expired),
-                   password_choice=ownership.password_choice(person, found.via_email))
+
+    async def read() -> Preview:
+        customers = await _customers(session, admin_scope(row.organization_id), row.id)
+        person = (await persons.by_email(session, row.email_normalized) if found.via_email
+                  else None)
+        return Preview(organization_name=row.organization_name, email=row.email, name=row.name,
+                       kind=row.kind, role=row.role, customer_names=[c.name for c in customers],
+                       expires_at=row.expires_at, expired=bool(row.expired),
+                       password_choice=ownership.password_choice(person, found.via_email))
+
+    # The rest happens in the invitation's organization, which the token has just named.
+    return await session.acting_for(row.organization_id, read)
 
 
 PasswordGuard = Callable[[str], Awaitable[None]]
@@ -108,6 +117,17 @@ async def accept(session: RequestSession, settings: Settings, *, token: str,
     row = found.invitation
     if row.expired:
         raise Rejected(UserErrorCode.INVITATION_EXPIRED, EXPIRED, "token")
+    # The rest happens in the invitation's organization, which the token has just named.
+    return await session.acting_for(row.organization_id, lambda: _accept_found(
+        session, settings, found, password=password, name=name, caller=caller,
+        client_address=client_address, guard_password=guard_password))
+
+
+async def _accept_found(session: RequestSession, settings: Settings, found: Found, *,
+                        password: str | None, name: str | None, caller: Viewer,
+                        client_address: str | None, guard_password: PasswordGuard,
+                        ) -> auth.LoginResult:
+    row = found.invitation
     person = await persons.by_email(session, row.email_normalized)
     signed_in = (person is not None and caller.session_id is not None
                  and caller.person_id == person.id)

@@ -31,7 +31,7 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
-        return cls(settings.secret_key or load_or_create_key(settings.data_dir))
+        return cls(server_key(settings))
 
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode("utf-8"))
@@ -41,6 +41,11 @@ class SecretBox:
             return self._fernet.decrypt(ciphertext).decode("utf-8")
         except InvalidToken:
             raise SecretBoxError("ciphertext does not open with this key") from None
+
+
+def server_key(settings: Settings) -> str:
+    """SECRET_KEY, or the key generated into DATA_DIR when it is unset."""
+    return settings.secret_key or load_or_create_key(settings.data_dir)
 
 
 def load_or_create_key(data_dir: Path) -> str:

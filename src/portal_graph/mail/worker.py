@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal_graph.config import LEASE_SPARE_SECONDS, Settings
 from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.transport import Transport
@@ -126,7 +127,7 @@ class OutboxWorker:
         """
         await self._record_outcomes()
         lease = _Lease(self._settings)
-        async with self._sessionmaker() as session, session.begin():
+        async with self._system_session() as session, session.begin():
             claim = await outbox.claim_due(session, batch, lease.seconds)
         waiting, sent, database_away = list(claim.emails), 0, False
         try:
@@ -146,20 +147,24 @@ class OutboxWorker:
         await self._record_outcomes()
         return sent
 
+    def _system_session(self) -> AsyncSession:
+        """Due emails belong to every organization: the OUTBOX system context."""
+        return self._sessionmaker(**system_tenancy(SystemContext.OUTBOX))  # type: ignore[no-any-return]
+
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
     async def _renew(self, lease: _Lease, claim: outbox.Claim,
                      emails: list[models.OutboxEmail]) -> list[models.OutboxEmail]:
         started = time.monotonic()
-        async with self._sessionmaker() as session, session.begin():
+        async with self._system_session() as session, session.begin():
             kept = await outbox.renew(session, claim, emails, lease.seconds)
         lease.renewed(started)
         return [email for email in emails if email.id in kept]
 
     async def _release(self, claim: outbox.Claim, emails: list[models.OutboxEmail]) -> None:
         try:
-            async with self._sessionmaker() as session, session.begin():
+            async with self._system_session() as session, session.begin():
                 await outbox.release(session, claim, emails)
         except Exception as error:
             if not database_unavailable(error):
@@ -186,7 +191,7 @@ class OutboxWorker:
             return True
         outcomes = list(self._unrecorded)
         try:
-            async with self._sessionmaker() as session, session.begin():
+            async with self._system_session() as session, session.begin():
                 recorded = [await self._record(session, outcome) for outcome in outcomes]
         except Exception as error:
             if ride_out_outage and database_unavailable(error):

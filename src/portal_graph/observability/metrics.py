@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -28,11 +29,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox
 
 log = logging.getLogger("portal_graph.observability")
@@ -43,8 +44,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OUTBOX_QUERY_TIMEOUT_SECONDS = 2.0
 
 # Operation names come from clients: a label per name would let any client create series
-# without end. Names are kept up to this many per process; later ones share OTHER.
+# without end. Only names of validated operations become labels, and only from signed-in
+# callers or from the product's own anonymous pages (the accept page, GraphiQL's sign-in and
+# introspection); up to this many per process; everything else shares OTHER.
 MAX_OPERATION_NAMES = 200
+OWN_ANONYMOUS_OPERATIONS = frozenset({"InvitationPreview", "AcceptInvitation", "Login",
+                                      "IntrospectionQuery"})
 # Parenthesised so they can never be mistaken for a real operation (GraphQL names can't
 # contain parentheses).
 ANONYMOUS = "(anonymous)"
@@ -122,15 +127,18 @@ DB_POOL_WAITING = Gauge(
     ["pool"], multiprocess_mode="livesum")
 
 
-def operation_label(name: str | None) -> str:
-    """The label for an operation name, bounded in number per process."""
+def operation_label(name: str | None, *, admit: bool = True) -> str:
+    """The label for a validated operation's name, bounded in number per process; a name not
+    seen before becomes a label only if `admit` (a signed-in caller) or it is one of the
+    product's own anonymous operations."""
     if not name:
         return ANONYMOUS
     if not _NAME.fullmatch(name):
         return OTHER
     if name in _known_operations:
         return name
-    if len(_known_operations) >= MAX_OPERATION_NAMES:
+    if len(_known_operations) >= MAX_OPERATION_NAMES or not (
+            admit or name in OWN_ANONYMOUS_OPERATIONS):
         return OTHER
     _known_operations.add(name)
     return name
@@ -202,8 +210,11 @@ async def _outbox_depth(request: Request) -> dict[str, int] | None:
         return None
     try:
         # On the small pool beside the request pool: a scrape of a busy server must not
-        # queue behind its requests.
-        async with AsyncSession(services.limiter_engine) as session:
+        # queue behind its requests. Every organization's emails: the METRICS context.
+        from portal_graph.db.engine import make_sessionmaker  # late: the engine imports us
+
+        limiter = make_sessionmaker(services.limiter_engine, services.settings.db_request_role)
+        async with limiter(**system_tenancy(SystemContext.METRICS)) as session:
             return await asyncio.wait_for(outbox.queue_depth(session),
                                           OUTBOX_QUERY_TIMEOUT_SECONDS)
     except Exception as error:  # a scrape must answer even when the database is down
@@ -229,13 +240,26 @@ def exposition(depth: Mapping[str, int] | None) -> bytes:
     return generate_latest(process_registry()) + generate_latest(scraped)
 
 
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def metrics_page(request: Request) -> Response:
+    """With METRICS_TOKEN set, only for `Authorization: Bearer <it>`; without it, only for
+    clients on this machine (a scraper beside the server, or through a tunnel)."""
     token = request.app.state.services.settings.metrics_token
     if token is not None:
         offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):
             return Response("Unauthorized\n", status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
+    elif not _loopback(request):
+        return Response("Set METRICS_TOKEN to scrape /metrics from another host.\n",
+                        status_code=403)
     depth = await _outbox_depth(request)
     body = await asyncio.to_thread(exposition, depth)  # multiprocess reads files
     return Response(body, media_type=CONTENT_TYPE_LATEST,

@@ -21,12 +21,15 @@ class OperationObservation:
         self._span = span
         self._finished = False
 
-    def identify(self, document: DocumentNode, operation_name: str | None) -> None:
-        """Name the operation once its document has been parsed and validated."""
+    def identify(self, document: DocumentNode, operation_name: str | None, *,
+                 admit_new_name: bool = True) -> None:
+        """Name the operation once its document has been parsed and validated; a name not
+        seen yet takes a label slot only when `admit_new_name` (else it counts as other)."""
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             return
-        self.label = metrics.operation_label(operation.name.value if operation.name else None)
+        self.label = metrics.operation_label(operation.name.value if operation.name else None,
+                                             admit=admit_new_name)
         self.operation_type = operation.operation.value
         if self._span is not None:
             self._span.update_name(f"{self.operation_type} {self.label}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +19,19 @@ from portal_graph.scope import Scope, Viewer
 from portal_graph.work import repository as repo
 
 MAX_TEXT = 10_000
+# Dates a person could mean: year 0001 or 9999 is a typo or a probe, not a job.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                   "MultiPolygon"}
+
+
+def _sane_date(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise invalid("Use a date between 1900 and 2199.", field)
+    return value
 
 
 def _optional_text(value: str | None, field: str, limit: int = 500) -> str | None:
@@ -59,6 +70,7 @@ async def create_job(
     asset_ids: list[uuid.UUID | None], internal_notes: str | None, price: Decimal | None,
     assigned_staff_ids: list[uuid.UUID | None], status: models.JobStatus,
 ) -> Row[Any]:
+    scheduled_for = _sane_date(scheduled_for, "scheduledFor")
     await _customer(session, scope, customer_id)
     title = clean_name(title, "title")
     reference = _optional_text(reference, "reference", 100) or f"J-{uuid.uuid4().hex[:8].upper()}"
@@ -125,6 +137,7 @@ async def create_map_capture(
     job_id: uuid.UUID | None, job_given: bool, latitude: float, longitude: float,
     note: str | None, geometry: Any, captured_at: datetime | None,
 ) -> Row[Any]:
+    captured_at = _sane_date(captured_at, "capturedAt")
     await _customer(session, scope, customer_id)
     if job_given:
         found = await visible_by_ids(session, scope, repo.jobs, [job_id] if job_id else [])

@@ -1,0 +1,62 @@
+"""What a document may ask of the server, per audience: the query limits and their codes.
+
+Anonymous callers and external users get much smaller budgets than staff: fewer tokens, fewer
+fields per selection set and fewer repeats of one response name there (the input of
+graphql-core's overlapping-fields rule, quadratic in repeated fields), so that no document of
+theirs costs more than a few milliseconds of validation. All of it is checked before
+graphql-core's own rules (limits.py); tests/limits/test_anonymous_budgets.py counts the work
+the costliest documents we could build still cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from graphql import GraphQLError
+
+from portal_graph.config import Settings
+from portal_graph.scope import Audience
+
+
+class LimitCode(StrEnum):
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+    TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    FIRST_OUT_OF_RANGE = "FIRST_OUT_OF_RANGE"
+    TOO_MANY_SELECTIONS = "TOO_MANY_SELECTIONS"
+    TOO_MANY_REPEATED_FIELDS = "TOO_MANY_REPEATED_FIELDS"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """The same defaults as the settings (QUERY_MAX_*, staff's), which is where the app takes
+    them from; anonymous callers and external users get smaller ones (below)."""
+
+    max_depth: int = 15  # the standard introspection query needs 15
+    max_aliases: int = 30
+    max_tokens: int = 1000
+    max_cost: int = 50_000
+    max_first: int = 100
+    max_directives: int = 50
+    # Fields in one selection set (fragments merged in), and how often one response name may
+    # appear there: the input of graphql-core's overlapping-fields rule, which compares every
+    # pair of fields sharing a name (244 x `organization { name }`: 180 ms of validation).
+    max_selections: int = 150
+    max_repeated_fields: int = 20
+
+
+def limit_error(code: LimitCode, message: str, nodes: Any = None) -> GraphQLError:
+    return GraphQLError(message, nodes, extensions={"code": code.value})
+
+
+def audience_limits(settings: Settings) -> dict[Audience, QueryLimits]:
+    """Each audience's limits from the settings (QUERY_MAX_*, *_EXTERNAL, *_ANONYMOUS)."""
+    staff = QueryLimits(**settings.query_limits("staff"))
+    return {Audience.ANONYMOUS: QueryLimits(**settings.query_limits("anonymous")),
+            Audience.EXTERNAL: QueryLimits(**settings.query_limits("external")),
+            Audience.STAFF: staff, Audience.ADMIN: staff}
