@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, case, delete, func, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models
+from portal_graph.db import models, shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 
@@ -20,6 +20,7 @@ external_users = models.table_of(models.ExternalUser)
 grants = models.table_of(models.CustomerGrant)
 persons = models.table_of(models.Person)
 customers = models.table_of(models.Customer)
+_SHAPES = shapes.Shapes()
 
 
 def listing(scope: Scope, search: str | None = None) -> Select[Any]:
@@ -56,7 +57,9 @@ def _matching(scope: Scope, needle: str) -> Any:
 
 async def by_ids(session: RequestSession, scope: Scope,
                  ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    rows = await session.execute(listing(scope).where(external_users.c.id.in_(list(ids))))
+    statement = _SHAPES.get(scope, ("by_ids",), lambda: listing(scope).where(
+        shapes.one_of(external_users.c.id, "ids")))
+    rows = await shapes.execute(session, statement, scope, ids=list(ids))
     return {row.id: row for row in rows.all()}
 
 
@@ -96,8 +99,9 @@ async def remove_grants(session: RequestSession, scope: Scope, external_user_id:
     statement = delete(grants).where(visible(scope, grants),
                                      grants.c.external_user_id == external_user_id)
     if customer_ids is not None:
-        statement = statement.where(grants.c.customer_id.in_(sorted(set(customer_ids))))
-    rows = await session.execute(statement.returning(grants.c.customer_id))
+        statement = statement.where(shapes.one_of(grants.c.customer_id, "customer_ids"))
+    rows = await session.execute(statement.returning(grants.c.customer_id),
+                                 {"customer_ids": sorted(set(customer_ids or ()))})
     return sorted(rows.scalars())
 
 
@@ -138,10 +142,12 @@ def with_customer(scope: Scope) -> Select[Any]:
 
 async def by_customers(session: RequestSession, scope: Scope,
                        customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
-    statement = (with_customer(scope).where(grants.c.customer_id.in_(list(customer_ids)))
-                 .order_by(persons.c.email_normalized, external_users.c.id))
+    statement = _SHAPES.get(scope, ("by_customers",), lambda: (
+        with_customer(scope).where(shapes.one_of(grants.c.customer_id, "customer_ids"))
+        .order_by(persons.c.email_normalized, external_users.c.id)))
     grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in customer_ids}
-    for row in (await session.execute(statement)).all():
+    rows = await shapes.execute(session, statement, scope, customer_ids=list(customer_ids))
+    for row in rows.all():
         grouped[row.for_customer].append(row)
     return grouped
 
@@ -150,15 +156,17 @@ async def customers_by_external_users(
     session: RequestSession, scope: Scope, external_user_ids: Sequence[uuid.UUID],
 ) -> dict[uuid.UUID, list[Row[Any]]]:
     """Each external user's granted customers, by name."""
-    statement = (select(customers, grants.c.external_user_id)
-                 .join_from(customers, grants,
-                            (grants.c.organization_id == customers.c.organization_id)
-                            & (grants.c.customer_id == customers.c.id))
-                 .where(visible(scope, customers), visible(scope, grants),
-                        grants.c.external_user_id.in_(list(external_user_ids)))
-                 .order_by(customers.c.name, customers.c.id))
+    statement = _SHAPES.get(scope, ("customers_by_external_users",), lambda: (
+        select(customers, grants.c.external_user_id)
+        .join_from(customers, grants, (grants.c.organization_id == customers.c.organization_id)
+                   & (grants.c.customer_id == customers.c.id))
+        .where(visible(scope, customers), visible(scope, grants),
+               shapes.one_of(grants.c.external_user_id, "external_user_ids"))
+        .order_by(customers.c.name, customers.c.id)))
     grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in external_user_ids}
-    for row in (await session.execute(statement)).all():
+    rows = await shapes.execute(session, statement, scope,
+                                external_user_ids=list(external_user_ids))
+    for row in rows.all():
         grouped[row.external_user_id].append(row)
     return grouped
 
