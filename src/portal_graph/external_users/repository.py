@@ -8,7 +8,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, select, union, update
+from sqlalchemy import (
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
@@ -26,33 +40,45 @@ _SHAPES = shapes.Shapes()
 def listing(scope: Scope, search: str | None = None) -> Select[Any]:
     """External users with their person's email and name. `search` matches a substring of the
     name, the email or the name of a granted customer, ignoring case."""
-    statement = (select(external_users, persons.c.email, persons.c.email_normalized,
-                        persons.c.name)
-                 .join_from(external_users, persons, persons.c.id == external_users.c.person_id)
-                 .where(visible(scope, external_users)))
     if search:
-        statement = statement.where(external_users.c.id.in_(_matching(scope, search.lower())))
-    return statement
+        return select(_matching(scope, search.lower()))
+    return (select(external_users, persons.c.email, persons.c.email_normalized, persons.c.name)
+            .join_from(external_users, persons, persons.c.id == external_users.c.person_id)
+            .where(visible(scope, external_users)))
+
+
+def like_pattern(needle: str) -> str:
+    """`%needle%` for LIKE ... ESCAPE '/': the needle's own wildcards match themselves."""
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
 
 
 def _matching(scope: Scope, needle: str) -> Any:
-    """Ids of external users whose name or email, or a granted customer's name, contains
-    `needle`. A UNION of the three, each able to use its own (trigram) index: as one OR with
-    an EXISTS the planner walked every person (565 ms against 19 ms on 20,000 users)."""
-    person_matches = (select(external_users.c.id)
-                      .join_from(external_users, persons,
-                                 persons.c.id == external_users.c.person_id)
-                      .where(visible(scope, external_users)))
-    customer_matches = (select(grants.c.external_user_id)
-                        .join_from(grants, customers, and_(
-                            customers.c.organization_id == grants.c.organization_id,
-                            customers.c.id == grants.c.customer_id))
-                        .where(grants.c.organization_id == scope.organization_id,
-                               func.lower(customers.c.name).contains(needle, autoescape=True)))
-    return union(
-        person_matches.where(func.lower(persons.c.name).contains(needle, autoescape=True)),
-        person_matches.where(persons.c.email_normalized.contains(needle, autoescape=True)),
-        customer_matches)
+    """The rows of `listing` whose person's name or email, or a granted customer's name,
+    contains `needle`: a UNION of the persons found through their (trigram) indexes, each
+    looked up in this organization's memberships one by one (LATERAL ... LIMIT 1, one index
+    probe each; as a join the planner hashed every membership of the organization, twice), and
+    of the members of the customers found by name. 1-2 ms for a five-letter fragment on
+    20,000 users, against 10 ms for a UNION of ids joined back, and 565 ms for one OR with an
+    EXISTS, which walked every person in email order."""
+    pattern = bindparam("search_pattern", like_pattern(needle), type_=Text())
+    membership = (select(external_users)
+                  .where(visible(scope, external_users),
+                         external_users.c.person_id == persons.c.id)
+                  .limit(literal_column("1")).lateral("membership"))  # not a parameter
+    by_person = (select(membership, persons.c.email, persons.c.email_normalized,
+                        persons.c.name)
+                 .select_from(persons).join(membership, true())
+                 .where(or_(func.lower(persons.c.name).like(pattern, escape="/"),
+                            persons.c.email_normalized.like(pattern, escape="/"))))
+    granted_customer_matches = (
+        select(grants.c.external_user_id)
+        .join_from(grants, customers, and_(customers.c.organization_id == grants.c.organization_id,
+                                           customers.c.id == grants.c.customer_id))
+        .where(visible(scope, grants), func.lower(customers.c.name).like(pattern, escape="/")))
+    by_customer = (listing(scope)
+                   .where(external_users.c.id.in_(granted_customer_matches)))
+    return union(by_person, by_customer).subquery("matching")
 
 
 async def by_ids(session: RequestSession, scope: Scope,
