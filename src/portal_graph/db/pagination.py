@@ -125,6 +125,55 @@ async def fetch_page(session: RequestSession, statement: Select[Any], ordering: 
     return Page(rows, has_next, bool(request.after), ordering)
 
 
+@dataclass(frozen=True, slots=True)
+class KeptListing:
+    """A top-level list's statements, built once per shape (see `keep_listing`)."""
+
+    first_page: Select[Any]
+    next_page: Select[Any]  # after a cursor (`after_0`, ...)
+    count: Select[Any]
+    ordering: Ordering
+
+
+def keep_listing(statement: Select[Any], ordering: Ordering) -> KeptListing:
+    """The pages and the count of `statement`, at most PAGE_LIMIT rows a page, without values
+    (db/shapes.py)."""
+    columns = _key_columns(statement, ordering)
+
+    def page(after: bool) -> Select[Any]:
+        paged = statement
+        if after:
+            cursor = [bindparam(name, type_=column.type)
+                      for name, column in zip(_after_names(len(columns)), columns, strict=True)]
+            paged = paged.where(_after(columns, ordering, cursor))
+        return (paged.order_by(*_order_by(columns, ordering))
+                .limit(bindparam(PAGE_LIMIT, type_=Integer)))
+
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return KeptListing(shapes.without_values(page(after=False)),
+                       shapes.without_values(page(after=True)),
+                       shapes.without_values(counted), ordering)
+
+
+async def fetch_kept_page(session: RequestSession, listing: KeptListing, scope: Scope,
+                          request: PageRequest, values: dict[str, Any]) -> Page:
+    """A page of a kept listing, run with the scope's and these values."""
+    statement = listing.next_page if request.after else listing.first_page
+    parameters = {**values, PAGE_LIMIT: request.first + 1}
+    if request.after:
+        columns = _key_columns(statement, listing.ordering)
+        parameters.update(zip(_after_names(len(columns)), decode_cursor(request.after, columns),
+                              strict=True))
+    rows = list((await shapes.execute(session, statement, scope, **parameters)).all())
+    has_next = len(rows) > request.first
+    return Page(rows[: request.first], has_next, bool(request.after), listing.ordering)
+
+
+async def count_kept(session: RequestSession, listing: KeptListing, scope: Scope,
+                     values: dict[str, Any]) -> int:
+    return int((await shapes.execute(session, listing.count, scope, **values)).scalar() or 0)
+
+
 def pages_by_parent(statement: Select[Any], parent: str, ordering: Ordering, *,
                     after: bool) -> Select[Any]:
     """One page per parent in one statement, as a shape: the rows of `statement` (which selects

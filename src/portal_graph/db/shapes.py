@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy import ColumnElement, Text, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import QueryableAttribute
@@ -34,6 +34,7 @@ from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, parameters
 
 E = TypeVar("E", bound=Executable)
+K = TypeVar("K")
 
 
 def one_of(column: ColumnElement[Any] | QueryableAttribute[Any],
@@ -64,10 +65,15 @@ class Shapes:
 
     def get(self, scope: Scope, switches: tuple[Any, ...], build: Callable[[], E]) -> E:
         """The kept statement of this shape; `build()` makes it the first time."""
+        return self.made(scope, switches, lambda: without_values(build()))
+
+    def made(self, scope: Scope, switches: tuple[Any, ...], make: Callable[[], K]) -> K:
+        """What `make()` returns the first time for this shape: statements it built without
+        values (pagination.keep_listing)."""
         key = (scope.external, *switches)
         found = self._made.get(key)
         if found is None:
-            found = self._made[key] = without_values(build())
+            found = self._made[key] = make()
         return found  # type: ignore[no-any-return]
 
 
@@ -75,3 +81,15 @@ async def execute(session: RequestSession, statement: Executable, scope: Scope,
                   **values: Any) -> Result[Any]:
     """Run a kept statement with the scope's values and `values` (its other parameters)."""
     return await session.execute(statement, {**parameters(scope), **values})  # type: ignore[no-any-return]
+
+
+def like_pattern(needle: str) -> str:
+    """`%needle%` for `LIKE ... ESCAPE '/'` (see `contains`): its own wildcards match
+    themselves."""
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def contains(column: ColumnElement[str], name: str) -> ColumnElement[bool]:
+    """`column LIKE :name ESCAPE '/'`, the pattern a named parameter given as `like_pattern`."""
+    return column.like(bindparam(name, type_=Text()), escape="/")
