@@ -87,16 +87,25 @@ WHERE _position <= $4 ORDER BY job_id, _position"""
 # Staff scope: $1 organization.
 JOB_BY_ID = "SELECT * FROM jobs WHERE organization_id = $1 AND id = ANY($2::uuid[])"
 CUSTOMER_BY_ID = "SELECT * FROM customers WHERE organization_id = $1 AND id = ANY($2::uuid[])"
-SEARCH = """SELECT eu.*, p.email, p.email_normalized, p.name
-FROM external_users eu JOIN persons p ON p.id = eu.person_id
-WHERE eu.organization_id = $1
-  AND (lower(p.name) LIKE $2 OR p.email_normalized LIKE $2
-       OR EXISTS (SELECT 1 FROM customer_grants g
-                  JOIN customers c ON c.organization_id = g.organization_id
-                                  AND c.id = g.customer_id
-                  WHERE g.organization_id = eu.organization_id
-                    AND g.external_user_id = eu.id AND lower(c.name) LIKE $2))
-ORDER BY p.email_normalized, eu.id LIMIT $3"""
+# The server's search (external_users/repository.py): persons by name or email through their
+# trigram indexes, each looked up in the organization's memberships, and the members of the
+# customers found by name; $2 is the LIKE pattern (escaped with '/').
+SEARCH = """SELECT matching.* FROM (
+  SELECT membership.*, p.email, p.email_normalized, p.name
+  FROM persons p
+  JOIN LATERAL (SELECT * FROM external_users eu
+                WHERE eu.organization_id = $1 AND eu.person_id = p.id LIMIT 1) AS membership
+    ON true
+  WHERE lower(p.name) LIKE $2 ESCAPE '/' OR p.email_normalized LIKE $2 ESCAPE '/'
+  UNION
+  SELECT eu.*, p.email, p.email_normalized, p.name
+  FROM external_users eu JOIN persons p ON p.id = eu.person_id
+  WHERE eu.organization_id = $1 AND eu.id IN (
+    SELECT g.external_user_id FROM customer_grants g
+    JOIN customers c ON c.organization_id = g.organization_id AND c.id = g.customer_id
+    WHERE g.organization_id = $1 AND lower(c.name) LIKE $2 ESCAPE '/')
+) AS matching
+ORDER BY matching.email_normalized, matching.id LIMIT $3"""
 CUSTOMERS_OF_USERS = """SELECT c.*, g.external_user_id FROM customers c
 JOIN customer_grants g ON g.organization_id = c.organization_id AND g.customer_id = c.id
 WHERE c.organization_id = $1 AND g.organization_id = $1
@@ -249,8 +258,7 @@ async def _search(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | No
     if viewer is None:
         return None
     org = viewer["organization_id"]
-    users = (await db.fetch(SEARCH.replace("LIKE $2", "LIKE $2 ESCAPE '/'"), org,
-                            _like(str(body["search"])[:200]), 21))[:20]
+    users = (await db.fetch(SEARCH, org, _like(str(body["search"]).strip()[:200]), 21))[:20]
     customers_of: dict[uuid.UUID, list[str]] = {u["id"]: [] for u in users}
     for row in await db.fetch(CUSTOMERS_OF_USERS, org, list(customers_of)):
         customers_of[row["external_user_id"]].append(row["name"])

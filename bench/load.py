@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bench.cpu import CpuProbe
 from bench.workloads import BenchData, Iteration, Send
 
 
@@ -20,6 +21,9 @@ class Measured:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     first_error: str | None = None
+    python_cpu_seconds: float | None = None
+    postgres_cpu_seconds: float | None = None
+    backends: int | None = None
 
     @property
     def per_second(self) -> float:
@@ -38,7 +42,15 @@ class Measured:
                 "p50_ms": _round(self.percentile(50)), "p99_ms": _round(self.percentile(99)),
                 "mean_ms": _round(statistics.fmean(self.latencies_ms)
                                   if self.latencies_ms else None),
+                "python_cpu_ms": self._per_iteration(self.python_cpu_seconds),
+                "postgres_cpu_ms": self._per_iteration(self.postgres_cpu_seconds),
+                "postgres_backends": self.backends,
                 "first_error": self.first_error}
+
+    def _per_iteration(self, seconds: float | None) -> float | None:
+        """CPU milliseconds per measured iteration (failed ones included: they cost too)."""
+        done = self.iterations + self.errors
+        return None if seconds is None or not done else round(seconds * 1000 / done, 2)
 
 
 def _round(value: float | None) -> float | None:
@@ -65,16 +77,25 @@ def sender(http: aiohttp.ClientSession, base_url: str,
 
 
 async def drive(base_url: str, iteration: Iteration, data: BenchData, *, clients: int,
-                iterations: int, time_cap: float, warmup: int) -> Measured:
+                iterations: int, time_cap: float, warmup: int,
+                probe: CpuProbe | None = None) -> Measured:
     """Run `iterations` (at most `time_cap` seconds) over `clients` concurrent clients, each
-    on its own keep-alive connection, after `warmup` unmeasured iterations."""
+    on its own keep-alive connection, after `warmup` unmeasured iterations; `probe` measures
+    the server's CPU (its processes and its PostgreSQL backends) over the measured part."""
     measured = Measured(clients=clients)
     async with http_session(clients) as http:
         send = sender(http, base_url)
         await _run(send, iteration, data, clients, warmup, time_cap, None)
+        if probe is not None:
+            await probe.start()
         started = time.perf_counter()
         await _run(send, iteration, data, clients, iterations, time_cap, measured)
         measured.seconds = time.perf_counter() - started
+        if probe is not None:
+            used = await probe.stop()
+            measured.python_cpu_seconds = used.python_seconds
+            measured.postgres_cpu_seconds = used.postgres_seconds
+            measured.backends = used.backends
     return measured
 
 

@@ -2,10 +2,13 @@
 
 1. Ensures the scale data (`portal-graph seed-scale`) in a database of its own
    (`portal_graph_bench` on 127.0.0.1:5432, or --database-url), and session tokens.
-2. Counts SQL statements per request in process (the real app over ASGI).
+2. Counts SQL statements per request in process (the real app over ASGI), and the
+   tracemalloc peak of one 500-job portal request (the app's and the floor's, in process).
 3. Serves the floor (bench/floor.py) and drives it at 1 and 32 clients.
 4. Serves `portal-graph serve --workers 1`, drives it at 1 and 32 clients; then `--workers 2`
-   at 32 clients.
+   at 32 clients. Each measurement also reads the CPU the server used per iteration from
+   /proc: its own processes (Python) and the PostgreSQL backends of its connections
+   (bench/cpu.py).
 5. Prints the table and writes bench/results/<timestamp>.json, latest.json and latest.md.
 
 A workload whose GraphQL fields are not in the schema yet runs on the floor only and shows "n/a"
@@ -18,8 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
-import platform
 import random
 import signal
 import socket
@@ -31,6 +34,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,8 +42,10 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 import orjson  # noqa: E402
 
+from bench.cpu import CpuProbe  # noqa: E402
 from bench.load import Measured, drive, http_session, sender  # noqa: E402
-from bench.statements import count_statements  # noqa: E402
+from bench.report import machine_facts, memory_lines, table  # noqa: E402
+from bench.statements import count_statements, memory_peaks  # noqa: E402
 from bench.workloads import (  # noqa: E402
     WORKLOADS,
     BenchData,
@@ -125,8 +131,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclasses.dataclass(frozen=True)
+class Served:
+    base: str  # http://127.0.0.1:port
+    pgid: int  # its process group (the server and its workers)
+
+
 @contextlib.contextmanager
-def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[Served]:
     """Start a server in a process group of its own; stop exactly that group afterwards."""
     log = open(RESULTS / f"server-{port}.log", "wb")
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=log,
@@ -134,7 +146,7 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, process)
-        yield base
+        yield Served(base, process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -191,38 +203,48 @@ def budget(workload: Workload, clients: int, quick: bool) -> tuple[int, float]:
     return iterations, cap
 
 
-async def measure(bases: dict[str, str], workloads: list[Workload], graphql: set[str],
+async def measure(servers: dict[str, Served], workloads: list[Workload], graphql: set[str],
                   data: BenchData, quick: bool, client_counts: tuple[int, ...],
                   results: dict[str, dict[str, Any]]) -> None:
     """Per workload and client count, the servers back to back (all of them up, idle but for
     the one being driven), so that they meet the same machine load."""
-    for workload in workloads:
-        for clients in client_counts:
-            for label, base in bases.items():
-                if not label.startswith("floor") and workload.key not in graphql:
-                    continue
-                iteration = workload.floor if label.startswith("floor") else workload.graphql
-                iterations, cap = budget(workload, clients, quick)
-                measured: Measured = await drive(base, iteration, data, clients=clients,
-                                                 iterations=iterations, time_cap=cap,
-                                                 warmup=min(clients, 8) * 2)
-                summary = measured.summary()
-                results.setdefault(workload.key, {})[f"{label}@{clients}"] = summary
-                _log(f"{label:>5} {workload.key:<14} {clients:>2} clients: "
-                     f"{summary['per_second']:>7} it/s  p50 {summary['p50_ms']} ms  "
-                     f"p99 {summary['p99_ms']} ms  n {summary['iterations']}  "
-                     f"errors {summary['errors']}"
-                     + (f"  ({summary['first_error']})" if summary["first_error"] else ""))
+    postgres_port = urlsplit(data.database_url).port or 5432
+    probes = {label: CpuProbe(served.pgid, data.database_url, postgres_port)
+              for label, served in servers.items()}
+    try:
+        for workload in workloads:
+            for clients in client_counts:
+                for label, served in servers.items():
+                    if not label.startswith("floor") and workload.key not in graphql:
+                        continue
+                    iteration = (workload.floor if label.startswith("floor")
+                                 else workload.graphql)
+                    iterations, cap = budget(workload, clients, quick)
+                    measured: Measured = await drive(
+                        served.base, iteration, data, clients=clients, iterations=iterations,
+                        time_cap=cap, warmup=min(clients, 8) * 2, probe=probes[label])
+                    summary = measured.summary()
+                    results.setdefault(workload.key, {})[f"{label}@{clients}"] = summary
+                    _log(f"{label:>5} {workload.key:<14} {clients:>2} clients: "
+                         f"{summary['per_second']:>7} it/s  p50 {summary['p50_ms']} ms  "
+                         f"p99 {summary['p99_ms']} ms  CPU/it: Python "
+                         f"{summary['python_cpu_ms']} ms, PostgreSQL "
+                         f"{summary['postgres_cpu_ms']} ms  n {summary['iterations']}  "
+                         f"errors {summary['errors']}"
+                         + (f"  ({summary['first_error']})" if summary["first_error"] else ""))
+    finally:
+        for probe in probes.values():
+            await probe.close()
 
 
-async def floor_statements(base: str, workloads: list[Workload],
+async def floor_statements(served: Served, workloads: list[Workload],
                            data: BenchData) -> dict[str, list[int]]:
     counts: dict[str, list[int]] = {}
     async with http_session(1) as http:
         for workload in workloads:
             seen: list[int] = []
             headers: dict[str, str] = {}
-            plain = sender(http, base, headers)  # lower-case names
+            plain = sender(http, served.base, headers)  # lower-case names
 
             async def send(path: str, body: bytes, request_headers: dict[str, str],
                            seen: list[int] = seen, headers: dict[str, str] = headers,
@@ -235,70 +257,6 @@ async def floor_statements(base: str, workloads: list[Workload],
             await workload.floor(send, data, 0, 999_999_999)
             counts[workload.key] = seen
     return counts
-
-
-# --- report ----------------------------------------------------------------------------------
-
-
-def machine_facts() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = "unknown"
-    with contextlib.suppress(OSError):
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kib / 1024 / 1024:.1f} GiB"
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory": memory,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_average": os.getloadavg()}
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
-
-
-def table(report: dict[str, Any]) -> str:
-    rows = ["| workload | side | stmts/req | 1 client: it/s | p50 ms | p99 ms | "
-            "32 clients: it/s | p50 ms | p99 ms | p50 ratio to floor (1 client) | "
-            "workers 2 / 1 at 32 |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for entry in report["workloads"].values():
-        runs = entry["runs"]
-        floor1, floor32 = runs.get("floor@1", {}), runs.get("floor@32", {})
-        rows.append(_row(entry["title"], "floor", entry["floor_statements"], floor1, floor32,
-                         "", ""))
-        if entry["graphql"] == "n/a":
-            rows.append(f"| | GraphQL | n/a | {entry['note']} | | | | | | | |")
-            continue
-        g1, g32, g2 = runs.get("w1@1", {}), runs.get("w1@32", {}), runs.get("w2@32", {})
-        ratio = _ratio(g1.get("p50_ms"), floor1.get("p50_ms"))
-        # workers 2 / 1 from phase 2, where they ran back to back
-        scale = _ratio(g2.get("per_second"), runs.get("w1b@32", {}).get("per_second"))
-        rows.append(_row("", "GraphQL (1 worker)", entry["graphql_statements"], g1, g32,
-                         f"{ratio}x" if ratio else "", f"{scale}x" if scale else ""))
-        rows.append(_row("", "GraphQL (1 worker, phase 2)", "", {}, runs.get("w1b@32", {}),
-                         "", ""))
-        rows.append(_row("", "GraphQL (2 workers, phase 2)", "", {}, g2, "", ""))
-    return "\n".join(rows)
-
-
-def _row(title: str, side: str, statements: Any, one: dict[str, Any], many: dict[str, Any],
-         ratio: str, scale: str) -> str:
-    def cell(run: dict[str, Any], key: str) -> str:
-        value = run.get(key)
-        return "" if value is None else f"{value}"
-
-    def rate(run: dict[str, Any]) -> str:
-        errors = run.get("errors")
-        return cell(run, "per_second") + (f" ({errors} errors)" if errors else "")
-
-    stmts = "+".join(map(str, statements)) if isinstance(statements, list) else statements
-    return (f"| {title} | {side} | {stmts} | {rate(one)} | {cell(one, 'p50_ms')} "
-            f"| {cell(one, 'p99_ms')} | {rate(many)} | {cell(many, 'p50_ms')} "
-            f"| {cell(many, 'p99_ms')} | {ratio} | {scale} |")
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -329,6 +287,9 @@ async def main() -> int:
 
     _log("counting SQL statements per request in process")
     graphql_counts = await count_statements(data, graphql_workloads)
+    _log("tracemalloc peak of one 500-job portal request, in process")
+    peaks = await memory_peaks(data)
+    _log(", ".join(f"{key} {value / 1024 / 1024:.1f} MiB" for key, value in peaks.items()))
 
     env = bench_environment(args.database_url)
     if args.pool_size:
@@ -357,7 +318,8 @@ async def main() -> int:
         "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
         "quick": args.quick, "machine": facts | {"load_average_end": os.getloadavg()},
         "data": data_facts, "pool_size": env.get("DB_POOL_SIZE", "server default"),
-        "query_max_cost": env["QUERY_MAX_COST"], "workloads": {}}
+        "query_max_cost": env["QUERY_MAX_COST"], "memory_peak_bytes": peaks,
+        "workloads": {}}
     for workload in workloads:
         has_graphql = workload in graphql_workloads
         report["workloads"][workload.key] = {
@@ -367,7 +329,7 @@ async def main() -> int:
                     f"{', '.join(workload.needs)} not in the schema yet: floor only",
             "graphql_statements": graphql_counts.get(workload.key),
             "floor_statements": floor_counts.get(workload.key)}
-    rendered = table(report)
+    rendered = table(report) + "\n\n" + memory_lines(report)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     for name in (f"{stamp}.json", "latest.json"):
         (RESULTS / name).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

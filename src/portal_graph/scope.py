@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from typing import NewType
+from typing import Any, NewType
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, exists, false, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal_graph.db import models
 
@@ -72,6 +73,13 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 
 
 # --- row filters ---------------------------------------------------------------------------
+# The scope's values are NAMED parameters, so that a statement's text depends on the shape of
+# the scope (staff or external), never on its values: the grants are one array parameter
+# (`= ANY($n::UUID[])`), whatever their number. A statement built once per shape runs with
+# `parameters(scope)` (see db/shapes.py).
+
+ORGANIZATION = "scope_organization_id"
+GRANTED = "scope_customer_ids"
 
 Customer = models.table_of(models.Customer)
 Job = models.table_of(models.Job)
@@ -80,21 +88,29 @@ Asset = models.table_of(models.Asset)
 JobAsset = models.table_of(models.JobAsset)
 
 
+def parameters(scope: Scope) -> dict[str, Any]:
+    """The values of the scope's filters, by parameter name."""
+    return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids)}
+
+
+def _in_organization(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
+    return column == bindparam(ORGANIZATION, scope.organization_id, type_=column.type)
+
+
 def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
-    if not scope.customer_ids:
-        return false()
-    return column.in_(sorted(scope.customer_ids))
+    granted = bindparam(GRANTED, sorted(scope.customer_ids), type_=ARRAY(column.type))
+    return column == any_(granted)
 
 
 def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    condition = table.c.organization_id == scope.organization_id
+    condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         condition = and_(condition, _granted(scope, table.c.id))
     return condition
 
 
 def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    condition = table.c.organization_id == scope.organization_id
+    condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         condition = and_(
             condition,
@@ -105,7 +121,7 @@ def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignor
 
 
 def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    condition = table.c.organization_id == scope.organization_id
+    condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         job = Job.alias("capture_job")
         linked_job_visible = exists(
@@ -124,7 +140,7 @@ def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:
 
 
 def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    condition = table.c.organization_id == scope.organization_id
+    condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         link = JobAsset.alias("asset_link")
         job = Job.alias("asset_job")
@@ -147,7 +163,7 @@ def tenant(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyp
     the organization's staff see its rows, external users see none (deny by default)."""
     if scope.external:
         return false()
-    return table.c.organization_id == scope.organization_id  # type: ignore[no-any-return]
+    return _in_organization(scope, table.c.organization_id)
 
 
 VISIBILITY = {
@@ -171,4 +187,4 @@ def scoped(scope: Scope, table) -> Select:  # type: ignore[no-untyped-def]
 
 
 __all__ = ["ANONYMOUS", "Audience", "OrganizationId", "Scope", "Viewer", "admin_scope",
-           "scope_for", "scoped", "visible"]
+           "parameters", "scope_for", "scoped", "visible"]

@@ -13,6 +13,7 @@ from tests.invitations.support import (
     gid,
     invited,
     only,
+    organization,
     signed_up,
     sql,
     token_of,
@@ -70,6 +71,24 @@ async def test_search_matches_name_email_or_company_ignoring_case(api, org, make
     assert emails(await _list(api, org, search="%")) == ["carol@else.example"]
     assert emails(await _list(api, org, search="nothing like it")) == []
     assert len(emails(await _list(api, org, search="  "))) == 3
+
+
+async def test_search_finds_each_organizations_own_members_only(api, org, make):
+    rival = await organization(make, name="Rival Contractor", customers=("Riverside Rival",))
+    both = await make.person(email="dana@both.example", name="Dana Both")
+    ours = await make.external(org.id, [org.customers["Riverside Council"]], person=both)
+    theirs = await make.external(rival.id, [rival.customers["Riverside Rival"]], person=both)
+    await make.external(rival.id, [], email="erin@rival.example", name="Erin Rival")
+
+    def found(listed):  # type: ignore[no-untyped-def]
+        return [(e["node"]["id"], e["node"]["email"]) for e in listed["edges"]]
+
+    for fragment in ("dana", "riverside", "rival", "both.ex"):
+        assert found(await _list(api, org, search=fragment)) == (
+            [] if fragment == "rival" else [(gid("ExternalUser", ours["id"]),
+                                             "dana@both.example")]), fragment
+    assert found(await _list(api, rival, search="riverside")) == [
+        (gid("ExternalUser", theirs["id"]), "dana@both.example")]
 
 
 async def test_the_list_is_paginated_by_email(api, org, make):

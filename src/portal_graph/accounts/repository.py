@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models
+from portal_graph.db import models, shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 
@@ -18,6 +18,7 @@ staff_members = models.table_of(models.StaffMember)
 persons = models.table_of(models.Person)
 organizations = models.table_of(models.Organization)
 job_assignments = models.table_of(models.JobAssignment)
+_SHAPES = shapes.Shapes()
 
 
 def staff_listing(scope: Scope) -> Select[Any]:
@@ -28,20 +29,23 @@ def staff_listing(scope: Scope) -> Select[Any]:
 
 async def staff_by_ids(session: RequestSession, scope: Scope,
                        ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    rows = await session.execute(staff_listing(scope).where(staff_members.c.id.in_(list(ids))))
+    statement = _SHAPES.get(scope, ("staff_by_ids",), lambda: staff_listing(scope).where(
+        shapes.one_of(staff_members.c.id, "ids")))
+    rows = await shapes.execute(session, statement, scope, ids=list(ids))
     return {row.id: row for row in rows.all()}
 
 
 async def staff_by_jobs(session: RequestSession, scope: Scope,
                         job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
-    statement = (staff_listing(scope).add_columns(job_assignments.c.job_id.label("job_id"))
-                 .join(job_assignments,
-                       (job_assignments.c.organization_id == staff_members.c.organization_id)
-                       & (job_assignments.c.staff_member_id == staff_members.c.id))
-                 .where(job_assignments.c.job_id.in_(list(job_ids)))
-                 .order_by(persons.c.name, staff_members.c.id))
+    statement = _SHAPES.get(scope, ("staff_by_jobs",), lambda: (
+        staff_listing(scope).add_columns(job_assignments.c.job_id.label("job_id"))
+        .join(job_assignments,
+              (job_assignments.c.organization_id == staff_members.c.organization_id)
+              & (job_assignments.c.staff_member_id == staff_members.c.id))
+        .where(shapes.one_of(job_assignments.c.job_id, "job_ids"))
+        .order_by(persons.c.name, staff_members.c.id)))
     grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in job_ids}
-    for row in (await session.execute(statement)).all():
+    for row in (await shapes.execute(session, statement, scope, job_ids=list(job_ids))).all():
         grouped[row.job_id].append(row)
     return grouped
 

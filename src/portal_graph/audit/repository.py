@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Select, insert, select
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models
+from portal_graph.db import models, shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 
 audit_events = models.table_of(models.AuditEvent)
 persons = models.table_of(models.Person)
+_SHAPES = shapes.Shapes()
 
 
 async def add(session: RequestSession, scope: Scope, values: dict[str, Any]) -> None:
@@ -35,5 +36,7 @@ def listing(scope: Scope) -> Select[Any]:
 
 async def by_ids(session: RequestSession, scope: Scope,
                  ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    rows = await session.execute(listing(scope).where(audit_events.c.id.in_(list(ids))))
+    statement = _SHAPES.get(scope, ("by_ids",), lambda: listing(scope).where(
+        shapes.one_of(audit_events.c.id, "ids")))
+    rows = await shapes.execute(session, statement, scope, ids=list(ids))
     return {row.id: row for row in rows.all()}

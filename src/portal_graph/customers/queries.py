@@ -10,7 +10,7 @@ from portal_graph.customers.types import Customer
 from portal_graph.db.pagination import BY_NAME
 from portal_graph.graphql.audiences import SIGNED_IN, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate_kept
 from portal_graph.graphql.relay import Connection, parse_id
 
 
@@ -20,8 +20,11 @@ class CustomerQueries:
     async def customers(self, info: Info, first: int | None = DEFAULT_FIRST,
                         after: str | None = None,
                         search: str | None = None) -> Connection[Customer]:
-        statement = repository.listing(info.context.scope, search.strip()[:200] if search else None)
-        return await paginate(info, statement, BY_NAME, first, after, Customer.from_row)
+        needle = search.strip()[:200] if search else None
+        return await paginate_kept(
+            info, ("customers", bool(needle)),
+            lambda: repository.listing(info.context.scope, search=bool(needle)),
+            repository.search_values(needle), BY_NAME, first, after, Customer.from_row)
 
     @field(audiences=SIGNED_IN, description="A customer by id; null when not visible.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:

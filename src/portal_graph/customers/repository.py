@@ -7,19 +7,25 @@ from typing import Any
 from sqlalchemy import Select, func, insert
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models
+from portal_graph.db import models, shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped
 
 customers = models.table_of(models.Customer)
 
 
-def listing(scope: Scope, search: str | None = None) -> Select[Any]:
+def listing(scope: Scope, search: bool = False) -> Select[Any]:
+    """Customers. With `search`, those whose name contains the parameter `search_pattern`
+    (`search_values`), ignoring case."""
     statement = scoped(scope, customers)
     if search:
-        statement = statement.where(func.lower(customers.c.name).contains(search.lower(),
-                                                                          autoescape=True))
+        statement = statement.where(shapes.contains(func.lower(customers.c.name),
+                                                    "search_pattern"))
     return statement
+
+
+def search_values(search: str | None) -> dict[str, Any]:
+    return {"search_pattern": shapes.like_pattern(search.lower())} if search else {}
 
 
 async def create(session: RequestSession, scope: Scope, *, name: str) -> Row[Any]:

@@ -6,11 +6,19 @@ import uuid
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy.engine import Row
 
+from portal_graph.db import shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped
+
+_BY_IDS = shapes.Shapes()
+
+
+def _by_ids(scope: Scope, table: Table) -> Select[Any]:
+    return _BY_IDS.get(scope, (table,),
+                       lambda: scoped(scope, table).where(shapes.one_of(table.c.id, "ids")))
 
 
 async def visible_by_ids(session: RequestSession, scope: Scope, table: Table,
@@ -18,5 +26,5 @@ async def visible_by_ids(session: RequestSession, scope: Scope, table: Table,
     """The rows of `table` with these ids that the scope may see; out of scope = absent."""
     if not ids:
         return {}
-    rows = await session.execute(scoped(scope, table).where(table.c.id.in_(list(ids))))
+    rows = await shapes.execute(session, _by_ids(scope, table), scope, ids=list(ids))
     return {row.id: row for row in rows.all()}

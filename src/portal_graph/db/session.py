@@ -15,6 +15,13 @@ The session also says whom its transaction acts for (db/tenancy.py): the organiz
 rows PostgreSQL's row-level security lets through, or a named system context. A change in the
 middle of a request runs `exclusively`: holding the lock for the whole change, so no other
 field's statement runs while the transaction acts for someone else.
+
+Pooled connections are not pinged before use (that was a round trip per request). Instead the
+session's FIRST statement, when it finds its connection dead (a database restart since the
+connection was pooled), is run once more on a fresh connection: nothing had happened in the
+transaction yet, so nothing is lost or done twice (the transaction's opening, which says whom
+it acts for, runs again on the fresh connection). A later statement that loses its connection
+fails the request, as before (503).
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from portal_graph.db.tenancy import (
     APPLIED,
@@ -58,30 +67,42 @@ class RequestSession(AsyncSession):
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task[Any]] = set()
         self._finished = False
+        self._connection_used = False
 
-    async def _call(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, call: Callable[..., Awaitable[T]], *args: Any,
+                    _statement: bool = False, **kwargs: Any) -> T:
         if _holding.get() is self:  # inside `exclusively`: the lock is ours already
-            return await call(*args, **kwargs)
-        task = asyncio.ensure_future(self._locked(call, *args, **kwargs))
+            return await self._run(call, _statement, *args, **kwargs)
+        task = asyncio.ensure_future(self._locked(call, _statement, *args, **kwargs))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return await asyncio.shield(task)
 
-    async def _locked(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def _locked(self, call: Callable[..., Awaitable[T]], statement: bool, *args: Any,
+                      **kwargs: Any) -> T:
         async with self._lock:
             if self._finished:
                 raise RequestFinished("the request's database work is over")
+            return await self._run(call, statement, *args, **kwargs)
+
+    async def _run(self, call: Callable[..., Awaitable[T]], statement: bool, *args: Any,
+                   **kwargs: Any) -> T:
+        if call == self._hold:  # holding the lock for some work uses no connection by itself
             return await call(*args, **kwargs)
+        first, self._connection_used = not self._connection_used, True
+        if first and statement:
+            return await self._retried_once(call, *args, **kwargs)
+        return await call(*args, **kwargs)
 
     # `scalars` and `stream_scalars` go through `execute`, so they are not wrapped again.
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._call(super().execute, *args, **kwargs)
+        return await self._call(super().execute, *args, _statement=True, **kwargs)
 
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._call(super().scalar, *args, **kwargs)
+        return await self._call(super().scalar, *args, _statement=True, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._call(super().get, *args, **kwargs)
+        return await self._call(super().get, *args, _statement=True, **kwargs)
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
         await self._call(super().flush, *args, **kwargs)
@@ -153,6 +174,17 @@ class RequestSession(AsyncSession):
 
         return await self.exclusively(in_organization)
 
+    async def _retried_once(self, call: Callable[..., Awaitable[T]], *args: Any,
+                            **kwargs: Any) -> T:
+        """The session's first statement: once more on a fresh connection if the pooled one
+        was found dead (nothing had run on it in this transaction)."""
+        try:
+            return await call(*args, **kwargs)
+        except DBAPIError as error:
+            if not error.connection_invalidated or not await self.run_sync(_drop_dead_connection):
+                raise
+        return await call(*args, **kwargs)
+
     async def finish(self) -> None:
         """Wait for the calls still running or about to start, then refuse any more."""
         while True:
@@ -180,3 +212,24 @@ class RequestSession(AsyncSession):
             await self.abort()
             raise
         await self.finish()
+
+
+def _drop_dead_connection(session: Session) -> bool:
+    """Detach the invalidated connection from the session's (root) transaction, so that its
+    next statement checks a fresh one out of the pool and begins the transaction on it (the
+    `after_begin` hooks run again). False when there is nothing that can be done safely: a
+    savepoint is open, or no connection of the transaction was invalidated."""
+    transaction = session.get_transaction()
+    if transaction is None or session.in_nested_transaction():
+        return False
+    # SQLAlchemy keeps (connection, transaction, should_commit, autoclose) per bind, under the
+    # connection and its engine; there is no public way to swap a dead one out.
+    held = transaction._connections
+    dead = {entry for entry in held.values() if entry[0].invalidated}
+    if not dead:
+        return False
+    for key in [key for key, entry in held.items() if entry in dead]:
+        del held[key]
+    for connection, *_ in dead:
+        connection.close()  # invalidated: no round trip, nothing goes back to the pool
+    return True

@@ -9,7 +9,7 @@ from portal_graph.external_users import repository
 from portal_graph.external_users.types import ExternalUser
 from portal_graph.graphql.audiences import ADMIN, field
 from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate_kept
 from portal_graph.graphql.relay import Connection
 
 BY_EMAIL = Ordering(("email_normalized", "id"))
@@ -25,5 +25,7 @@ class ExternalUserQueries:
                              after: str | None = None,
                              search: str | None = None) -> Connection[ExternalUser]:
         needle = search.strip()[:MAX_SEARCH] if search else None
-        statement = repository.listing(info.context.scope, needle or None)
-        return await paginate(info, statement, BY_EMAIL, first, after, ExternalUser.from_row)
+        return await paginate_kept(
+            info, ("external_users", bool(needle)),
+            lambda: repository.listing(info.context.scope, search=bool(needle)),
+            repository.search_values(needle), BY_EMAIL, first, after, ExternalUser.from_row)

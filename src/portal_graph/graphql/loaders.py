@@ -2,7 +2,8 @@
 
 Loaders are named `<Entity>By<Key>Loader` and built lazily, once per request and arguments, so
 that a request pays only for the loaders it uses and batching never widens what a viewer sees:
-every batch statement starts from `scope.scoped(...)`.
+every batch statement starts from `scope.scoped(...)`. Their statements are built once per
+shape and process (db/shapes.py), not once per request.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from aiodataloader import DataLoader
 from sqlalchemy import Select, Table
 from sqlalchemy.engine import Row
 
-from portal_graph.db import pagination
+from portal_graph.db import pagination, shapes
 from portal_graph.db.pagination import Ordering, Page, PageRequest
 from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope
 
 L = TypeVar("L", bound="ScopedLoader")
+_SHAPES = shapes.Shapes()
 
 
 class ScopedLoader(DataLoader):  # type: ignore[misc]
@@ -53,8 +55,12 @@ class PageByParentLoader(ScopedLoader):
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Page]:
         first, after = self.args[0], self.args[1]
+        shape = _SHAPES.get(self.scope, (type(self), "pages", after is not None, *self.args[2:]),
+                            lambda: pagination.pages_by_parent(
+                                self.statement(), self.parent, self.ordering,
+                                after=after is not None))
         pages = await pagination.fetch_pages_by_parent(
-            self.session, self.statement(), self.parent, keys, self.ordering,
+            self.session, shape, self.scope, self.parent, keys, self.ordering,
             PageRequest(first=first, after=after))  # type: ignore[arg-type]
         return [pages[key] for key in keys]
 
@@ -65,9 +71,12 @@ class CountByParentLoader(ScopedLoader):
     pages: ClassVar[type[PageByParentLoader]]
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[int]:
-        page_loader = self.pages(self.session, self.scope, 0, None, *self.args)
-        counts = await pagination.count_by_parent(
-            self.session, page_loader.statement(), self.pages.parent, keys)
+        pages = self.pages
+        shape = _SHAPES.get(self.scope, (pages, "counts", *self.args),
+                            lambda: pagination.counts_by_parent(
+                                pages(self.session, self.scope, 0, None, *self.args).statement(),
+                                pages.parent))
+        counts = await pagination.count_by_parent(self.session, shape, self.scope, keys)
         return [counts[key] for key in keys]
 
 

@@ -33,7 +33,7 @@ from graphql.execution.values import get_argument_values, get_directive_values
 from sqlalchemy import Select
 from sqlalchemy.engine import Row
 
-from portal_graph.db import pagination
+from portal_graph.db import pagination, shapes
 from portal_graph.db.pagination import BadCursor, Ordering, Page, PageRequest
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.loaders import CountByParentLoader, Loaders, PageByParentLoader
@@ -75,10 +75,37 @@ async def paginate(info: Info, statement: Select[Any], ordering: Ordering, first
         page = await pagination.fetch_page(session, statement, ordering, request)
     except BadCursor:
         raise _bad_cursor() from None
+    return await _connection(info, page, make, lambda: pagination.count(session, statement))
+
+
+_LISTINGS = shapes.Shapes()
+
+
+async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable[[], Select[Any]],
+                        values: dict[str, Any], ordering: Ordering, first: int | None,
+                        after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """`paginate`, for a list whose statements are built once per `shape` (db/shapes.py):
+    `build()` makes its statement the first time, with this request's `values` as named
+    parameters, which later requests give their own."""
+    scope = info.context.scope
+    listing = _LISTINGS.made(scope, (*shape, ordering),
+                             lambda: pagination.keep_listing(build(), ordering))
+    request = page_request(first, after)
+    session = info.context.session
+    try:
+        page = await pagination.fetch_kept_page(session, listing, scope, request, values)
+    except BadCursor:
+        raise _bad_cursor() from None
+    return await _connection(info, page, make,
+                             lambda: pagination.count_kept(session, listing, scope, values))
+
+
+async def _connection(info: Info, page: Page, make: Callable[[Row[Any]], N],
+                      count: Callable[[], Awaitable[int]]) -> Connection[N]:
     raw = info._raw_info
     await _load_ahead(info.context.loaders, raw, get_named_type(raw.return_type),
                       raw.field_nodes, [row.id for row in page.rows])
-    return to_connection(page, make, lambda: pagination.count(session, statement))
+    return to_connection(page, make, count)
 
 
 @dataclass(frozen=True, slots=True)

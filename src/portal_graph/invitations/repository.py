@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models
+from portal_graph.db import models, shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.invitations.tokens import IssuedLinks
 from portal_graph.scope import Scope, visible
@@ -24,6 +24,7 @@ invitations = models.table_of(models.Invitation)
 invitation_customers = models.table_of(models.InvitationCustomer)
 customers = models.table_of(models.Customer)
 organizations = models.table_of(models.Organization)
+_SHAPES = shapes.Shapes()
 
 PENDING = models.InvitationState.PENDING
 PENDING_INDEX = "uq_invitations_pending_email"
@@ -58,7 +59,9 @@ def listing(scope: Scope, status: str | None = None,
 
 async def by_ids(session: RequestSession, scope: Scope,
                  ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    rows = await session.execute(listing(scope).where(invitations.c.id.in_(list(ids))))
+    statement = _SHAPES.get(scope, ("by_ids",), lambda: listing(scope).where(
+        shapes.one_of(invitations.c.id, "ids")))
+    rows = await shapes.execute(session, statement, scope, ids=list(ids))
     return {row.id: row for row in rows.all()}
 
 
@@ -149,11 +152,13 @@ async def customers_by_invitations(
     session: RequestSession, scope: Scope, invitation_ids: Sequence[uuid.UUID],
 ) -> dict[uuid.UUID, list[Row[Any]]]:
     """Each invitation's customers (those that still exist), by name."""
-    statement = (customers_with_invitation(scope)
-                 .where(invitation_customers.c.invitation_id.in_(list(invitation_ids)))
-                 .order_by(customers.c.name, customers.c.id))
+    statement = _SHAPES.get(scope, ("customers_by_invitations",), lambda: (
+        customers_with_invitation(scope)
+        .where(shapes.one_of(invitation_customers.c.invitation_id, "invitation_ids"))
+        .order_by(customers.c.name, customers.c.id)))
     grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in invitation_ids}
-    for row in (await session.execute(statement)).all():
+    rows = await shapes.execute(session, statement, scope, invitation_ids=list(invitation_ids))
+    for row in rows.all():
         grouped[row.invitation_id].append(row)
     return grouped
 
@@ -162,16 +167,17 @@ async def pending_by_customers(
     session: RequestSession, scope: Scope, customer_ids: Sequence[uuid.UUID],
 ) -> dict[uuid.UUID, list[Row[Any]]]:
     """Each customer's unaccepted, uncancelled invitations (expired ones too), newest first."""
-    statement = (select(*COLUMNS, invitation_customers.c.customer_id.label("for_customer"))
-                 .join_from(invitations, invitation_customers,
-                            (invitation_customers.c.organization_id
-                             == invitations.c.organization_id)
-                            & (invitation_customers.c.invitation_id == invitations.c.id))
-                 .where(visible(scope, invitations), invitations.c.state == PENDING,
-                        invitation_customers.c.customer_id.in_(list(customer_ids)))
-                 .order_by(invitations.c.id.desc()))
+    statement = _SHAPES.get(scope, ("pending_by_customers",), lambda: (
+        select(*COLUMNS, invitation_customers.c.customer_id.label("for_customer"))
+        .join_from(invitations, invitation_customers,
+                   (invitation_customers.c.organization_id == invitations.c.organization_id)
+                   & (invitation_customers.c.invitation_id == invitations.c.id))
+        .where(visible(scope, invitations), invitations.c.state == PENDING,
+               shapes.one_of(invitation_customers.c.customer_id, "customer_ids"))
+        .order_by(invitations.c.id.desc())))
     grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in customer_ids}
-    for row in (await session.execute(statement)).all():
+    rows = await shapes.execute(session, statement, scope, customer_ids=list(customer_ids))
+    for row in rows.all():
         grouped[row.for_customer].append(row)
     return grouped
 

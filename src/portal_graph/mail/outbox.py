@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
+from portal_graph.db.shapes import one_of
 from portal_graph.mail.secretbox import SecretBox
 
 Outbox = models.OutboxEmail
@@ -115,13 +116,13 @@ async def latest_status_by_invitation(
         select(Outbox.invitation_id, Outbox.status)
         .where(
             Outbox.organization_id == organization_id,
-            Outbox.invitation_id.in_(invitation_ids),
+            one_of(Outbox.invitation_id, "invitation_ids"),  # ONE array parameter
         )
         .ext(distinct_on(Outbox.invitation_id))
         # created_at orders rows of different transactions; the UUIDv7 id breaks ties.
         .order_by(Outbox.invitation_id, Outbox.created_at.desc(), Outbox.id.desc())
     )
-    rows = (await session.execute(statement)).all()
+    rows = (await session.execute(statement, {"invitation_ids": list(invitation_ids)})).all()
     return {invitation_id: status for invitation_id, status in rows if invitation_id is not None}
 
 
