@@ -25,6 +25,8 @@ log = logging.getLogger("portal_graph.maintenance")
 KEEP_ENDED_SESSIONS = "30 days"
 KEEP_REVOKED_TOKENS = "90 days"
 KEEP_USED_RESETS = "1 day"
+# Events are told as they commit; the rows are kept a few days for listeners catching up.
+KEEP_DOMAIN_EVENTS = "3 days"
 # A dead session stays while a live API token descends from it: revoking what it derives from
 # (auth/revocation.py) must still reach that token.
 _ANCESTORS_OF_LIVE_TOKENS = text("""
@@ -44,6 +46,7 @@ class SweepResult:
     sessions: int
     api_tokens: int
     password_resets: int = 0
+    domain_events: int = 0
 
 
 async def sweep(services: Services) -> SweepResult:
@@ -61,9 +64,12 @@ async def sweep(services: Services) -> SweepResult:
         resets = await session.execute(delete(models.PasswordReset).where(
             func.coalesce(models.PasswordReset.used_at, models.PasswordReset.expires_at)
             < func.now() - text(f"interval '{KEEP_USED_RESETS}'")))
+        events = await session.execute(delete(models.DomainEvent).where(
+            models.DomainEvent.occurred_at < func.now() - text(f"interval '{KEEP_DOMAIN_EVENTS}'")))
     return SweepResult(windows, sessions.rowcount or 0,  # type: ignore[attr-defined]
                        tokens.rowcount or 0,  # type: ignore[attr-defined]
-                       resets.rowcount or 0)  # type: ignore[attr-defined]
+                       resets.rowcount or 0,  # type: ignore[attr-defined]
+                       events.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def run(services: Services, stop: asyncio.Event, every_seconds: float = 600) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -463,6 +464,27 @@ class AuditEvent(Base):
     client_address: Mapped[str | None] = mapped_column(INET)
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     __table_args__ = (Index("ix_audit_events_org_id", "organization_id", text("id DESC")),)
+
+
+class DomainEvent(Base):
+    """Something that happened to a row, told to listeners when its transaction commits
+    (portal_graph/events). Kept a few days (the housekeeping sweep), for catching up."""
+
+    __tablename__ = "domain_events"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    # One sequence for every organization: positions increase in the order events are written.
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    subject_type: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    occurred_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("ix_domain_events_id", "id"),  # a worker reading every organization's in order
+        Index("ix_domain_events_occurred_at", "occurred_at"),  # the sweep
+    )
 
 
 class OutboxEmail(Base):
