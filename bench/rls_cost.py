@@ -77,7 +77,7 @@ async def sql_cost(url: str) -> list[str]:
 
     from bench.workloads import NODE, PORTAL, SEARCH, bench_settings
     from portal_graph.app import create_app
-    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.graphql.core.relay import to_global_id
     from portal_graph.scale import mint_session, search_fragment
 
     conn = await asyncpg.connect(url)

@@ -30,7 +30,7 @@ from portal_graph.ratelimit import (
 )
 
 if TYPE_CHECKING:
-    from portal_graph.graphql.context import Context
+    from portal_graph.graphql.core.context import Context
 
 
 @dataclass

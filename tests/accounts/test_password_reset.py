@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from portal_graph.auth.tokens import token_digest
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from portal_graph.mail.transport import SmtpTransport
 from portal_graph.mail.worker import OutboxWorker
 from portal_graph.ratelimit import Limit, RateLimits

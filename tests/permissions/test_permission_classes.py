@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from graphql import execute, parse
 
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 from portal_graph.scope import Audience, Viewer
 
 NARROWED = [
@@ -23,7 +23,7 @@ NARROWED = [
 @pytest.mark.parametrize(("document", "root"), NARROWED)
 async def test_staff_only_fields_refuse_an_external_viewer_in_the_admin_schema(
         services, settings, sessionmaker, make, document, root):
-    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.graphql.core.relay import to_global_id
 
     org = await make.organization()
     customer = await make.customer(org)

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from portal_graph.customers import repository as customers_repo
 from portal_graph.db import shapes
-from portal_graph.graphql import loaders
-from portal_graph.graphql import pagination as graphql_pagination
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core import loaders
+from portal_graph.graphql.core import pagination as graphql_pagination
+from portal_graph.graphql.core.relay import to_global_id
 from portal_graph.work import repository as work_repo
 from tests.tenancy.conftest import Deployment, Organization
 

@@ -19,11 +19,11 @@ from portal_graph.accounts.types import (
 )
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.permissions import NotByApiToken
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.permissions import NotByApiToken
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
 

@@ -18,10 +18,10 @@ from portal_graph.auth import service as auth
 from portal_graph.db.pagination import NEWEST_FIRST
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext
-from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, STAFF, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
-from portal_graph.graphql.relay import Connection, to_global_id
+from portal_graph.graphql.core.audiences import EVERYONE, SIGNED_IN, STAFF, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.core.relay import Connection, to_global_id
 from portal_graph.scope import Viewer as ViewerState
 
 

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.db.outage import database_unavailable
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 from portal_graph.graphql.execution import format_error
 from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes

@@ -6,10 +6,10 @@ import strawberry
 from graphql import GraphQLError
 
 from portal_graph.db.pagination import NEWEST_FIRST
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
-from portal_graph.graphql.relay import Connection
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.core.relay import Connection
 from portal_graph.invitations import accept, repository
 from portal_graph.invitations.types import (
     Invitation,

@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from portal_graph.db.pagination import Page
-from portal_graph.graphql.audiences import SIGNED_IN, audience
+from portal_graph.graphql.core.audiences import SIGNED_IN, audience
 
 NodeType = TypeVar("NodeType")
 

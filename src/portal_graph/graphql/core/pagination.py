@@ -35,9 +35,9 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import pagination, shapes
 from portal_graph.db.pagination import BadCursor, Ordering, Page, PageRequest
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.loaders import CountByParentLoader, Loaders, PageByParentLoader
-from portal_graph.graphql.relay import Connection, Edge, PageInfo
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.loaders import CountByParentLoader, Loaders, PageByParentLoader
+from portal_graph.graphql.core.relay import Connection, Edge, PageInfo
 
 DEFAULT_FIRST = 20
 MAX_FIRST = 100

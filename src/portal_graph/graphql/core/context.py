@@ -9,7 +9,7 @@ import strawberry
 
 from portal_graph.config import Settings
 from portal_graph.db.session import RequestSession
-from portal_graph.graphql.loaders import Loaders
+from portal_graph.graphql.core.loaders import Loaders
 from portal_graph.scope import Scope, Viewer, scope_for
 
 if TYPE_CHECKING:
