@@ -111,7 +111,7 @@ class AccountMutations:
         ctx = info.context
 
         async def act() -> LoginPayload:
-            await ctx.services.guard_login(ctx, input.email)
+            await ctx.runtime.rate_guard.login(ctx.client_address, input.email)
             try:
                 result = await auth.login(
                     ctx.session, ctx.settings, email=input.email, password=input.password,

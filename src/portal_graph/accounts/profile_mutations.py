@@ -74,7 +74,7 @@ class ProfileMutations:
         ctx = info.context
 
         async def act() -> ChangePasswordPayload:
-            await ctx.services.guard_login(ctx, ctx.viewer.email or "")
+            await ctx.runtime.rate_guard.login(ctx.client_address, ctx.viewer.email or "")
             ended = await self_service.change_password(
                 ctx.session, ctx.viewer, current=input.current_password,
                 new=input.new_password, client_address=ctx.client_address)
@@ -103,8 +103,8 @@ class ProfileMutations:
         ctx = info.context
 
         async def act() -> RequestPasswordResetPayload:
-            await ctx.services.guard_reset(ctx, input.email)
-            await recovery.request_reset(ctx.session, ctx.settings, ctx.services.box,
+            await ctx.runtime.rate_guard.reset(ctx.client_address, input.email)
+            await recovery.request_reset(ctx.session, ctx.settings, ctx.runtime.box,
                                          email=input.email, client_address=ctx.client_address)
             return RequestPasswordResetPayload(requested=True)
 

@@ -80,10 +80,10 @@ class StaffMutations:
         ctx = info.context
 
         async def act() -> CreateStaffMemberPayload:
-            await ctx.services.guard_invite(ctx)
+            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
             issued = await invitations.invite_staff(
                 ctx.session, ctx.scope, _actor(ctx),
-                invitations.Mail(ctx.settings, ctx.services.box),
+                invitations.Mail(ctx.settings, ctx.runtime.box),
                 email=input.email, name=input.name, role=input.role)
             return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
                                             invite_url=issued.invite_url)

@@ -39,7 +39,7 @@ class InvitationQueries:
     async def invitation_preview(self, info: Info, token: str) -> InvitationPreview | None:
         ctx = info.context
         try:
-            await ctx.services.guard_preview(ctx)
+            await ctx.runtime.rate_guard.preview(ctx.client_address)
         except Rejected as refused:
             raise GraphQLError(str(refused), extensions={"code": "RATE_LIMITED"}) from None
         found = await accept.preview(ctx.session, token)
