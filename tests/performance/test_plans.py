@@ -21,9 +21,10 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.exc import StatementError
 
-from portal_graph.db import models, shapes
-from portal_graph.db.rows import visible_by_ids
+from portal_graph.db import models
 from portal_graph.scope import admin_scope, scoped
+from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import visible_by_ids
 from tests.performance.portal_data import portal_rows
 from tests.performance.test_statement_counts import PORTAL
 
@@ -192,7 +193,7 @@ async def test_a_new_viewers_statements_are_neither_built_nor_compiled_again(
     assert "errors" not in portal and "errors" not in search
     assert len(search["data"]["externalUsers"]["edges"]) == 1
     assert len(compiled) >= 5 + 3
-    assert built == []  # every statement was kept from the warm-up (db/shapes.py)
+    assert built == []  # every statement was kept from the warm-up (scoped_sql/shapes.py)
     assert [what for what, hit in compiled if hit is not CACHE_HIT] == []
 
 

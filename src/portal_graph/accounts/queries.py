@@ -15,7 +15,6 @@ from portal_graph.accounts.types import (
 from portal_graph.accounts.types import memberships as membership_types
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.db.pagination import NEWEST_FIRST
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext
 from portal_graph.graphql.core.audiences import EVERYONE, SIGNED_IN, STAFF, field
@@ -23,6 +22,7 @@ from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
 from portal_graph.graphql.core.relay import Connection, to_global_id
 from portal_graph.scope import Viewer as ViewerState
+from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 
 
 async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer | None:

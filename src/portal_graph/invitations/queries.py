@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from portal_graph.db.pagination import NEWEST_FIRST
 from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, field
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
@@ -18,6 +17,7 @@ from portal_graph.invitations.types import (
     InvitationStatus,
 )
 from portal_graph.problems import Rejected
+from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 
 
 @strawberry.type
