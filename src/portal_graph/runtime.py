@@ -35,12 +35,12 @@ class Runtime:
     rate_limiter: RateLimiter
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
-    # Made from the three above (again by dataclasses.replace, so a copy with other limits
-    # guards with those).
-    rate_guard: RateGuard = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.rate_guard = RateGuard(self.rate_limiter, self.rate_limits, self.rate_secret)
+    @property
+    def rate_guard(self) -> RateGuard:
+        """The guards over the three above, as they are now (a copy with other limits, or
+        limits changed in place, guards with those)."""
+        return RateGuard(self.rate_limiter, self.rate_limits, self.rate_secret)
 
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Runtime:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import strawberry
 
 from portal_graph.accounts import service
-from portal_graph.accounts.queries import viewer_of_session
 from portal_graph.accounts.types import (
     ApiToken,
     Organization,
@@ -17,6 +16,7 @@ from portal_graph.accounts.types import (
     Viewer,
     memberships,
 )
+from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
 from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation

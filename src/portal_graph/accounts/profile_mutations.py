@@ -8,8 +8,8 @@ import dataclasses
 import strawberry
 
 from portal_graph.accounts import recovery, self_service
-from portal_graph.accounts.queries import build_viewer
 from portal_graph.accounts.types import Viewer
+from portal_graph.accounts.viewer import build_viewer
 from portal_graph.graphql.core.audiences import EVERYONE, SIGNED_IN, mutation
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.accounts.queries import viewer_of_session
 from portal_graph.accounts.types import Viewer
+from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.audit.service import Actor
 from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, mutation
 from portal_graph.graphql.core.context import Context, Info
