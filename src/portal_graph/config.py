@@ -24,6 +24,12 @@ def default_data_dir() -> Path:
 LEASE_SPARE_SECONDS = 30.0
 
 
+def parse_rate(value: str) -> tuple[int, int]:
+    """A rate limit's "hits/seconds" as (hits, seconds)."""
+    hits, _, seconds = value.partition("/")
+    return int(hits), int(seconds)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -161,8 +167,7 @@ class Settings(BaseSettings):
         return limits
 
     def rate(self, name: str) -> tuple[int, int]:
-        hits, _, seconds = getattr(self, f"rate_limit_{name}").partition("/")
-        return int(hits), int(seconds)
+        return parse_rate(getattr(self, f"rate_limit_{name}"))
 
     @field_validator("db_request_role")
     @classmethod

@@ -40,14 +40,15 @@ from portal_graph.scoped_sql import pagination, shapes
 from portal_graph.scoped_sql.pagination import BadCursor, Ordering, Page, PageRequest
 
 DEFAULT_FIRST = 20
-MAX_FIRST = 100
 N = TypeVar("N")
 
 
-def page_request(first: int | None, after: str | None) -> PageRequest:
+def page_request(first: int | None, after: str | None, max_first: int) -> PageRequest:
+    """`max_first` is the request's own limit (QUERY_MAX_FIRST, `Context.max_first`), the
+    one validation checked the document against."""
     first = DEFAULT_FIRST if first is None else first
-    if not 0 <= first <= MAX_FIRST:
-        raise GraphQLError(f"`first` must be between 0 and {MAX_FIRST}.",
+    if not 0 <= first <= max_first:
+        raise GraphQLError(f"`first` must be between 0 and {max_first}.",
                            extensions={"code": "FIRST_OUT_OF_RANGE"})
     if after is not None and len(after) > 500:
         raise GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"})
@@ -69,7 +70,7 @@ async def paginate(info: Info, statement: Select[Any], ordering: Ordering, first
                    after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
     """A top-level connection: one statement for the page, one more only if totalCount is asked,
     and one per nested connection selected below it (loaded ahead, see the module's doc)."""
-    request = page_request(first, after)
+    request = page_request(first, after, info.context.max_first)
     session = info.context.session
     try:
         page = await pagination.fetch_page(session, statement, ordering, request)
@@ -90,7 +91,7 @@ async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable
     scope = info.context.scope
     listing = _LISTINGS.made(scope, (*shape, ordering),
                              lambda: pagination.keep_listing(build(), ordering))
-    request = page_request(first, after)
+    request = page_request(first, after, info.context.max_first)
     session = info.context.session
     try:
         page = await pagination.fetch_kept_page(session, listing, scope, request, values)
@@ -103,8 +104,9 @@ async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable
 async def _connection(info: Info, page: Page, make: Callable[[Row[Any]], N],
                       count: Callable[[], Awaitable[int]]) -> Connection[N]:
     raw = info._raw_info
-    await _load_ahead(info.context.loaders, raw, get_named_type(raw.return_type),
-                      raw.field_nodes, [row.id for row in page.rows])
+    await _load_ahead(info.context.loaders, info.context.max_first, raw,
+                      get_named_type(raw.return_type), raw.field_nodes,
+                      [row.id for row in page.rows])
     return to_connection(page, make, count)
 
 
@@ -126,7 +128,7 @@ class NestedConnection(Generic[N]):
         A resolver returning this stays a plain function, so that a loaded page costs no
         coroutine; graphql-core awaits what is awaitable.
         """
-        request = page_request(first, after)
+        request = page_request(first, after, info.context.max_first)
         loaders = info.context.loaders
         loaded = loaders.get(self.pages, request.first, request.after, *filters).load(parent_id)
 
@@ -197,8 +199,9 @@ def nested_connection(parent: str, field: str, pages: type[PageByParentLoader],
 # --- the look-ahead ------------------------------------------------------------------------
 
 
-async def _load_ahead(loaders: Loaders, raw: GraphQLResolveInfo, connection: GraphQLNamedType,
-                      field_nodes: Sequence[FieldNode], parent_ids: list[Any]) -> None:
+async def _load_ahead(loaders: Loaders, max_first: int, raw: GraphQLResolveInfo,
+                      connection: GraphQLNamedType, field_nodes: Sequence[FieldNode],
+                      parent_ids: list[Any]) -> None:
     """Load the pages of the nested connections selected on the nodes of `connection`, for
     `parent_ids`, then theirs, level by level. Only a speed-up: whatever it does not load (an
     argument it cannot read, a failed batch) the resolvers load, and report, as before."""
@@ -214,7 +217,7 @@ async def _load_ahead(loaders: Loaders, raw: GraphQLResolveInfo, connection: Gra
         definition = node_type.fields[node.name.value]
         try:
             args = get_argument_values(definition, node, raw.variable_values)
-            request = page_request(args.get("first"), args.get("after"))
+            request = page_request(args.get("first"), args.get("after"), max_first)
             filters = [convert(args.get(name)) for name, convert in nested.filters]
         except (GraphQLError, ValueError, TypeError):
             continue
@@ -229,7 +232,7 @@ async def _load_ahead(loaders: Loaders, raw: GraphQLResolveInfo, connection: Gra
             loaded: list[Page] = await pages
         except Exception:  # the resolver meets, and reports, the same failure
             continue
-        await _load_ahead(loaders, raw, child, nodes,
+        await _load_ahead(loaders, max_first, raw, child, nodes,
                           [row.id for page in loaded for row in page.rows])
 
 
