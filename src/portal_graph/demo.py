@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from portal_graph.accounts import bootstrap
+from portal_graph.accounts import bootstrap, persons
+from portal_graph.accounts import repository as accounts
 from portal_graph.audit.service import Actor
 from portal_graph.auth.passwords import hash_password
 from portal_graph.config import Settings, get_settings
@@ -18,9 +19,10 @@ from portal_graph.customers import service as customers
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext, system_tenancy
+from portal_graph.external_users import repository as external_users
 from portal_graph.invitations import service as invitations
 from portal_graph.mail.secretbox import SecretBox
-from portal_graph.scope import Viewer, admin_scope
+from portal_graph.scope import Scope, Viewer, admin_scope
 from portal_graph.work import service as work
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@demo.example", "demo-admin-password"
@@ -61,10 +63,7 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
                     settings: Settings | None = None) -> DemoLogins:
     """Create the demo organization once; later calls find it and change nothing."""
     async with sessionmaker(**system_tenancy(SystemContext.CLI)) as session, session.begin():
-        existing = await session.scalar(
-            select(models.StaffMember.organization_id)
-            .join(models.Person, models.Person.id == models.StaffMember.person_id)
-            .where(models.Person.email_normalized == ADMIN_EMAIL))
+        existing = await accounts.organization_of_staff_email(session, ADMIN_EMAIL)
         if existing is not None:
             return DemoLogins(str(existing), created=False)
         org, admin = await bootstrap.create_organization(
@@ -108,8 +107,8 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
             session, scope, staff, customer_id=customer_ids["Riverside Council"], job_id=None,
             job_given=False, latitude=51.52, longitude=-0.1, note="Fallen tree reported",
             geometry=None, captured_at=None)
-        await _external_client(session, org.id, [customer_ids["Riverside Council"],
-                                                 customer_ids["Harbour View Apartments"]])
+        await _external_client(session, scope, [customer_ids["Riverside Council"],
+                                                customer_ids["Harbour View Apartments"]])
         # A pending invitation, sent the way an admin sends one (its email goes to the outbox).
         settings = settings or get_settings()
         await invitations.invite(
@@ -121,17 +120,14 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
         return DemoLogins(str(org.id), created=True)
 
 
-async def _external_client(session: RequestSession, organization_id: object,
-                           customer_ids: list[object]) -> None:
+async def _external_client(session: RequestSession, scope: Scope,
+                           customer_ids: list[uuid.UUID]) -> None:
     """A council contact who already accepted an invitation, to show the external portal. Its
     password is the operator's, like the demo staff's: usable in the demo organization only."""
-    person_id, external_id = models.new_id(), models.new_id()
-    await session.execute(insert(models.Person).values(
-        id=person_id, email=CLIENT_EMAIL, email_normalized=CLIENT_EMAIL, name="Casey Client",
-        password_hash=await hash_password(CLIENT_PASSWORD),
-        password_set_in_organization_id=organization_id))
-    await session.execute(insert(models.ExternalUser).values(
-        organization_id=organization_id, id=external_id, person_id=person_id))
-    await session.execute(insert(models.CustomerGrant), [
-        {"organization_id": organization_id, "external_user_id": external_id,
-         "customer_id": customer_id} for customer_id in customer_ids])
+    person_id = await persons.add(
+        session, email=CLIENT_EMAIL, email_key=CLIENT_EMAIL, name="Casey Client",
+        password_hash=await hash_password(CLIENT_PASSWORD), proven=False,
+        set_in_organization_id=scope.organization_id)
+    assert person_id is not None, "the demo organization is seeded once"
+    external_id = await external_users.add(session, scope, person_id)
+    await external_users.grant(session, scope, external_id, customer_ids)

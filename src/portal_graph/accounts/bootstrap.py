@@ -42,7 +42,7 @@ async def add_staff_with_operator_password(
         proven=False, set_in_organization_id=scope.organization_id)
     if person_id is None:
         raise Rejected(UserErrorCode.DUPLICATE_EMAIL, ACCOUNT_EXISTS, "email")
-    staff_id = await repo.insert_staff(session, scope.organization_id, person_id, role)
+    staff_id = await repo.insert_staff(session, scope, person_id, role)
     return (await repo.staff_by_ids(session, scope, [staff_id]))[staff_id]
 
 

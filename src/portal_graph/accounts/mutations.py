@@ -172,7 +172,7 @@ class AccountMutations:
             token_id = parse_id(input.api_token_id, "ApiToken")
             viewer: ViewerState = ctx.viewer
             if token_id is None or not await auth_repo.revoke_api_token(
-                    ctx.session, viewer.organization_id, viewer.person_id,  # type: ignore[arg-type]
+                    ctx.session, ctx.scope, viewer.person_id,  # type: ignore[arg-type]
                     token_id):
                 raise not_found("API token", "apiTokenId")
             return RevokeApiTokenPayload(revoked=True)

@@ -51,14 +51,14 @@ async def staff_by_jobs(session: RequestSession, scope: Scope,
     return grouped
 
 
-async def membership_of(session: RequestSession, organization_id: uuid.UUID,
+async def membership_of(session: RequestSession, scope: Scope,
                         person_id: uuid.UUID) -> tuple[bool, bool]:
-    """(is a staff member, is an external user) of the organization."""
+    """(is a staff member, is an external user) of the scope's organization."""
     staff = await session.scalar(select(staff_members.c.id).where(
-        staff_members.c.organization_id == organization_id,
+        staff_members.c.organization_id == scope.organization_id,
         staff_members.c.person_id == person_id))
     external = await session.scalar(select(models.ExternalUser.id).where(
-        models.ExternalUser.organization_id == organization_id,
+        models.ExternalUser.organization_id == scope.organization_id,
         models.ExternalUser.person_id == person_id))
     return staff is not None, external is not None
 
@@ -91,11 +91,20 @@ async def here_by_email(session: RequestSession, scope: Scope, email_key: str) -
     return HereByEmail(bool(row.is_staff), row.external_user_id, row.revoked_at is not None)
 
 
-async def insert_staff(session: RequestSession, organization_id: uuid.UUID,
+async def organization_of_staff_email(session: RequestSession, email_key: str) -> uuid.UUID | None:
+    """An organization where this email is staff, whichever (the operator's seeding asks,
+    across organizations, in the CLI system context)."""
+    return await session.scalar(
+        select(staff_members.c.organization_id)
+        .join_from(staff_members, persons, persons.c.id == staff_members.c.person_id)
+        .where(persons.c.email_normalized == email_key).limit(1))
+
+
+async def insert_staff(session: RequestSession, scope: Scope,
                        person_id: uuid.UUID, role: models.Role) -> uuid.UUID:
     staff_id = models.new_id()
     await session.execute(insert(staff_members).values(
-        organization_id=organization_id, id=staff_id, person_id=person_id, role=role))
+        organization_id=scope.organization_id, id=staff_id, person_id=person_id, role=role))
     return staff_id
 
 
@@ -129,15 +138,15 @@ async def set_deactivated(session: RequestSession, scope: Scope, staff_member_id
         .values(deactivated_at=func.now() if deactivated else None))
 
 
-async def organization(session: RequestSession, organization_id: uuid.UUID) -> Row[Any] | None:
+async def organization(session: RequestSession, scope: Scope) -> Row[Any] | None:
+    """The scope's own organization (an external user's too: it names where they are)."""
     return (await session.execute(
-        select(organizations).where(organizations.c.id == organization_id))).first()
+        select(organizations).where(organizations.c.id == scope.organization_id))).first()
 
 
-async def set_invitation_ttl(session: RequestSession, organization_id: uuid.UUID,
-                             days: int) -> Row[Any]:
+async def set_invitation_ttl(session: RequestSession, scope: Scope, days: int) -> Row[Any]:
     return (await session.execute(
-        update(organizations).where(organizations.c.id == organization_id)
+        update(organizations).where(organizations.c.id == scope.organization_id)
         .values(invitation_ttl_days=days).returning(*organizations.c))).one()
 
 

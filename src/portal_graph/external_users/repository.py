@@ -137,6 +137,14 @@ async def set_access_revoked(session: RequestSession, scope: Scope, external_use
         .values(access_revoked_at=func.now() if revoked else None))
 
 
+async def add(session: RequestSession, scope: Scope, person_id: uuid.UUID) -> uuid.UUID:
+    """A new external membership, never seen yet (an operator's seeding)."""
+    external_user_id = models.new_id()
+    await session.execute(pg_insert(external_users).values(
+        organization_id=scope.organization_id, id=external_user_id, person_id=person_id))
+    return external_user_id
+
+
 async def join(session: RequestSession, scope: Scope, person_id: uuid.UUID,
                invited_at: datetime) -> uuid.UUID:
     """The person's external membership, created or given back its access (an accepted

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 from portal_graph.db import models
 from portal_graph.graphql.core.loaders import ScopedLoader
 from portal_graph.invitations import repository as repo
-from portal_graph.mail import outbox
+from portal_graph.mail import repository as mail_repo
 
 
 class InvitationByIdLoader(ScopedLoader):
@@ -39,6 +39,6 @@ class EmailStatusByInvitationLoader(ScopedLoader):
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[models.OutboxStatus | None]:
         if self.scope.external:
             return [None for _ in keys]
-        found = await outbox.latest_status_by_invitation(
-            self.session, self.scope.organization_id, list(keys))  # type: ignore[arg-type]
+        found = await mail_repo.latest_status_by_invitation(
+            self.session, self.scope, list(keys))  # type: ignore[arg-type]
         return [found.get(key) for key in keys]  # type: ignore[call-overload]

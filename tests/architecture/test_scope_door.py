@@ -1,0 +1,124 @@
+"""`Scope` is the only door to tenant rows, and the source says so: no repository function takes
+a raw organization id, no `Scope(` is built outside scope.py, no SQL is written outside the
+repositories, `db/` and the scope layer, but where listed below with the reason. A new
+exception is a new line here, in review (the checker: scope_door.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.architecture.scope_door import Violation, check_tree, unexplained
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "portal_graph"
+
+# "module:function" -> why it takes an organization id rather than a Scope.
+ORGANIZATION_ID_ALLOWED = {
+    "auth/repository.py:create_session": (
+        "signing in (the SIGN_IN system context): the session is what a Scope is later made from, "
+        "for an organization the person was just checked to belong to"),
+}
+# module -> why it writes SQL outside a repository.
+SQL_ALLOWED = {
+    "accounts/persons.py": (
+        "persons and their reset links: login identities that no organization owns (not "
+        "tenant rows); the one module that writes them"),
+    "auth/revocation.py": (
+        "ending credentials in SystemContext.CREDENTIALS: one recursive statement per case, "
+        "across the organizations a person's sessions were minted in"),
+    "ratelimit.py": (
+        "rate_limit_counters is no tenant table (HMAC'd keys, no organization column), "
+        "written on the limiter's own engine in its own short transactions"),
+}
+
+
+def test_no_door_to_tenant_rows_but_the_scope():
+    assert unexplained(check_tree(SRC), ORGANIZATION_ID_ALLOWED, SQL_ALLOWED) == []
+
+
+def test_every_allowed_exception_is_still_needed():
+    found = check_tree(SRC)
+    functions = {f"{v.module}:{v.name}" for v in found if v.rule == "organization_id"}
+    modules = {v.module for v in found if v.rule == "sql"}
+    assert set(ORGANIZATION_ID_ALLOWED) <= functions
+    assert set(SQL_ALLOWED) <= modules
+
+
+# --- the checker finds what is planted ----------------------------------------------------
+
+CLEAN_REPOSITORY = '''
+from sqlalchemy import select
+from portal_graph.scope import Scope, visible
+
+
+async def by_id(session, scope: Scope, customer_id):
+    return await session.execute(select(customers).where(visible(scope, customers)))
+
+
+def _private(organization_id):  # private helpers are the repository's own business
+    return organization_id
+'''
+
+PLANTED = {
+    "customers/repository.py": (
+        "async def by_organization(session, organization_id):\n    return organization_id\n",
+        Violation("customers/repository.py", 1, "organization_id", "by_organization")),
+    "work/service.py": (
+        "from portal_graph.scope import Scope\n\n"
+        "def sneak(org):\n    return Scope(org, external=False, customer_ids=frozenset())\n",
+        Violation("work/service.py", 4, "Scope(", "Scope")),
+    "work/loaders.py": (
+        "from portal_graph import scope\n\n"
+        "def sneak(org):\n    return scope.Scope(org, False, frozenset())\n",
+        Violation("work/loaders.py", 4, "Scope(", "Scope")),
+    "invitations/service.py": (
+        "from sqlalchemy import text as sql\n\nQUERY = sql('SELECT 1')\n",
+        Violation("invitations/service.py", 3, "sql", "sql")),
+    "audit/service.py": (
+        "import sqlalchemy as sa\n\ndef rows():\n    return sa.select(1)\n",
+        Violation("audit/service.py", 4, "sql", "select")),
+    "maintenance.py": (
+        "from sqlalchemy.dialects.postgresql import insert\n\nSTATEMENT = insert(t)\n",
+        Violation("maintenance.py", 3, "sql", "insert")),
+}
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for module, source in files.items():
+        path = root / module
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return root
+
+
+def test_a_clean_tree_has_no_violation(tmp_path: Path):
+    root = _tree(tmp_path, {
+        "customers/repository.py": CLEAN_REPOSITORY,
+        "scope.py": "def admin_scope(o):\n    return Scope(o, False, frozenset())\n",
+        "db/engine.py": "from sqlalchemy import text\n\nPING = text('SELECT 1')\n",
+        "work/service.py": "def add(items, x):\n    items.update(x)\n    items.insert(0, x)\n",
+    })
+
+    assert check_tree(root) == []
+
+
+@pytest.mark.parametrize("module", sorted(PLANTED))
+def test_each_planted_violation_is_reported(tmp_path: Path, module: str):
+    source, expected = PLANTED[module]
+    root = _tree(tmp_path, {"customers/repository.py": CLEAN_REPOSITORY, module: source})
+
+    found = check_tree(root)
+
+    assert found == [expected]
+    assert unexplained(found, ORGANIZATION_ID_ALLOWED, SQL_ALLOWED) == [expected]
+
+
+def test_an_allow_list_entry_explains_only_its_own_violation(tmp_path: Path):
+    source, expected = PLANTED["customers/repository.py"]
+    root = _tree(tmp_path, {"customers/repository.py": source})
+
+    assert unexplained(check_tree(root), {"customers/repository.py:by_organization": "why"},
+                       {}) == []
+    assert unexplained(check_tree(root), {"customers/repository.py:other": "why"},
+                       {"customers/repository.py": "why"}) == [expected]
