@@ -14,6 +14,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import grouped_by, listing_by_ids
 
 staff_members = models.table_of(models.StaffMember)
 persons = models.table_of(models.Person)
@@ -30,10 +31,8 @@ def staff_listing(scope: Scope) -> Select[Any]:
 
 async def staff_by_ids(session: RequestSession, scope: Scope,
                        ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    statement = _SHAPES.get(scope, ("staff_by_ids",), lambda: staff_listing(scope).where(
-        shapes.one_of(staff_members.c.id, "ids")))
-    rows = await shapes.execute(session, statement, scope, ids=list(ids))
-    return {row.id: row for row in rows.all()}
+    return await listing_by_ids(session, scope, _SHAPES, staff_listing,
+                                     staff_members.c.id, ids)
 
 
 async def staff_by_jobs(session: RequestSession, scope: Scope,
@@ -45,10 +44,7 @@ async def staff_by_jobs(session: RequestSession, scope: Scope,
               & (job_assignments.c.staff_member_id == staff_members.c.id))
         .where(shapes.one_of(job_assignments.c.job_id, "job_ids"))
         .order_by(persons.c.name, staff_members.c.id)))
-    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in job_ids}
-    for row in (await shapes.execute(session, statement, scope, job_ids=list(job_ids))).all():
-        grouped[row.job_id].append(row)
-    return grouped
+    return await grouped_by(session, scope, statement, "job_id", job_ids=job_ids)
 
 
 async def membership_of(session: RequestSession, scope: Scope,

@@ -1,7 +1,7 @@
 """`/graphql` over HTTP: GET and POST per the GraphQL-over-HTTP spec, GraphiQL for browsers.
 
 One database session (one transaction) per request, opened here and committed at the end;
-mutations run in savepoints inside it (see payloads.run_mutation). A request without a bearer
+mutations run in savepoints inside it (see payloads.mutation). A request without a bearer
 token is counted against its address (RATE_LIMIT_ANONYMOUS_PER_ADDRESS) before anything else;
 a batch shares one cost budget.
 """

@@ -29,7 +29,9 @@ class JobPageByCustomerLoader(PageByParentLoader):
     parent = "customer_id"
 
     def statement(self) -> Select[Any]:
-        return repo.job_listing(self.scope, status=self.args[2])  # type: ignore[arg-type]
+        status = self.args[2]
+        assert status is None or isinstance(status, models.JobStatus)
+        return repo.job_listing(self.scope, status=status)
 
 
 class JobCountByCustomerLoader(CountByParentLoader):

@@ -10,9 +10,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from portal_graph.db import models
-from portal_graph.graphql.core.audiences import STAFF, mutation
+from portal_graph.graphql.core.audiences import STAFF
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.work import service
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
@@ -34,7 +34,6 @@ class CreateAssetInput:
 @payload
 class CreateAssetPayload:
     asset: Asset | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -54,7 +53,6 @@ class CreateJobInput:
 @payload
 class CreateJobPayload:
     job: Job | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -66,7 +64,6 @@ class SetJobStatusInput:
 @payload
 class SetJobStatusPayload:
     job: Job | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -84,68 +81,54 @@ class CreateMapCaptureInput:
 @payload
 class CreateMapCapturePayload:
     map_capture: MapCapture | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class WorkMutations:
-    @mutation(audiences=STAFF, description="Add an asset of a customer.")
+    @mutation(payload=CreateAssetPayload,
+              audiences=STAFF, description="Add an asset of a customer.")
     async def create_asset(self, info: Info, input: CreateAssetInput) -> CreateAssetPayload:
         ctx = info.context
+        row = await service.create_asset(
+            ctx.session, ctx.scope, customer_id=parse_id(input.customer_id, "Customer"),
+            name=input.name, kind=input.kind, serial_number=input.serial_number,
+            location=input.location)
+        return CreateAssetPayload(asset=Asset.from_row(row))
 
-        async def act() -> CreateAssetPayload:
-            row = await service.create_asset(
-                ctx.session, ctx.scope, customer_id=parse_id(input.customer_id, "Customer"),
-                name=input.name, kind=input.kind, serial_number=input.serial_number,
-                location=input.location)
-            return CreateAssetPayload(asset=Asset.from_row(row))
-
-        return await run_mutation(info, CreateAssetPayload, act)
-
-    @mutation(audiences=STAFF, description="Add a job for a customer.")
+    @mutation(payload=CreateJobPayload, audiences=STAFF, description="Add a job for a customer.")
     async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
         ctx = info.context
+        row = await service.create_job(
+            ctx.session, ctx.scope, ctx.viewer,
+            customer_id=parse_id(input.customer_id, "Customer"), title=input.title,
+            reference=input.reference, scheduled_for=input.scheduled_for,
+            asset_ids=_ids(input.asset_ids, "Asset"), internal_notes=input.internal_notes,
+            price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids,
+                                                       "StaffMember"),
+            status=input.status)
+        if row.status is models.JobStatus.COMPLETED:
+            row = await service.set_job_status(ctx.session, ctx.scope, job_id=row.id,
+                                               status=row.status)
+        return CreateJobPayload(job=Job.from_row(row))
 
-        async def act() -> CreateJobPayload:
-            row = await service.create_job(
-                ctx.session, ctx.scope, ctx.viewer,
-                customer_id=parse_id(input.customer_id, "Customer"), title=input.title,
-                reference=input.reference, scheduled_for=input.scheduled_for,
-                asset_ids=_ids(input.asset_ids, "Asset"), internal_notes=input.internal_notes,
-                price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids,
-                                                           "StaffMember"),
-                status=input.status)
-            if row.status is models.JobStatus.COMPLETED:
-                row = await service.set_job_status(ctx.session, ctx.scope, job_id=row.id,
-                                                   status=row.status)
-            return CreateJobPayload(job=Job.from_row(row))
-
-        return await run_mutation(info, CreateJobPayload, act)
-
-    @mutation(audiences=STAFF, description="Move a job to another status.")
+    @mutation(payload=SetJobStatusPayload,
+              audiences=STAFF, description="Move a job to another status.")
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> SetJobStatusPayload:
         ctx = info.context
+        row = await service.set_job_status(ctx.session, ctx.scope,
+                                           job_id=parse_id(input.job_id, "Job"),
+                                           status=input.status)
+        return SetJobStatusPayload(job=Job.from_row(row))
 
-        async def act() -> SetJobStatusPayload:
-            row = await service.set_job_status(ctx.session, ctx.scope,
-                                               job_id=parse_id(input.job_id, "Job"),
-                                               status=input.status)
-            return SetJobStatusPayload(job=Job.from_row(row))
-
-        return await run_mutation(info, SetJobStatusPayload, act)
-
-    @mutation(audiences=STAFF, description="Record a map capture, optionally for a job.")
+    @mutation(payload=CreateMapCapturePayload,
+              audiences=STAFF, description="Record a map capture, optionally for a job.")
     async def create_map_capture(self, info: Info,
                                  input: CreateMapCaptureInput) -> CreateMapCapturePayload:
         ctx = info.context
-
-        async def act() -> CreateMapCapturePayload:
-            row = await service.create_map_capture(
-                ctx.session, ctx.scope, ctx.viewer,
-                customer_id=parse_id(input.customer_id, "Customer"),
-                job_id=parse_id(input.job_id, "Job"), job_given=input.job_id is not None,
-                latitude=input.latitude, longitude=input.longitude, note=input.note,
-                geometry=input.geometry, captured_at=input.captured_at)
-            return CreateMapCapturePayload(map_capture=MapCapture.from_row(row))
-
-        return await run_mutation(info, CreateMapCapturePayload, act)
+        row = await service.create_map_capture(
+            ctx.session, ctx.scope, ctx.viewer,
+            customer_id=parse_id(input.customer_id, "Customer"),
+            job_id=parse_id(input.job_id, "Job"), job_given=input.job_id is not None,
+            latitude=input.latitude, longitude=input.longitude, note=input.note,
+            geometry=input.geometry, captured_at=input.captured_at)
+        return CreateMapCapturePayload(map_capture=MapCapture.from_row(row))

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, Table, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -25,24 +25,23 @@ class DuplicateReference(Exception):
     pass
 
 
+def _listing(scope: Scope, table: Table, **equal_to: Any) -> Select[Any]:
+    """The table's visible rows, narrowed to the columns given a value (None: not narrowed)."""
+    statement = scoped(scope, table)
+    for column, value in equal_to.items():
+        if value is not None:
+            statement = statement.where(table.c[column] == value)
+    return statement
+
+
 def job_listing(scope: Scope, *, customer_id: uuid.UUID | None = None,
                 status: models.JobStatus | None = None) -> Select[Any]:
-    statement = scoped(scope, jobs)
-    if customer_id is not None:
-        statement = statement.where(jobs.c.customer_id == customer_id)
-    if status is not None:
-        statement = statement.where(jobs.c.status == status)
-    return statement
+    return _listing(scope, jobs, customer_id=customer_id, status=status)
 
 
 def capture_listing(scope: Scope, *, customer_id: uuid.UUID | None = None,
                     job_id: uuid.UUID | None = None) -> Select[Any]:
-    statement = scoped(scope, map_captures)
-    if customer_id is not None:
-        statement = statement.where(map_captures.c.customer_id == customer_id)
-    if job_id is not None:
-        statement = statement.where(map_captures.c.job_id == job_id)
-    return statement
+    return _listing(scope, map_captures, customer_id=customer_id, job_id=job_id)
 
 
 def asset_listing(scope: Scope, *, customer_id: uuid.UUID | None = None) -> Select[Any]:

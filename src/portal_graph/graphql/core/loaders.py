@@ -8,8 +8,9 @@ shape and process (scoped_sql/shapes.py), not once per request.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar, TypeVar
+import uuid
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import Select, Table
@@ -25,7 +26,7 @@ L = TypeVar("L", bound="ScopedLoader")
 _SHAPES = shapes.Shapes()
 
 
-class ScopedLoader(DataLoader):  # type: ignore[misc]
+class ScopedLoader(DataLoader):
     def __init__(self, session: RequestSession, scope: Scope, *args: Hashable) -> None:
         super().__init__()
         self.session = session
@@ -43,6 +44,34 @@ class RowByIdLoader(ScopedLoader):
         return [found.get(key) for key in keys]
 
 
+Ids = Sequence[uuid.UUID]
+RowsById = Callable[[RequestSession, Scope, Ids], Awaitable[Mapping[uuid.UUID, Row[Any]]]]
+RowsByParent = Callable[[RequestSession, Scope, Ids],
+                        Awaitable[Mapping[uuid.UUID, list[Row[Any]]]]]
+
+
+class ListingByIdLoader(ScopedLoader):
+    """Rows by id from a repository function (`fetch = staticmethod(repo.by_ids)`), which
+    filters by the scope: in key order, None where missing or out of scope."""
+
+    fetch: ClassVar[RowsById]
+
+    async def batch_load_fn(self, keys: Ids) -> list[Row[Any] | None]:
+        found = await type(self).fetch(self.session, self.scope, keys)
+        return [found.get(key) for key in keys]
+
+
+class GroupedByParentLoader(ScopedLoader):
+    """Each parent's rows from a repository function (`fetch = staticmethod(repo.by_x)`) that
+    returns a list for every parent asked for, empty where it has none."""
+
+    fetch: ClassVar[RowsByParent]
+
+    async def batch_load_fn(self, keys: Ids) -> list[list[Row[Any]]]:
+        grouped = await type(self).fetch(self.session, self.scope, keys)
+        return [grouped[key] for key in keys]
+
+
 class PageByParentLoader(ScopedLoader):
     """One page per parent for `args = (first, after, *filters)`, batched in one statement."""
 
@@ -55,13 +84,14 @@ class PageByParentLoader(ScopedLoader):
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Page]:
         first, after = self.args[0], self.args[1]
+        assert isinstance(first, int) and (after is None or isinstance(after, str))
         shape = _SHAPES.get(self.scope, (type(self), "pages", after is not None, *self.args[2:]),
                             lambda: pagination.pages_by_parent(
                                 self.statement(), self.parent, self.ordering,
                                 after=after is not None))
         pages = await pagination.fetch_pages_by_parent(
             self.session, shape, self.scope, self.parent, keys, self.ordering,
-            PageRequest(first=first, after=after))  # type: ignore[arg-type]
+            PageRequest(first=first, after=after))
         return [pages[key] for key in keys]
 
 
@@ -93,4 +123,4 @@ class Loaders:
             if self.scope is None:
                 raise PermissionError("tenant data needs a signed-in viewer")
             loader = self._made[key] = kind(self.session, self.scope, *args)
-        return loader  # type: ignore[return-value]
+        return cast(L, loader)
