@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10, ge=1, le=100, description="operations per batched POST")
     query_max_depth: int = Field(default=15, ge=2, le=100)  # introspection needs 15
     query_max_aliases: int = Field(default=30, ge=0, le=10_000)
-    query_max_tokens: int = Field(default=1000, ge=100, le=100_000)  # NOTES: validation cost
+    query_max_tokens: int = Field(default=1000, ge=100, le=100_000)  # validation work grows with it
     query_max_cost: int = Field(default=50_000, ge=10)  # fits 5 customers x 100 jobs + 10+10
     query_max_first: int = Field(default=100, ge=1, le=10_000)
     query_max_directives: int = Field(default=50, ge=0)

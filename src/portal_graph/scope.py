@@ -1,4 +1,4 @@
-"""Viewer -> Scope, and Scope -> SQL filters: the one place PRODUCT.md section 2 becomes SQL.
+"""Viewer -> Scope, and Scope -> SQL filters: the one place docs/RULES.md becomes SQL.
 
 Repositories take a `Scope`, which only `scope_for` creates, and build every tenant query with
 the filters below. An out-of-scope row is simply absent from the result, exactly like a row
@@ -21,7 +21,7 @@ OrganizationId = NewType("OrganizationId", uuid.UUID)
 
 
 class Audience(enum.Enum):
-    """Who is asking, as far as the schema is concerned (PRODUCT.md section 2 columns)."""
+    """Who is asking, as far as the schema is concerned (docs/RULES.md's columns)."""
 
     ANONYMOUS = "ANONYMOUS"
     EXTERNAL = "EXTERNAL"
@@ -81,11 +81,11 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 ORGANIZATION = "scope_organization_id"
 GRANTED = "scope_customer_ids"
 
-Customer = models.table_of(models.Customer)
-Job = models.table_of(models.Job)
-MapCapture = models.table_of(models.MapCapture)
-Asset = models.table_of(models.Asset)
-JobAsset = models.table_of(models.JobAsset)
+customers = models.table_of(models.Customer)
+jobs = models.table_of(models.Job)
+map_captures = models.table_of(models.MapCapture)
+assets = models.table_of(models.Asset)
+job_assets = models.table_of(models.JobAsset)
 
 
 def parameters(scope: Scope) -> dict[str, Any]:
@@ -102,14 +102,14 @@ def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
     return column == any_(granted)
 
 
-def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def customers_visible(scope: Scope, table=customers) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         condition = and_(condition, _granted(scope, table.c.id))
     return condition
 
 
-def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def jobs_visible(scope: Scope, table=jobs) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         condition = and_(
@@ -120,10 +120,10 @@ def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignor
     return condition
 
 
-def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def map_captures_visible(scope: Scope, table=map_captures) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
-        job = Job.alias("capture_job")
+        job = jobs.alias("capture_job")
         linked_job_visible = exists(
             select(1).where(
                 job.c.organization_id == table.c.organization_id,
@@ -139,11 +139,11 @@ def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:
     return condition
 
 
-def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def assets_visible(scope: Scope, table=assets) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
-        link = JobAsset.alias("asset_link")
-        job = Job.alias("asset_job")
+        link = job_assets.alias("asset_link")
+        job = jobs.alias("asset_job")
         on_visible_job = exists(
             select(1)
             .select_from(link.join(job, and_(job.c.organization_id == link.c.organization_id,

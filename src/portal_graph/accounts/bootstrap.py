@@ -1,6 +1,6 @@
 """The operator's bootstrap: a new organization and its first login, password included.
 
-The only place a password is set by someone other than the account's person (PRODUCT.md 1a):
+The only place a password is set by someone other than the account's person (docs/RULES.md):
 `portal-graph create-organization` and the demo seed, run by whoever runs the server, never
 reachable through the API. Such an account is not proven (nobody acted through its mailbox): it
 is usable in the organization it was made for, and joins another one only through the mailbox.

@@ -1,6 +1,6 @@
 """SQL for persons (login identities, shared by organizations) and their reset links.
 
-Persons are not tenant rows: no organization owns one (PRODUCT.md 1a). Only the rules in
+Persons are not tenant rows: no organization owns one (docs/RULES.md). Only the rules in
 `accounts/ownership.py`, the reset service and the operator's bootstrap write them.
 """
 

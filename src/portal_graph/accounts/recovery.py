@@ -1,4 +1,4 @@
-"""Taking an account back by its mailbox: "forgot password" (PRODUCT.md 1a).
+"""Taking an account back by its mailbox: "forgot password" (docs/RULES.md).
 
 A request answers the same whatever the email; when the email has an account that can act
 somewhere, a single-use link living one hour goes out through the outbox, sealed like invite

@@ -138,7 +138,7 @@ class Person(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     # When the owner of the mailbox last proved it (an emailed link, a password reset). An
-    # account without it is usable only where its password was set (PRODUCT.md 1a).
+    # account without it is usable only where its password was set (docs/RULES.md).
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # For an account whose password someone other than the mailbox owner could have set (a
     # copied invite link, the operator's bootstrap): the organization it was set in. Null once

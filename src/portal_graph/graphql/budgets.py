@@ -4,7 +4,7 @@ Anonymous callers and external users get much smaller budgets than staff: fewer 
 fields per selection set and fewer repeats of one response name there (the input of
 graphql-core's overlapping-fields rule, quadratic in repeated fields), so that no document of
 theirs costs more than a few milliseconds of validation. All of it is checked before
-graphql-core's own rules (limits.py); tests/limits/test_anonymous_budgets.py counts the work
+graphql-core's own rules (limits.py); tests/graphql/test_anonymous_budgets.py counts the work
 the costliest documents we could build still cause.
 """
 

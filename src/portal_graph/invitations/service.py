@@ -4,7 +4,7 @@ same transaction (the outbox) and records an audit event; services flush, never 
 
 What an admin is told depends only on this organization's own data (is the email staff here,
 an external user here, invited here already): never on whether the email has an account
-somewhere else (PRODUCT.md 1a), and neither does the work done (the same statements either
+somewhere else (docs/RULES.md), and neither does the work done (the same statements either
 way, so the timing does not tell either).
 """
 
