@@ -1,7 +1,9 @@
 """The checker behind test_scope_door.py: `Scope` is the only door to tenant rows.
 
-Read from the source (AST, nothing imported), three things would open another door:
+Read from the source (AST, nothing imported), four things would open another door:
 - a public repository function taking a raw `organization_id` (not a `Scope`),
+- a public repository function taking a session but no `scope`: it must run in a named system
+  context (db/tenancy.py), or touch no tenant row, and say which,
 - a `Scope(...)` built anywhere but scope.py, whose `scope_for` and `admin_scope` are the
   constructors,
 - SQL written (`select`/`text`/`insert`/`update`/`delete` from sqlalchemy) outside the
@@ -24,7 +26,7 @@ SQL_BUILDERS = frozenset({"select", "text", "insert", "update", "delete"})
 class Violation:
     module: str  # relative to the package root, e.g. "accounts/repository.py"
     line: int
-    rule: str  # "organization_id", "Scope(", "sql"
+    rule: str  # "organization_id", "unscoped", "Scope(", "sql"
     name: str  # the function (organization_id) or the builder (sql); "Scope" otherwise
 
     def __str__(self) -> str:
@@ -79,23 +81,25 @@ def _scope_constructions(tree: ast.Module) -> Iterator[int]:
                 yield node.lineno
 
 
-def _organization_id_functions(tree: ast.Module) -> Iterator[tuple[int, str]]:
-    for node in tree.body:  # module-level functions: what other modules call
+def _public_functions(tree: ast.Module) -> Iterator[tuple[int, str, list[str]]]:
+    """Module-level functions other modules call, with their parameters' names."""
+    for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not (
                 node.name.startswith("_")):
             arguments = node.args
-            names = [a.arg for a in (*arguments.posonlyargs, *arguments.args,
-                                     *arguments.kwonlyargs)]
-            if "organization_id" in names:
-                yield node.lineno, node.name
+            yield node.lineno, node.name, [a.arg for a in (
+                *arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
 
 
 def check_module(module: str, source: str) -> list[Violation]:
     tree = ast.parse(source, filename=module)
     found: list[Violation] = []
     if is_repository(module):
-        found += [Violation(module, line, "organization_id", name)
-                  for line, name in _organization_id_functions(tree)]
+        for line, name, parameters in _public_functions(tree):
+            if "organization_id" in parameters:
+                found.append(Violation(module, line, "organization_id", name))
+            if "session" in parameters and "scope" not in parameters:
+                found.append(Violation(module, line, "unscoped", name))
     if module != "scope.py":
         found += [Violation(module, line, "Scope(", "Scope")
                   for line in _scope_constructions(tree)]
@@ -115,10 +119,12 @@ def check_tree(root: Path) -> list[Violation]:
     return sorted(found)
 
 
-def unexplained(found: list[Violation], organization_id: Mapping[str, str],
-                sql: Mapping[str, str]) -> list[Violation]:
-    """The violations no allow-list entry explains: `organization_id` keyed by
+def unexplained(found: list[Violation], organization_id: Mapping[str, object],
+                sql: Mapping[str, object],
+                unscoped: Mapping[str, object] | None = None) -> list[Violation]:
+    """The violations no allow-list entry explains: `organization_id` and `unscoped` keyed by
     "module:function", `sql` by module; nothing explains a `Scope(`."""
+    by_function = {"organization_id": organization_id, "unscoped": unscoped or {}}
     return [v for v in found
-            if not (v.rule == "organization_id" and f"{v.module}:{v.name}" in organization_id)
+            if not (v.rule in by_function and f"{v.module}:{v.name}" in by_function[v.rule])
             and not (v.rule == "sql" and v.module in sql)]
