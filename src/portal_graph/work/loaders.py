@@ -40,9 +40,7 @@ class JobCountByCustomerLoader(CountByParentLoader):
 
 class MapCapturePageByCustomerLoader(PageByParentLoader):
     parent = "customer_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.capture_listing(self.scope)
+    listing = repo.capture_listing
 
 
 class MapCaptureCountByCustomerLoader(CountByParentLoader):
@@ -51,9 +49,7 @@ class MapCaptureCountByCustomerLoader(CountByParentLoader):
 
 class MapCapturePageByJobLoader(PageByParentLoader):
     parent = "job_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.capture_listing(self.scope)
+    listing = repo.capture_listing
 
 
 class MapCaptureCountByJobLoader(CountByParentLoader):
@@ -62,9 +58,7 @@ class MapCaptureCountByJobLoader(CountByParentLoader):
 
 class AssetPageByCustomerLoader(PageByParentLoader):
     parent = "customer_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.asset_listing(self.scope)
+    listing = repo.asset_listing
 
 
 class AssetCountByCustomerLoader(CountByParentLoader):
@@ -73,9 +67,7 @@ class AssetCountByCustomerLoader(CountByParentLoader):
 
 class AssetPageByJobLoader(PageByParentLoader):
     parent = "job_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.assets_with_job(self.scope)
+    listing = repo.assets_with_job
 
 
 class AssetCountByJobLoader(CountByParentLoader):

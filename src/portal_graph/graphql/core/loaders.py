@@ -77,10 +77,12 @@ class PageByParentLoader(ScopedLoader):
 
     ordering: ClassVar[Ordering] = pagination.NEWEST_FIRST
     parent: ClassVar[str]
+    # The repository's listing of the scoped rows, with a column named `parent` (or override
+    # `statement`, for one filtered by self.args[2:]).
+    listing: ClassVar[Callable[[Scope], Select[Any]]]
 
     def statement(self) -> Select[Any]:
-        """The scoped rows, with a column named `parent`; filters come from self.args[2:]."""
-        raise NotImplementedError
+        return type(self).listing(self.scope)
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Page]:
         first, after = self.args[0], self.args[1]
