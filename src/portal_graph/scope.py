@@ -102,10 +102,19 @@ def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
     return column == any_(granted)
 
 
+def _granted_and_current(scope: Scope, table, column: ColumnElement) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """The row's customer (`column`) is granted and not archived: an archived customer's
+    work disappears from external users' portals with it (its grants stay, for the record)."""
+    customer = Customer.alias("granted_customer")
+    return and_(_granted(scope, column), exists(select(1).where(
+        customer.c.organization_id == table.c.organization_id, customer.c.id == column,
+        customer.c.archived_at.is_(None))))
+
+
 def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
-        condition = and_(condition, _granted(scope, table.c.id))
+        condition = and_(condition, _granted(scope, table.c.id), table.c.archived_at.is_(None))
     return condition
 
 
@@ -114,7 +123,7 @@ def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignor
     if scope.external:
         condition = and_(
             condition,
-            _granted(scope, table.c.customer_id),
+            _granted_and_current(scope, table, table.c.customer_id),
             table.c.status == models.JobStatus.COMPLETED,
         )
     return condition
@@ -133,7 +142,7 @@ def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:
         )
         condition = and_(
             condition,
-            _granted(scope, table.c.customer_id),
+            _granted_and_current(scope, table, table.c.customer_id),
             or_(table.c.job_id.is_(None), linked_job_visible),
         )
     return condition
@@ -154,7 +163,8 @@ def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: i
                 jobs_visible(scope, job),
             )
         )
-        condition = and_(condition, _granted(scope, table.c.customer_id), on_visible_job)
+        condition = and_(condition, _granted_and_current(scope, table, table.c.customer_id),
+                         on_visible_job)
     return condition
 
 

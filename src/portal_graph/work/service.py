@@ -12,8 +12,9 @@ from sqlalchemy.engine import Row
 
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
-from portal_graph.db.rows import visible_by_ids
+from portal_graph.db.rows import lock_visible, visible_by_ids
 from portal_graph.db.session import RequestSession
+from portal_graph.events import EventKind, publish
 from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
 from portal_graph.scope import Scope, Viewer
 from portal_graph.work import repository as repo
@@ -74,8 +75,7 @@ async def create_job(
     await _customer(session, scope, customer_id)
     title = clean_name(title, "title")
     reference = _optional_text(reference, "reference", 100) or f"J-{uuid.uuid4().hex[:8].upper()}"
-    if price is not None and (not price.is_finite() or price < 0 or price >= Decimal(10) ** 10):
-        raise invalid("Price must be a non-negative amount below 10,000,000,000.", "price")
+    price = _price(price)
     assets = await visible_by_ids(session, scope, repo.assets,
                                      [a for a in asset_ids if a is not None])
     if len(assets) != len(set(asset_ids)) or any(a is None for a in asset_ids):
@@ -96,6 +96,12 @@ async def create_job(
                        f"A job with reference {reference} already exists.", "reference") from None
 
 
+def _price(price: Decimal | None) -> Decimal | None:
+    if price is not None and (not price.is_finite() or price < 0 or price >= Decimal(10) ** 10):
+        raise invalid("Price must be a non-negative amount below 10,000,000,000.", "price")
+    return price
+
+
 async def _staff(session: RequestSession, scope: Scope,
                  ids: list[uuid.UUID | None]) -> list[uuid.UUID]:
     wanted = {i for i in ids if i is not None}
@@ -108,10 +114,25 @@ async def _staff(session: RequestSession, scope: Scope,
 
 async def set_job_status(session: RequestSession, scope: Scope, *, job_id: uuid.UUID | None,
                          status: models.JobStatus) -> Row[Any]:
-    row = await repo.update_job_status(session, scope, job_id, status) if job_id else None
-    if row is None:
+    current = await lock_visible(session, scope, repo.jobs, job_id)
+    if current is None:
         raise not_found("Job", "jobId")
+    row = await repo.update_job_status(session, scope, current.id, status)
+    assert row is not None  # locked above
+    if row.status is not current.status or row.completed_at != current.completed_at:
+        await publish_job_change(session, scope, current, row)
     return row
+
+
+async def publish_job_change(session: RequestSession, scope: Scope, before: Row[Any],
+                             after: Row[Any]) -> None:
+    """JOB_UPDATED, and JOB_COMPLETED when it has just become complete (including a job
+    created as COMPLETED, whose completion time is stamped right after)."""
+    await publish(session, scope, EventKind.JOB_UPDATED, "Job", after.id,
+                  customer_id=after.customer_id)
+    if after.completed_at is not None and before.completed_at is None:
+        await publish(session, scope, EventKind.JOB_COMPLETED, "Job", after.id,
+                      customer_id=after.customer_id)
 
 
 def _coordinate(value: float, low: float, high: float, field: str) -> float:
