@@ -100,10 +100,14 @@ def audience(audiences: AudienceSet) -> Callable[[type[T]], type[T]]:
     return decorate
 
 
-def rule_of(field_: StrawberryField) -> Rule | None:
-    """The capability rule a mutation enforces (None: declared by audiences only)."""
+def rule_of(field_: StrawberryField) -> Rule:
+    """The capability rule a mutation enforces: the one it names, or, for one declared by its
+    audiences alone, the rule those audiences and its permission classes make."""
     metadata: dict[str, Any] = dict(field_.metadata or {})
-    return metadata.get(RULE_KEY)
+    if metadata.get(RULE_KEY) is not None:
+        return metadata[RULE_KEY]  # type: ignore[no-any-return]
+    return Rule(field_.python_name, "declared by its audiences", metadata[AUDIENCES_KEY],
+                sessions_only=NotByApiToken in field_.permission_classes)
 
 
 def field_audiences(type_definition: StrawberryObjectDefinition,
