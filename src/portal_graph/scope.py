@@ -88,6 +88,20 @@ Asset = models.table_of(models.Asset)
 JobAsset = models.table_of(models.JobAsset)
 
 
+def current_grants_sql(organization_id: str, external_user_id: str) -> str:
+    """SQL for an external user's grants as their Scope holds them (`customer_ids`): those on
+    customers that are not archived. An archived customer disappears from its external users'
+    portals, with its jobs, captures and assets, because no filter below lets it through
+    without a grant; its grant rows stay, for the record and for un-archiving. Read once per
+    request with the viewer (auth/repository.py), so the filters cost nothing more.
+    The arguments are SQL expressions of the organization and external user ids."""
+    return (f"SELECT array_agg(g.customer_id ORDER BY g.customer_id) FROM customer_grants g "
+            f"JOIN customers c ON c.organization_id = g.organization_id "
+            f"AND c.id = g.customer_id AND c.archived_at IS NULL "
+            f"WHERE g.organization_id = {organization_id} "
+            f"AND g.external_user_id = {external_user_id}")
+
+
 def parameters(scope: Scope) -> dict[str, Any]:
     """The values of the scope's filters, by parameter name."""
     return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids)}
@@ -102,18 +116,11 @@ def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
     return column == any_(granted)
 
 
-def _granted_and_current(scope: Scope, table, column: ColumnElement) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    """The row's customer (`column`) is granted and not archived: an archived customer's
-    work disappears from external users' portals with it (its grants stay, for the record)."""
-    customer = Customer.alias("granted_customer")
-    return and_(_granted(scope, column), exists(select(1).where(
-        customer.c.organization_id == table.c.organization_id, customer.c.id == column,
-        customer.c.archived_at.is_(None))))
-
-
 def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
+        # Archived customers are not among current grants (current_grants_sql); the column
+        # says it again where it is free to.
         condition = and_(condition, _granted(scope, table.c.id), table.c.archived_at.is_(None))
     return condition
 
@@ -123,7 +130,7 @@ def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignor
     if scope.external:
         condition = and_(
             condition,
-            _granted_and_current(scope, table, table.c.customer_id),
+            _granted(scope, table.c.customer_id),
             table.c.status == models.JobStatus.COMPLETED,
         )
     return condition
@@ -142,7 +149,7 @@ def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:
         )
         condition = and_(
             condition,
-            _granted_and_current(scope, table, table.c.customer_id),
+            _granted(scope, table.c.customer_id),
             or_(table.c.job_id.is_(None), linked_job_visible),
         )
     return condition
@@ -163,8 +170,7 @@ def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: i
                 jobs_visible(scope, job),
             )
         )
-        condition = and_(condition, _granted_and_current(scope, table, table.c.customer_id),
-                         on_visible_job)
+        condition = and_(condition, _granted(scope, table.c.customer_id), on_visible_job)
     return condition
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import strawberry
 
 from portal_graph.accounts import repository as repo
@@ -17,9 +15,7 @@ from portal_graph.accounts.types import (
 from portal_graph.accounts.types import memberships as membership_types
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.customers import repository as customers_repo
 from portal_graph.db.pagination import NEWEST_FIRST
-from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext
 from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, STAFF, field
@@ -27,7 +23,6 @@ from portal_graph.graphql.context import Info
 from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
 from portal_graph.graphql.relay import Connection, to_global_id
 from portal_graph.scope import Viewer as ViewerState
-from portal_graph.scope import scope_for
 
 
 async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer | None:
@@ -46,19 +41,8 @@ async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer |
         organization=Organization.from_row(org),
         memberships=membership_types(choices),
         customer_ids=[strawberry.ID(to_global_id("Customer", c))
-                      for c in await _current_grants(session, viewer)],
+                      for c in sorted(viewer.granted_customer_ids)],
     )
-
-
-async def _current_grants(session: RequestSession, viewer: ViewerState) -> list[uuid.UUID]:
-    """The granted customers the viewer can see: an archived customer's grant stays (for the
-    record, and for un-archiving) but shows nothing, so it is not listed either."""
-    scope = scope_for(viewer)
-    if scope is None or not viewer.granted_customer_ids:
-        return []
-    found = await visible_by_ids(session, scope, customers_repo.customers,
-                                 sorted(viewer.granted_customer_ids))
-    return sorted(found)
 
 
 @strawberry.type
