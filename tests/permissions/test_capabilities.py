@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from portal_graph.capabilities import RULES
-from portal_graph.graphql.audiences import RULE_KEY, rule_of
+from portal_graph.graphql.core.audiences import RULE_KEY, rule_of
 from portal_graph.graphql.schema import Mutation
 from portal_graph.scope import ANONYMOUS
 from tests.permissions.conftest import AUDIENCES, Cast

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.work.test_updates import audit_of, codes, events_of, payload_of
 
 UPDATE = """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 
 UPDATE_JOB = """mutation($input: UpdateJobInput!) { updateJob(input: $input) {
   job { id title scheduledFor internalNotes price updatedAt assignedStaff { email } }

@@ -5,22 +5,27 @@ enforces (capabilities.py), so a capability and the mutation's outcome cannot di
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import strawberry
 
 from portal_graph import capabilities
 from portal_graph.capabilities import Rule
-from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field, rule_of
+from portal_graph.graphql.core.audiences import SIGNED_IN, STAFF, audience, field, rule_of
+from portal_graph.graphql.core.context import Info
 from portal_graph.scope import Viewer as ViewerState
 
 
-@cache
-def mutation_rules() -> tuple[tuple[str, Rule], ...]:
-    """(GraphQL name, rule) of every mutation of the full schema, by name."""
-    from portal_graph.graphql.schema import Mutation, full_schema
+def mutation_rules(schema: Any) -> tuple[tuple[str, Rule], ...]:
+    """(GraphQL name, rule) of every mutation of the schema's root type, by name. The root
+    type is the whole `Mutation` class in every audience's schema (audiences filter its fields
+    only when the schema is built), so every rule is here, whoever asks."""
+    return _rules(schema.mutation, schema.config.name_converter)
 
-    names = full_schema().config.name_converter
-    definition = Mutation.__strawberry_definition__  # type: ignore[attr-defined]
+
+@cache
+def _rules(mutation: Any, names: Any) -> tuple[tuple[str, Rule], ...]:
+    definition = mutation.__strawberry_definition__
     return tuple(sorted((names.get_graphql_name(f), rule_of(f)) for f in definition.fields))
 
 
@@ -36,8 +41,9 @@ class ViewerCapabilities:
 
     @field(audiences=SIGNED_IN, guard=False, description=(
         "The mutations you may call, by name (`updateJob`, ...)."))
-    def allowed_mutations(self) -> list[str]:
-        return [name for name, rule in mutation_rules() if rule.allows(self.state)]
+    def allowed_mutations(self, info: Info) -> list[str]:
+        return [name for name, rule in mutation_rules(info.schema)
+                if rule.allows(self.state)]
 
     @field(audiences=SIGNED_IN, guard=False, description=(
         "Sign out, switch organization, change your password and name, manage your API "

@@ -10,10 +10,10 @@ from portal_graph.audit.service import Actor
 from portal_graph.capabilities import ARCHIVE_CUSTOMERS, EDIT_WORK
 from portal_graph.customers import service
 from portal_graph.customers.types import Customer
-from portal_graph.graphql.audiences import mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, given, payload, run_mutation
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, given, payload, run_mutation
+from portal_graph.graphql.core.relay import parse_id
 
 EXPECTED_UPDATED_AT = (
     "The `updatedAt` you read. When the object has changed since, nothing is written and the "

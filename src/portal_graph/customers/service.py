@@ -11,11 +11,11 @@ from sqlalchemy.engine import Row
 
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.customers import repository
-from portal_graph.db.rows import lock_visible, update_visible
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.problems import invalid, not_found, stale
 from portal_graph.scope import Scope
+from portal_graph.scoped_sql.rows import lock_visible, update_visible
 
 MAX_NAME = 200
 

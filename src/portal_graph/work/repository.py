@@ -11,9 +11,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from portal_graph.db import models
-from portal_graph.db.rows import next_updated_at
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped, visible
+from portal_graph.scoped_sql.rows import next_updated_at
 
 jobs = models.table_of(models.Job)
 assets = models.table_of(models.Asset)
@@ -83,6 +83,14 @@ async def insert_job(session: RequestSession, scope: Scope, values: dict[str, An
             {"organization_id": org, "job_id": row.id, "staff_member_id": s}
             for s in staff_ids])
     return row
+
+
+async def status_for_update(session: RequestSession, scope: Scope,
+                            job_id: uuid.UUID) -> models.JobStatus | None:
+    """The job's status, its row locked until the transaction ends (None: no such job)."""
+    return await session.scalar(select(jobs.c.status)  # type: ignore[no-any-return]
+                                .where(visible(scope, jobs), jobs.c.id == job_id)
+                                .with_for_update())
 
 
 async def update_job_status(session: RequestSession, scope: Scope, job_id: uuid.UUID,

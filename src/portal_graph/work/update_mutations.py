@@ -15,10 +15,10 @@ from strawberry.scalars import JSON
 from portal_graph.audit.service import Actor
 from portal_graph.capabilities import EDIT_WORK
 from portal_graph.customers.mutations import EXPECTED_UPDATED_AT
-from portal_graph.graphql.audiences import mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, given, payload, run_mutation
-from portal_graph.graphql.relay import parse_id, to_global_id
+from portal_graph.graphql.core.audiences import mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, given, payload, run_mutation
+from portal_graph.graphql.core.relay import parse_id, to_global_id
 from portal_graph.work import updates
 from portal_graph.work.types import Asset, Job, MapCapture
 

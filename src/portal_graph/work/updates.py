@@ -20,11 +20,11 @@ from sqlalchemy.engine import Row
 
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.customers.service import clean_name
-from portal_graph.db.rows import lock_visible, update_visible, visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.problems import invalid, not_found, stale
 from portal_graph.scope import Scope
+from portal_graph.scoped_sql.rows import lock_visible, update_visible, visible_by_ids
 from portal_graph.work import repository as repo
 from portal_graph.work.service import (
     MAX_TEXT,
@@ -34,7 +34,6 @@ from portal_graph.work.service import (
     _price,
     _sane_date,
     _staff,
-    publish_job_change,
 )
 
 # What external users see of a job (types.py): a change to any of these is audited.
@@ -103,7 +102,9 @@ async def update_job(session: RequestSession, scope: Scope, actor: Actor, *,
         await record(session, scope, actor, AuditAction.JOB_UPDATED,
                      customer_ids=[row.customer_id],
                      details={"job": str(row.id), "fields": sorted(fields)})
-    await publish_job_change(session, scope, row, updated)
+    # Its status does not change here, so it is never a job.completed.
+    await publish(session, scope, EventKind.JOB_UPDATED, "Job", row.id,
+                  customer_id=row.customer_id)
     return updated
 
 

@@ -30,7 +30,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 from portal_graph.capabilities import Rule
-from portal_graph.graphql.permissions import IsAdmin, IsAuthenticated, IsStaff, NotByApiToken
+from portal_graph.graphql.core.permissions import IsAdmin, IsAuthenticated, IsStaff, NotByApiToken
 from portal_graph.scope import Audience
 
 AudienceSet = frozenset[Audience]
