@@ -19,10 +19,9 @@ from portal_graph.accounts.types import (
 from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN
+from portal_graph.capabilities import CHANGE_SETTINGS, OWN_CREDENTIALS, SIGN_IN
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, mutation, payload
-from portal_graph.graphql.core.permissions import NotByApiToken
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
@@ -102,7 +101,7 @@ def _organization_id(raw: strawberry.ID | None) -> object:
 
 @strawberry.type
 class AccountMutations:
-    @mutation(payload=LoginPayload, audiences=EVERYONE, permission_classes=[NotByApiToken],
+    @mutation(payload=LoginPayload, rule=SIGN_IN,
               description="Sign in; returns a bearer token.")
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         ctx = info.context
@@ -119,13 +118,12 @@ class AccountMutations:
         return LoginPayload(token=result.token,
                             viewer=await viewer_of_session(info, result.token))
 
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(rule=OWN_CREDENTIALS,
               description="End this session (and any session switched from it).")
     async def logout(self, info: Info) -> LogoutPayload:
         return LogoutPayload(ended=await auth.logout(info.context.session, info.context.viewer))
 
-    @mutation(payload=LoginPayload,
-              audiences=SIGNED_IN, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=LoginPayload, rule=OWN_CREDENTIALS, description=(
         "Act in another of your organizations: a new session, minted by this one (which "
         "ends); ending what this one derives from ends it too."))
     async def switch_organization(self, info: Info,
@@ -139,8 +137,7 @@ class AccountMutations:
         return LoginPayload(token=result.token,
                             viewer=await viewer_of_session(info, result.token))
 
-    @mutation(payload=CreateApiTokenPayload,
-              audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(payload=CreateApiTokenPayload, rule=OWN_CREDENTIALS,
               description="A personal API token for an integration.")
     async def create_api_token(self, info: Info,
                                input: CreateApiTokenInput) -> CreateApiTokenPayload:
@@ -149,8 +146,7 @@ class AccountMutations:
                                                  expires_in_days=input.expires_in_days)
         return CreateApiTokenPayload(api_token=ApiToken.from_row(row), token=token)
 
-    @mutation(payload=RevokeApiTokenPayload,
-              audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(payload=RevokeApiTokenPayload, rule=OWN_CREDENTIALS,
               description="Revoke one of your API tokens.")
     async def revoke_api_token(self, info: Info,
                                input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
@@ -164,7 +160,7 @@ class AccountMutations:
         return RevokeApiTokenPayload(revoked=True)
 
     @mutation(payload=UpdateOrganizationSettingsPayload,
-              audiences=ADMIN, description="Change organization settings.")
+              rule=CHANGE_SETTINGS, description="Change organization settings.")
     async def update_organization_settings(
         self, info: Info, input: UpdateOrganizationSettingsInput,
     ) -> UpdateOrganizationSettingsPayload:

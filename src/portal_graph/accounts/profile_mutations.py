@@ -10,10 +10,9 @@ import strawberry
 from portal_graph.accounts import recovery, self_service
 from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import build_viewer
-from portal_graph.graphql.core.audiences import EVERYONE, SIGNED_IN
+from portal_graph.capabilities import OWN_CREDENTIALS, SIGN_IN
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import mutation, payload
-from portal_graph.graphql.core.permissions import NotByApiToken
 
 
 @strawberry.input
@@ -63,8 +62,7 @@ class ResetPasswordPayload:
 
 @strawberry.type
 class ProfileMutations:
-    @mutation(payload=ChangePasswordPayload,
-              audiences=SIGNED_IN, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=ChangePasswordPayload, rule=OWN_CREDENTIALS, description=(
         "Change your password (the current one is required); your other sessions end."))
     async def change_password(self, info: Info,
                               input: ChangePasswordInput) -> ChangePasswordPayload:
@@ -75,7 +73,7 @@ class ProfileMutations:
             new=input.new_password, client_address=ctx.client_address)
         return ChangePasswordPayload(changed=True, other_sessions_ended=ended)
 
-    @mutation(payload=UpdateProfilePayload, audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(payload=UpdateProfilePayload, rule=OWN_CREDENTIALS,
               description="Change your name, as every organization you belong to shows it.")
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
         ctx = info.context
@@ -83,8 +81,7 @@ class ProfileMutations:
         return UpdateProfilePayload(viewer=await build_viewer(
             ctx.session, dataclasses.replace(ctx.viewer, name=name)))
 
-    @mutation(payload=RequestPasswordResetPayload,
-              audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=RequestPasswordResetPayload, rule=SIGN_IN, description=(
         "Forgot your password: a single-use link, valid one hour, is emailed to the address "
         "if it has an account. The answer is the same whatever the email."))
     async def request_password_reset(
@@ -96,8 +93,7 @@ class ProfileMutations:
                                      email=input.email, client_address=ctx.client_address)
         return RequestPasswordResetPayload(requested=True)
 
-    @mutation(payload=ResetPasswordPayload,
-              audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=ResetPasswordPayload, rule=SIGN_IN, description=(
         "Set a new password with an emailed reset link. Ends every session and API token of "
         "the account, in every organization."))
     async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:

@@ -9,10 +9,9 @@ import strawberry
 from portal_graph.accounts import staff
 from portal_graph.accounts.types import Role, StaffMember
 from portal_graph.audit.service import Actor
-from portal_graph.graphql.core.audiences import ADMIN
+from portal_graph.capabilities import MANAGE_STAFF
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.payloads import mutation, payload
-from portal_graph.graphql.core.permissions import NotByApiToken
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import service as invitations
 from portal_graph.invitations.types import Invitation
@@ -67,8 +66,7 @@ def _actor(ctx: Context) -> Actor:
 
 @strawberry.type
 class StaffMutations:
-    @mutation(payload=CreateStaffMemberPayload,
-              audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=CreateStaffMemberPayload, rule=MANAGE_STAFF, description=(
         "Invite a person to join the staff with a role: the same invitation, email, link, "
         "expiry, resend, cancel and audit as external invitations. No password: the person "
         "sets it (or proves the one they have) on accepting."))
@@ -83,8 +81,7 @@ class StaffMutations:
         return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
                                         invite_url=issued.invite_url)
 
-    @mutation(payload=SetStaffRolePayload,
-              audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=SetStaffRolePayload, rule=MANAGE_STAFF, description=(
         "Change a member's role; it applies to their next request. The last active admin "
         "cannot be demoted (LAST_ADMIN)."))
     async def set_staff_role(self, info: Info, input: SetStaffRoleInput) -> SetStaffRolePayload:
@@ -94,8 +91,7 @@ class StaffMutations:
             staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
         return SetStaffRolePayload(staff_member=StaffMember.from_row(row))
 
-    @mutation(payload=DeactivateStaffMemberPayload,
-              audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=DeactivateStaffMemberPayload, rule=MANAGE_STAFF, description=(
         "Deactivate a member: from their next request they act for nobody here, and their "
         "sessions and API tokens here end. The last active admin cannot be (LAST_ADMIN)."))
     async def deactivate_staff_member(self, info: Info,
@@ -106,8 +102,7 @@ class StaffMutations:
             staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
         return DeactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
 
-    @mutation(payload=ReactivateStaffMemberPayload,
-              audiences=ADMIN, permission_classes=[NotByApiToken],
+    @mutation(payload=ReactivateStaffMemberPayload, rule=MANAGE_STAFF,
               description="Let a deactivated member sign in here again.")
     async def reactivate_staff_member(self, info: Info,
                                       input: StaffMemberInput) -> ReactivateStaffMemberPayload:

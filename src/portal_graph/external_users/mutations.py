@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from portal_graph.audit.service import Actor
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS
 from portal_graph.external_users import service
 from portal_graph.external_users.types import ExternalUser
-from portal_graph.graphql.core.audiences import ADMIN
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
@@ -47,7 +47,7 @@ class SetExternalUserCustomersPayload:
 
 @strawberry.type
 class ExternalUserMutations:
-    @mutation(payload=RevokeExternalAccessPayload, audiences=ADMIN, description=(
+    @mutation(payload=RevokeExternalAccessPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove an external user's access to one customer; their other customers stay."))
     async def revoke_external_access(
         self, info: Info, input: RevokeExternalAccessInput,
@@ -59,7 +59,7 @@ class ExternalUserMutations:
             customer_id=parse_id(input.customer_id, "Customer"))
         return RevokeExternalAccessPayload(external_user=ExternalUser.from_row(row))
 
-    @mutation(payload=RevokeAllExternalAccessPayload, audiences=ADMIN, description=(
+    @mutation(payload=RevokeAllExternalAccessPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove all of an external user's access to this organization: grants, pending "
         "invitations, sessions and API tokens. Their account remains."))
     async def revoke_all_external_access(
@@ -71,7 +71,7 @@ class ExternalUserMutations:
             external_user_id=parse_id(input.external_user_id, "ExternalUser"))
         return RevokeAllExternalAccessPayload(external_user=ExternalUser.from_row(row))
 
-    @mutation(payload=SetExternalUserCustomersPayload, audiences=ADMIN, description=(
+    @mutation(payload=SetExternalUserCustomersPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Set exactly which customers an external user sees (at least one). For a person whose "
         "access was revoked entirely, this gives access back."))
     async def set_external_user_customers(

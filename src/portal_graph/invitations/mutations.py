@@ -7,10 +7,9 @@ import strawberry
 from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.audit.service import Actor
-from portal_graph.graphql.core.audiences import ADMIN, EVERYONE
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, SIGN_IN
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.payloads import mutation, payload
-from portal_graph.graphql.core.permissions import NotByApiToken
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import accept, service
 from portal_graph.invitations.types import Invitation
@@ -79,7 +78,7 @@ def _mail(ctx: Context) -> service.Mail:
 
 @strawberry.type
 class InvitationMutations:
-    @mutation(payload=InviteExternalUserPayload, audiences=ADMIN, description=(
+    @mutation(payload=InviteExternalUserPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Invite an external user to see some customers. Invites the same email again while an "
         "invitation is pending add to that invitation and replace its link."))
     async def invite_external_user(self, info: Info,
@@ -93,9 +92,8 @@ class InvitationMutations:
         return InviteExternalUserPayload(invitation=Invitation.from_row(issued.invitation),
                                          invite_url=issued.invite_url)
 
-    @mutation(payload=ResendInvitationPayload,
-              audiences=ADMIN, description="Send a pending or expired invitation again, with a "
-                                           "new link and a fresh expiry.")
+    @mutation(payload=ResendInvitationPayload, rule=MANAGE_EXTERNAL_USERS, description=(
+        "Send a pending or expired invitation again, with a new link and a fresh expiry."))
     async def resend_invitation(self, info: Info,
                                 input: ResendInvitationInput) -> ResendInvitationPayload:
         ctx = info.context
@@ -106,8 +104,8 @@ class InvitationMutations:
         return ResendInvitationPayload(invitation=Invitation.from_row(issued.invitation),
                                        invite_url=issued.invite_url)
 
-    @mutation(payload=RevokeInvitationPayload,
-              audiences=ADMIN, description="Cancel a pending invitation; its link stops working.")
+    @mutation(payload=RevokeInvitationPayload, rule=MANAGE_EXTERNAL_USERS,
+              description="Cancel a pending invitation; its link stops working.")
     async def revoke_invitation(self, info: Info,
                                 input: RevokeInvitationInput) -> RevokeInvitationPayload:
         ctx = info.context
@@ -115,8 +113,7 @@ class InvitationMutations:
                                    invitation_id=parse_id(input.invitation_id, "Invitation"))
         return RevokeInvitationPayload(invitation=Invitation.from_row(row))
 
-    @mutation(payload=AcceptInvitationPayload,
-              audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+    @mutation(payload=AcceptInvitationPayload, rule=SIGN_IN, description=(
         "Accept an invitation and sign in. An account that exists joins only with its "
         "person's consent: their own session, or its current password."))
     async def accept_invitation(self, info: Info,

@@ -9,8 +9,8 @@ from decimal import Decimal
 import strawberry
 from strawberry.scalars import JSON
 
+from portal_graph.capabilities import EDIT_WORK
 from portal_graph.db import models
-from portal_graph.graphql.core.audiences import STAFF
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
@@ -85,8 +85,7 @@ class CreateMapCapturePayload:
 
 @strawberry.type
 class WorkMutations:
-    @mutation(payload=CreateAssetPayload,
-              audiences=STAFF, description="Add an asset of a customer.")
+    @mutation(payload=CreateAssetPayload, rule=EDIT_WORK, description="Add an asset of a customer.")
     async def create_asset(self, info: Info, input: CreateAssetInput) -> CreateAssetPayload:
         ctx = info.context
         row = await service.create_asset(
@@ -95,7 +94,7 @@ class WorkMutations:
             location=input.location)
         return CreateAssetPayload(asset=Asset.from_row(row))
 
-    @mutation(payload=CreateJobPayload, audiences=STAFF, description="Add a job for a customer.")
+    @mutation(payload=CreateJobPayload, rule=EDIT_WORK, description="Add a job for a customer.")
     async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
         ctx = info.context
         row = await service.create_job(
@@ -112,7 +111,7 @@ class WorkMutations:
         return CreateJobPayload(job=Job.from_row(row))
 
     @mutation(payload=SetJobStatusPayload,
-              audiences=STAFF, description="Move a job to another status.")
+              rule=EDIT_WORK, description="Move a job to another status.")
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> SetJobStatusPayload:
         ctx = info.context
         row = await service.set_job_status(ctx.session, ctx.scope,
@@ -121,7 +120,7 @@ class WorkMutations:
         return SetJobStatusPayload(job=Job.from_row(row))
 
     @mutation(payload=CreateMapCapturePayload,
-              audiences=STAFF, description="Record a map capture, optionally for a job.")
+              rule=EDIT_WORK, description="Record a map capture, optionally for a job.")
     async def create_map_capture(self, info: Info,
                                  input: CreateMapCaptureInput) -> CreateMapCapturePayload:
         ctx = info.context

@@ -2,7 +2,7 @@
 
 A mutation's resolver is written as if nothing could go wrong:
 
-    @mutation(audiences=STAFF, payload=CreateJobPayload, description="Add a job.")
+    @mutation(rule=EDIT_WORK, payload=CreateJobPayload, description="Add a job.")
     async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
         row = await service.create_job(...)
         return CreateJobPayload(job=Job.from_row(row))
@@ -21,7 +21,7 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from portal_graph.graphql.core import audiences
-from portal_graph.graphql.core.audiences import EVERYONE, AudienceSet, audience
+from portal_graph.graphql.core.audiences import EVERYONE, audience
 from portal_graph.graphql.core.context import Info
 from portal_graph.problems import Problem, Rejected, UserErrorCode
 
@@ -53,27 +53,24 @@ def payload(cls: type[P]) -> type[P]:
     return audience(EVERYONE)(strawberry.type(cls))
 
 
-def mutation(*, audiences: AudienceSet, payload: type[Any] | None = None,
+def mutation(*, payload: type[Any] | None = None,
              **kwargs: Any) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
-    """A mutation field for `audiences`; with a `payload`, its resolver runs in a savepoint
-    and a `Rejected` rolls its writes back into that payload's userErrors."""
+    """A mutation field (`audiences.mutation`: its capability `rule=`, or `audiences=`); with
+    a `payload`, its resolver runs in a savepoint and a `Rejected` rolls its writes back into
+    that payload's userErrors."""
 
     def decorate(resolver: Callable[..., Awaitable[Any]]) -> Any:
         if payload is None:
-            return _field(resolver, audiences, kwargs)
+            return audiences.mutation(resolver, **kwargs)
 
         @functools.wraps(resolver)
         async def in_savepoint(*args: Any, **arguments: Any) -> Any:
             info: Info = arguments["info"]
             return await run_in_savepoint(info, payload, lambda: resolver(*args, **arguments))
 
-        return _field(in_savepoint, audiences, kwargs)
+        return audiences.mutation(in_savepoint, **kwargs)
 
     return decorate
-
-
-def _field(resolver: Callable[..., Any], who: AudienceSet, kwargs: dict[str, Any]) -> Any:
-    return audiences.mutation(resolver, audiences=who, **kwargs)
 
 
 async def run_in_savepoint(info: Info, payload: Callable[..., P],
@@ -91,3 +88,10 @@ async def run_in_savepoint(info: Info, payload: Callable[..., P],
         raise
     await savepoint.commit()
     return result
+
+
+def given(input: Any, *names: str) -> dict[str, Any]:
+    """The fields of an update's input the client sent, by name: an omitted field is left as
+    it is, one sent as null is cleared (`strawberry.UNSET` tells the two apart)."""
+    return {name: getattr(input, name) for name in names
+            if getattr(input, name) is not strawberry.UNSET}
