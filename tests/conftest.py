@@ -40,6 +40,7 @@ from portal_graph.db.models import Base
 from portal_graph.db.session import RequestSession
 from tests.factories import Factory
 from tests.mail.mail_support import SmtpServer
+from tests.topology import POOLED_PASS, PgBouncer, pgbouncer_missing, user_of
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -100,15 +101,49 @@ def test_database() -> Iterator[RunDatabase]:
 
 
 @pytest.fixture(scope="session")
-def database_url(test_database: RunDatabase) -> str:
-    """What the app connects with: the database's owner, bound by row-level security."""
+def pooled_pgbouncer(test_database: RunDatabase) -> Iterator[PgBouncer | None]:
+    """In scripts/test's second pass (PORTAL_GRAPH_TEST_PGBOUNCER=1): PgBouncer in
+    transaction mode in front of the test database, which the app then reaches through it."""
+    if not POOLED_PASS:
+        yield None
+        return
+    missing = pgbouncer_missing()
+    if missing:
+        pytest.skip(f"the pooled pass needs PgBouncer: {missing}")
+    parts = urlsplit(ADMIN_URL)
+    bouncer = PgBouncer.start(parts.hostname or "127.0.0.1", parts.port or 5432,
+                              [test_database.owner, user_of(ADMIN_URL)])
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: RunDatabase, pooled_pgbouncer: PgBouncer | None) -> str:
+    """What the app connects with: the database's owner, bound by row-level security (through
+    PgBouncer in the pooled pass)."""
+    if pooled_pgbouncer is not None:
+        return pooled_pgbouncer.url(test_database.owner_url)
     return test_database.owner_url
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def topology_env(test_database: RunDatabase, pooled_pgbouncer: PgBouncer | None,
+                 ) -> dict[str, str]:
+    """The settings (as environment variables) that go with `database_url`, for the server
+    processes tests start."""
+    if pooled_pgbouncer is None:
+        return {}
+    return {"DB_PGBOUNCER": "true", "DATABASE_DIRECT_URL": test_database.owner_url}
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, topology_env: dict[str, str],
+             tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     return load_settings(
+        **{name.lower(): value for name, value in topology_env.items()},
         database_url=database_url,
         data_dir=data_dir,
         secret_key=secrets.token_urlsafe(32),

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
         description="Key that encrypts invite links waiting in the outbox; "
         "generated into DATA_DIR when unset (set it when running several instances)",
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL straight to the primary, for what needs a session of "
+        "its own (migrations and their advisory lock, LISTEN): set it when DATABASE_URL "
+        "points at a transaction-pooling PgBouncer; unset: DATABASE_URL")
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="DATABASE_URL goes through PgBouncer in transaction mode (1.18 or later): "
+        "no statement cache, unique prepared-statement names, connection settings sent in "
+        "each transaction instead of at connect")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
@@ -171,7 +181,7 @@ class Settings(BaseSettings):
 
         return checked_role_name(value)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -210,6 +220,11 @@ class Settings(BaseSettings):
             return self.portal_url.removesuffix("accept/") + "reset/"
         parts = urlsplit(self.portal_url)
         return f"{parts.scheme}://{parts.netloc}/reset/"
+
+    @property
+    def direct_url(self) -> str | None:
+        """Where sessions of their own connect (migrations, LISTEN): never through a pooler."""
+        return self.database_direct_url or self.database_url
 
     @property
     def resolved_mail_dir(self) -> Path:
