@@ -32,6 +32,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -335,8 +336,10 @@ class Invitation(Base):
     # shown once to the admin); `emailed_token_hash` is the link that exists only inside the
     # sealed outbox email, so accepting with it proves the mailbox. Null for invitations
     # issued before the split: their one link proves nothing.
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
-    emailed_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    # Unique within the organization (Citus enforces only keys holding organization_id);
+    # indexed alone for the lookup by link (migration 0014).
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)
+    emailed_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     last_sent_at: Mapped[datetime] = _now()
@@ -354,6 +357,8 @@ class Invitation(Base):
         Index("ix_invitations_org_state", "organization_id", "state", text("id DESC")),
         Index("ix_invitations_org_id", "organization_id", text("id DESC")),
         CheckConstraint("(kind = 'STAFF') = (role IS NOT NULL)", name="role_for_staff"),
+        UniqueConstraint("organization_id", "token_hash"),
+        UniqueConstraint("organization_id", "emailed_token_hash"),
     )
 
 
@@ -381,7 +386,8 @@ class Session(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    # Unique within the organization; indexed alone for the viewer lookup (migration 0014).
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)
     created_at: Mapped[datetime] = _now()
     last_seen_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -396,6 +402,7 @@ class Session(Base):
               postgresql_where=text("parent_session_id IS NOT NULL")),
         # A password reset or change ends the person's live sessions in every organization.
         Index("ix_sessions_person_live", "person_id", postgresql_where=text("ended_at IS NULL")),
+        UniqueConstraint("organization_id", "token_hash"),
     )
 
 
@@ -409,7 +416,7 @@ class ApiToken(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(Text)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)  # see Session
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -422,6 +429,7 @@ class ApiToken(Base):
               postgresql_where=text("session_id IS NOT NULL")),
         Index("ix_api_tokens_person_live", "person_id",
               postgresql_where=text("revoked_at IS NULL")),
+        UniqueConstraint("organization_id", "token_hash"),
     )
 
 

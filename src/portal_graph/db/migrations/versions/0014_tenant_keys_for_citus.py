@@ -1,0 +1,38 @@
+"""every unique key of a tenant table includes organization_id
+
+Citus distributes a table by one column and can enforce only the unique keys that contain it.
+The token digests of sessions, API tokens and invitations were unique on their own; they are now
+unique within their organization, with a plain index for the lookup by digest that does not know
+the organization yet (the viewer lookup, an invitation's link). A digest is 256 random bits
+hashed, so a clash across organizations is as unlikely as guessing a token.
+
+Revision ID: 0014
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0014"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+DIGESTS = (("sessions", "token_hash"), ("api_tokens", "token_hash"),
+           ("invitations", "token_hash"), ("invitations", "emailed_token_hash"))
+
+
+def upgrade() -> None:
+    for table, column in DIGESTS:
+        op.drop_constraint(f"uq_{table}_{column}", table, type_="unique")
+        op.create_unique_constraint(f"uq_{table}_organization_id_{column}", table,
+                                    ["organization_id", column])
+        op.create_index(f"ix_{table}_{column}", table, [column])
+
+
+def downgrade() -> None:
+    for table, column in DIGESTS:
+        op.drop_index(f"ix_{table}_{column}", table)
+        op.drop_constraint(f"uq_{table}_organization_id_{column}", table, type_="unique")
+        op.create_unique_constraint(f"uq_{table}_{column}", table, [column])
