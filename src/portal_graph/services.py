@@ -30,6 +30,7 @@ from portal_graph.ratelimit import (
 )
 
 if TYPE_CHECKING:
+    from portal_graph.events import EventHub
     from portal_graph.graphql.context import Context
 
 
@@ -50,6 +51,7 @@ class Services:
     rate_limiter: RateLimiter
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
+    hub: EventHub | None = None  # the process's event listener, while the app runs (app.py)
 
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:

@@ -99,6 +99,12 @@ OUTBOX_DELIVERIES = Counter(
     ["outcome"],
 )
 
+EVENTS_HEARD = Counter(
+    "portal_graph_events_heard",
+    "Domain events this process's event hub heard on its LISTEN connection, from whichever "
+    "process or instance published them, by kind.",
+    ["kind"],
+)
 DATABASE_UNAVAILABLE = Counter(
     "portal_graph_database_unavailable",
     "Times the database could not be reached and the server rode it out, by where: request "
