@@ -65,12 +65,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.hub = hub
         await hub.start()
         counting = asyncio.create_task(_count_events(hub), name="events-heard")
+        if services.replicas is not None:
+            await services.replicas.start()
         try:
             yield
         finally:
             stop.set()
             counting.cancel()
             await hub.stop()
+            if services.replicas is not None:
+                await services.replicas.stop()
             await sweeper
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):

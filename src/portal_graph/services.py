@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from portal_graph.auth.email import email_key
 from portal_graph.config import Settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
+from portal_graph.db.replicas import ReadReplicas
 from portal_graph.db.session import RequestSession
 from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.execution import Executor
@@ -52,6 +53,7 @@ class Services:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
     hub: EventHub | None = None  # the process's event listener, while the app runs (app.py)
+    replicas: ReadReplicas | None = None  # DATABASE_READ_URLS (db/replicas.py)
 
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
@@ -68,9 +70,12 @@ class Services:
                                                        settings.db_request_role)),
             rate_limits=_rate_limits(settings),
             rate_secret=rate_key(server_key(settings)),
+            replicas=ReadReplicas.create(settings, engine) if settings.read_urls else None,
         )
 
     async def close(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.engine.dispose()
         await self.limiter_engine.dispose()
 
