@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from tests.hardening.processes import free_port
+from tests.hardening.processes import PG_BIN, PrivatePostgres, _as_postgres, free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 # Set by scripts/test for its second pass: the suite's `pooled` tests through PgBouncer.
@@ -131,3 +131,38 @@ def with_user(url: str, user: str, password: str = "") -> str:
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, f"{quote(user)}:{quote(password)}@{host}", parts.path,
                        parts.query, ""))
+
+
+# --- a primary and its streaming standby -------------------------------------------------------
+
+
+@dataclass
+class StandbyPair:
+    """A private primary (initdb in a temporary folder) and a hot standby of it, made with
+    `pg_basebackup -R` and streaming from it. Private, not the machine's shared cluster: that
+    one's pg_hba.conf admits no replication connections, its WAL carries every other test
+    run's databases, and a test must be free to pause the standby's replay or stop it."""
+
+    primary: PrivatePostgres
+    standby: PrivatePostgres
+
+    @classmethod
+    def create(cls) -> StandbyPair:
+        primary = PrivatePostgres.create()
+        try:
+            standby = PrivatePostgres(Path(tempfile.mkdtemp(prefix="portal-graph-standby-")))
+            if os.geteuid() == 0:
+                shutil.chown(standby.folder, "postgres", "postgres")
+            subprocess.run(_as_postgres(
+                PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port),
+                "-U", "postgres", "-D", standby.data, "-R", "-X", "stream", "--no-sync",
+                "-c", "fast"), check=True, capture_output=True)
+            standby.start()
+        except BaseException:
+            primary.destroy()
+            raise
+        return cls(primary, standby)
+
+    def destroy(self) -> None:
+        self.standby.destroy()
+        self.primary.destroy()
