@@ -25,6 +25,8 @@ from tests.conftest import ADMIN_URL, Api, RunDatabase
 from tests.factories import Factory
 from tests.topology import POOLED_PASS, PgBouncer, pgbouncer_missing, user_of
 
+pytestmark = pytest.mark.pooled
+
 JOBS = "{ me { email organization { name } } jobs(first: 20) { nodes { reference } } }"
 
 
@@ -166,5 +168,3 @@ def test_the_pooled_pass_reaches_the_database_through_pgbouncer(
     else:
         assert settings.database_url == test_database.owner_url and not settings.db_pgbouncer
 
-
-pytestmark = pytest.mark.pooled
