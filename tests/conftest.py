@@ -43,6 +43,8 @@ from tests.mail.mail_support import SmtpServer
 from tests.topology import POOLED_PASS, PgBouncer, pgbouncer_missing, user_of
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Set by scripts/test's pooled pass: a streaming standby of ADMIN_URL's server, on this port.
+STANDBY_PORT = os.environ.get("PORTAL_GRAPH_TEST_STANDBY_PORT", "")
 
 
 def _database_url(name: str) -> str:
@@ -132,10 +134,16 @@ def database_url(test_database: RunDatabase, pooled_pgbouncer: PgBouncer | None)
 def topology_env(test_database: RunDatabase, pooled_pgbouncer: PgBouncer | None,
                  ) -> dict[str, str]:
     """The settings (as environment variables) that go with `database_url`, for the server
-    processes tests start."""
-    if pooled_pgbouncer is None:
-        return {}
-    return {"DB_PGBOUNCER": "true", "DATABASE_DIRECT_URL": test_database.owner_url}
+    processes tests start: in the pooled pass, PgBouncer's, and the standby's when scripts/test
+    made a primary and standby pair (`python -m tests.topology up`)."""
+    env: dict[str, str] = {}
+    if pooled_pgbouncer is not None:
+        env.update(DB_PGBOUNCER="true", DATABASE_DIRECT_URL=test_database.owner_url)
+    if STANDBY_PORT:
+        parts = urlsplit(test_database.owner_url)
+        standby = parts._replace(netloc=f"{parts.netloc.rpartition(':')[0]}:{STANDBY_PORT}")
+        env.update(DATABASE_READ_URLS=urlunsplit(standby), DB_REPLICA_CHECK_SECONDS="0.1")
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -202,6 +210,8 @@ async def services(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any
     from portal_graph.services import Services  # imported late: the app is heavy
 
     services = Services.create(settings, settings.database_url)
+    if services.replicas is not None:  # the app's lifespan would start it; tests have none
+        await services.replicas.start()
     yield services
     await services.close()
 

@@ -166,3 +166,44 @@ class StandbyPair:
     def destroy(self) -> None:
         self.standby.destroy()
         self.primary.destroy()
+
+
+def main(argv: list[str]) -> int:
+    """For scripts/test's pooled pass: `python -m tests.topology up` makes a primary and its
+    standby, both committing with `synchronous_commit = remote_apply` (a commit returns once the
+    standby has applied it, so the marked tests' writes and the reads that follow them agree
+    on either server), and prints the shell exports that point the suite at them;
+    `python -m tests.topology down PRIMARY_FOLDER STANDBY_FOLDER` removes them."""
+    import asyncio
+
+    import asyncpg
+
+    if argv[:1] == ["down"] and len(argv) == 3:
+        for folder in argv[1:]:
+            PrivatePostgres(Path(folder)).destroy()
+        return 0
+    if argv != ["up"]:
+        print("usage: python -m tests.topology up | down PRIMARY_FOLDER STANDBY_FOLDER")
+        return 2
+    pair = StandbyPair.create()
+
+    async def synchronous() -> None:
+        conn = await asyncpg.connect(pair.primary.url())
+        try:
+            await conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            await conn.execute("ALTER SYSTEM SET synchronous_commit = 'remote_apply'")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    asyncio.run(synchronous())
+    print(f"export TEST_DATABASE_ADMIN_URL={pair.primary.url()}")
+    print(f"export PORTAL_GRAPH_TEST_STANDBY_PORT={pair.standby.port}")
+    print(f"export PORTAL_GRAPH_TEST_PAIR='{pair.primary.folder} {pair.standby.folder}'")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

@@ -13,15 +13,17 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
 from portal_graph.config import Settings
 from portal_graph.db import models
-from tests.conftest import ADMIN_URL, Api, RunDatabase
+from tests.conftest import ADMIN_URL, STANDBY_PORT, Api, RunDatabase
 from tests.factories import Factory
 from tests.topology import POOLED_PASS, PgBouncer, pgbouncer_missing, user_of
 
@@ -36,8 +38,9 @@ def bouncer(test_database: RunDatabase) -> Iterator[PgBouncer]:
     missing = pgbouncer_missing()
     if missing:
         pytest.skip(missing)
-    bouncer = PgBouncer.start("127.0.0.1", 5432, [test_database.owner, user_of(ADMIN_URL)],
-                              pool_size=2)
+    server = urlsplit(ADMIN_URL)
+    bouncer = PgBouncer.start(server.hostname or "127.0.0.1", server.port or 5432,
+                              [test_database.owner, user_of(ADMIN_URL)], pool_size=2)
     try:
         yield bouncer
     finally:
@@ -165,6 +168,22 @@ def test_the_pooled_pass_reaches_the_database_through_pgbouncer(
         assert settings.db_pgbouncer
         assert f":{pooled_pgbouncer.port}/" in (settings.database_url or "")
         assert settings.direct_url == test_database.owner_url
+        assert bool(settings.read_urls) == bool(STANDBY_PORT)
     else:
         assert settings.database_url == test_database.owner_url and not settings.db_pgbouncer
 
+
+
+async def test_in_the_pooled_pass_signed_in_reads_run_on_the_standby(
+    api: Api, make: Factory, services: Any,
+) -> None:
+    """With scripts/test's primary and standby pair, the suite's own app reads from it."""
+    if not STANDBY_PORT:
+        assert services.replicas is None
+        return
+    _, admin, external = await org_with_jobs(make, "Standby")
+    before = REGISTRY.get_sample_value("portal_graph_db_reads_total", {"target": "replica"})
+    for token in (admin, external):
+        assert "errors" not in await api(JOBS, token=token)
+    after = REGISTRY.get_sample_value("portal_graph_db_reads_total", {"target": "replica"})
+    assert (after or 0) - (before or 0) == 2

@@ -94,12 +94,19 @@ class ReadReplicas:
     def __bool__(self) -> bool:
         return bool(self.replicas)
 
-    def choose(self, write_lsn: int | None) -> Replica | None:
-        """A replica that may serve a viewer whose last write is at `write_lsn`, or None."""
+    async def choose(self, write_lsn: int | None) -> Replica | None:
+        """A replica that may serve a viewer whose last write is at `write_lsn`, or None. One
+        that looked behind that write at the last check is asked again (one round trip): a
+        write made a moment ago is often replayed already."""
         chosen = None
         for offset in range(len(self.replicas)):
             replica = self.replicas[(self._turn + offset) % len(self.replicas)]
             reason = self._unfit(replica, write_lsn)
+            if reason == "behind_session":
+                with contextlib.suppress(Exception):
+                    seen = await self._replayed(replica)
+                    replica.replayed = max(seen or 0, replica.replayed or 0)
+                reason = self._unfit(replica, write_lsn)
             if reason is None:
                 chosen = replica
                 break
@@ -169,7 +176,7 @@ class ReadReplicas:
                 replica.note(UP, "")
 
     async def _replayed(self, replica: Replica) -> Any:
-        async with asyncio.timeout(self.settings.db_replica_check_seconds + 1.0):
+        async with asyncio.timeout(min(self.settings.db_replica_check_seconds + 1.0, 2.0)):
             async with replica.engine.connect() as conn:
                 value = (await conn.execute(_REPLAYED)).scalar_one()
         return None if value is None else int(value)

@@ -163,7 +163,7 @@ class GraphQLEndpoint:
             # Who the caller is was read here, on the primary; a read-only request then runs
             # on a replica that has replayed the caller's last write (db/replicas.py).
             if replicas and not may_write and viewer.organization_id is not None:
-                replica = replicas.choose(viewer.write_lsn)
+                replica = await replicas.choose(viewer.write_lsn)
             if replica is None:
                 results = await self._operations(session, viewer, requests, request,
                                                  media_type)
