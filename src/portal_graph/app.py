@@ -15,7 +15,9 @@ from starlette.routing import Route
 from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
 from portal_graph.events import EventHub
+from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.endpoint import GraphQLEndpoint
+from portal_graph.graphql.execution import Executor
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
 from portal_graph.http.health import health_routes, libpq_url
 from portal_graph.http.request_id import RequestIdMiddleware
@@ -30,15 +32,17 @@ from portal_graph.observability import (
     shutdown_tracing,
 )
 from portal_graph.observability.metrics import EVENTS_HEARD
-from portal_graph.services import Services
+from portal_graph.runtime import Runtime
 from portal_graph.web import web_routes
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or get_settings()
-    services = services or Services.create(settings)
+    runtime = runtime or Runtime.create(settings)
+    # The audience schemas, their rules and caches: built once per app, over the runtime.
+    executor = Executor(audience_limits(runtime.settings))
     setup_tracing()
-    for engine in (services.engine, services.limiter_engine):
+    for engine in (runtime.engine, runtime.limiter_engine):
         instrument_engine(engine)
 
     @contextlib.asynccontextmanager
@@ -55,37 +59,37 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         gc.set_threshold(5_000, 200, 20)
         worker_task = None
         if settings.run_outbox_worker:
-            worker = OutboxWorker(services.sessionmaker, settings, services.box,
+            worker = OutboxWorker(runtime.sessionmaker, settings, runtime.box,
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
-        sweeper = asyncio.create_task(maintenance.run(services, stop), name="maintenance")
+        sweeper = asyncio.create_task(maintenance.run(runtime, stop), name="maintenance")
         # The process's one LISTEN connection (straight to the primary, never through
         # PgBouncer): every committed domain event, from any process or instance.
-        hub = EventHub(settings.direct_url or libpq_url(services.engine.url))
-        services.hub = hub
+        hub = EventHub(settings.direct_url or libpq_url(runtime.engine.url))
+        runtime.hub = hub
         await hub.start()
         counting = asyncio.create_task(_count_events(hub), name="events-heard")
-        if services.replicas is not None:
-            await services.replicas.start()
+        if runtime.replicas is not None:
+            await runtime.replicas.start()
         try:
             yield
         finally:
             stop.set()
             counting.cancel()
             await hub.stop()
-            if services.replicas is not None:
-                await services.replicas.stop()
+            if runtime.replicas is not None:
+                await runtime.replicas.stop()
             await sweeper
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)
-            await services.close()
+            await runtime.close()
             shutdown_tracing()
 
-    endpoint = GraphQLEndpoint(services)
+    endpoint = GraphQLEndpoint(runtime, executor)
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-        *health_routes(services.engine.url),
+        *health_routes(runtime.engine.url),
         *web_routes(settings.graphiql_cdn_url),
         *metrics_routes(),
     ]
@@ -99,7 +103,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                      **cors_middleware_kwargs(settings.cors_allow_origins)))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.services = services
+    app.state.runtime = runtime
     return app
 
 

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     database_read_urls: str | None = Field(
         default=None,
         description="Comma-separated postgresql:// URLs of streaming standbys: read-only "
-        "requests go to one that has replayed the caller's last write (db/replicas.py)")
+        "requests go to one that has replayed the caller's last write (replicas.py)")
     db_replica_max_lag_bytes: int = Field(
         default=16 * 1024 * 1024, ge=0,
         description="A replica further behind the primary than this much WAL is skipped")

@@ -163,9 +163,9 @@ def make_role_user() -> Any:
 
 
 async def test_every_statement_run_for_an_organization_is_routable_to_its_shard(
-    api: Api, make: Factory, services: Any, admin_conn: asyncpg.Connection,
+    api: Api, make: Factory, runtime: Any, admin_conn: asyncpg.Connection,
 ) -> None:
-    with StatementRecorder(services.engine) as log:
+    with StatementRecorder(runtime.engine) as log:
         await run_every_audience(api, make)
     tenants = await tenant_tables(admin_conn)
     result = await routing(admin_conn, log, tenants)

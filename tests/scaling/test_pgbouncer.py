@@ -51,12 +51,12 @@ def bouncer(test_database: RunDatabase) -> Iterator[PgBouncer]:
 async def pooled_api(bouncer: PgBouncer, test_database: RunDatabase,
                      settings: Settings) -> AsyncIterator[tuple[Api, Any]]:
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     tuned = settings.model_copy(update={
         "database_url": bouncer.url(test_database.owner_url), "db_pgbouncer": True,
         "database_direct_url": test_database.owner_url})
-    services = Services.create(tuned, tuned.database_url)
+    services = Runtime.create(tuned, tuned.database_url)
     transport = httpx.ASGITransport(app=create_app(tuned, services),
                                     client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
@@ -175,11 +175,11 @@ def test_the_pooled_pass_reaches_the_database_through_pgbouncer(
 
 
 async def test_in_the_pooled_pass_signed_in_reads_run_on_the_standby(
-    api: Api, make: Factory, services: Any,
+    api: Api, make: Factory, runtime: Any,
 ) -> None:
     """With scripts/test's primary and standby pair, the suite's own app reads from it."""
     if not STANDBY_PORT:
-        assert services.replicas is None
+        assert runtime.replicas is None
         return
     _, admin, external = await org_with_jobs(make, "Standby")
     before = REGISTRY.get_sample_value("portal_graph_db_reads_total", {"target": "replica"})

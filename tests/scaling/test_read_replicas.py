@@ -47,7 +47,7 @@ def pair() -> Iterator[StandbyPair]:
 @dataclass
 class Topology:
     pair: StandbyPair
-    services: Any
+    runtime: Any
     api: Api
     make: Factory
     owner_url: str
@@ -79,9 +79,9 @@ class Topology:
                 "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint")
         finally:
             await primary.close()
-        replica = self.services.replicas.replicas[0]
+        replica = self.runtime.replicas.replicas[0]
         for _ in range(200):
-            await self.services.replicas.check()
+            await self.runtime.replicas.check()
             if replica.state == "up" and (replica.replayed or 0) >= target:
                 return
             await asyncio.sleep(0.02)
@@ -112,7 +112,7 @@ class Served:
 @pytest.fixture(scope="module")
 async def topology(pair: StandbyPair, settings: Settings) -> AsyncIterator[Topology]:
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     password = secrets.token_urlsafe(12)
     admin = await asyncpg.connect(pair.primary.url())
@@ -127,17 +127,17 @@ async def topology(pair: StandbyPair, settings: Settings) -> AsyncIterator[Topol
     tuned = settings.model_copy(update={
         "database_url": owner_url, "database_direct_url": None, "db_pgbouncer": False,
         "database_read_urls": with_user(pair.standby.url("portal"), "portal", password)})
-    services = Services.create(tuned, owner_url)
+    runtime = Runtime.create(tuned, owner_url)
     engine = create_async_engine(asyncpg_url(pair.primary.url("portal")))
-    transport = httpx.ASGITransport(app=create_app(tuned, services),
+    transport = httpx.ASGITransport(app=create_app(tuned, runtime),
                                     client=("203.0.113.11", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
-        topology = Topology(pair, services, Api(client),
+        topology = Topology(pair, runtime, Api(client),
                             Factory(async_sessionmaker(engine, expire_on_commit=False)),
                             owner_url)
         await topology.caught_up()
         yield topology
-    await services.close()
+    await runtime.close()
     await engine.dispose()
 
 
@@ -193,7 +193,7 @@ async def test_after_an_invite_the_inviter_reads_it_from_the_primary_until_the_r
             "email": "fresh@replica.example", "customerIds": [customer["node"]["id"]]}},
             token=people.admin))
         assert invited["userErrors"] == []
-        await topology.services.replicas.check()
+        await topology.runtime.replicas.check()
         behind = skipped("behind_session")
         with Served() as reads:
             listed = only(await topology.api(INVITATIONS, {"status": "PENDING"},
@@ -223,7 +223,7 @@ async def test_a_revoked_user_is_refused_at_once_though_the_replica_still_has_th
     try:
         only(await topology.api(REVOKE_ALL, {"user": gid("ExternalUser", people.external_id)},
                                 token=people.admin))
-        await topology.services.replicas.check()
+        await topology.runtime.replicas.check()
         response = await topology.api.client.post(
             "/graphql", json={"query": JOBS},
             headers={"Authorization": f"Bearer {people.external}"})
@@ -244,7 +244,7 @@ async def test_a_replica_further_behind_than_the_bound_is_skipped_with_a_metric_
     topology: Topology, caplog: pytest.LogCaptureFixture,
 ) -> None:
     people = await world(topology)
-    replicas = topology.services.replicas
+    replicas = topology.runtime.replicas
     bound = replicas.settings
     replicas.settings = bound.model_copy(update={"db_replica_max_lag_bytes": 1024})
     await topology.pause_replay()
@@ -252,7 +252,7 @@ async def test_a_replica_further_behind_than_the_bound_is_skipped_with_a_metric_
         org = await topology.make.organization()
         for _ in range(20):  # someone else's writes: WAL the paused standby does not replay
             await topology.make.customer(org, name="x" * 200)
-        with caplog.at_level(logging.WARNING, logger="portal_graph.db.replicas"):
+        with caplog.at_level(logging.WARNING, logger="portal_graph.replicas"):
             await replicas.check()
         assert "read replica replica0 skipped:" in caplog.text
         assert "bytes of WAL behind the primary" in caplog.text
@@ -273,13 +273,13 @@ async def test_a_replica_that_goes_down_is_skipped_and_the_primary_answers(
     """Last in the module: the standby stays down."""
     people = await world(topology)
     await asyncio.to_thread(topology.pair.standby.stop)
-    with caplog.at_level(logging.WARNING, logger="portal_graph.db.replicas"):
+    with caplog.at_level(logging.WARNING, logger="portal_graph.replicas"):
         # The monitor has not noticed yet: the request tries the replica, which fails under
         # it, and the primary answers instead.
         body = await topology.api(JOBS, token=people.staff)
         assert body == {"data": {"jobs": {"totalCount": 1}}}
         assert "read replica replica0 skipped: down" in caplog.text
-        await topology.services.replicas.check()
+        await topology.runtime.replicas.check()
     down = skipped("down")
     with Served() as reads:
         body = await topology.api(JOBS, token=people.staff)

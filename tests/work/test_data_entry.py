@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 
 pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
 

@@ -130,7 +130,7 @@ RECORD_API_TOKEN_WRITE = text(_RECORD_WRITE_SQL.format(table="api_tokens"))
 async def record_write(session: RequestSession, organization_id: uuid.UUID,
                        credential_id: uuid.UUID, *, api_token: bool) -> int | None:
     """Note, after a request's writes committed, the primary's WAL position on its credential:
-    taken after that commit, it is at or past it (read replicas compare it, db/replicas.py)."""
+    taken after that commit, it is at or past it (read replicas compare it, replicas.py)."""
     return await session.scalar(RECORD_API_TOKEN_WRITE if api_token else RECORD_SESSION_WRITE,
                                 {"organization_id": organization_id,
                                  "credential_id": credential_id})

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# The primary's current WAL position, in bytes from 0/0 (db/replicas.py compares them).
+# The primary's current WAL position, in bytes from 0/0 (replicas.py compares them).
 WAL_POSITION = "(pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -398,7 +398,7 @@ class Session(Base):
     # The session this one was minted from (switchOrganization), possibly in another
     # organization, hence no foreign key: ending a session ends its descendants.
     parent_session_id: Mapped[uuid.UUID | None] = mapped_column()
-    # The primary's WAL position after this credential's last write (db/replicas.py).
+    # The primary's WAL position after this credential's last write (replicas.py).
     write_lsn: Mapped[int | None] = mapped_column(BigInteger, server_default=text(WAL_POSITION))
     __table_args__ = (
         Index("ix_sessions_org_person", "organization_id", "person_id"),

@@ -21,11 +21,10 @@ from starlette.responses import Response
 from portal_graph.auth.repository import record_write
 from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.db.outage import database_unavailable
-from portal_graph.db.replicas import Replica, could_write
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import Tenancy
-from portal_graph.graphql.context import Context
-from portal_graph.graphql.execution import format_error
+from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.execution import Executor, format_error
 from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes
 from portal_graph.http.failures import classify, failure_response
@@ -38,8 +37,9 @@ from portal_graph.http.graphql_http import (
 from portal_graph.http.request_id import new_request_id
 from portal_graph.observability import OperationObservation, observe_operation
 from portal_graph.ratelimit import RateDecision
+from portal_graph.replicas import Replica, could_write
+from portal_graph.runtime import Runtime
 from portal_graph.scope import Audience, Viewer
-from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 
 log = logging.getLogger("portal_graph.http")
@@ -109,8 +109,9 @@ class BatchBudget:
 
 
 class GraphQLEndpoint:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime, executor: Executor) -> None:
+        self.runtime = runtime
+        self.executor = executor
 
     async def handle(self, request: Request) -> Response:
         """The answer within REQUEST_TIMEOUT_SECONDS; a failure is answered masked, not raised.
@@ -121,7 +122,7 @@ class GraphQLEndpoint:
         state = request.scope.setdefault("state", {})
         request_id = state.get("request_id") or new_request_id()
         state["request_id"] = request_id
-        deadline = asyncio.timeout(self.services.settings.request_timeout_seconds)
+        deadline = asyncio.timeout(self.runtime.settings.request_timeout_seconds)
         try:
             async with deadline:
                 return await self._handle(request)
@@ -130,7 +131,7 @@ class GraphQLEndpoint:
             return failure_response(code, request_id, _media_type(request))
 
     async def _handle(self, request: Request) -> Response:
-        settings = self.services.settings
+        settings = self.runtime.settings
         if _wants_graphiql(request):
             if not settings.graphiql:
                 return Response("GraphiQL is disabled.", status_code=404)
@@ -151,17 +152,17 @@ class GraphQLEndpoint:
             refused = await self._anonymous_refused(request, len(requests))
             if refused is not None:
                 return _rate_limited(refused, media_type)
-        replicas = self.services.replicas
+        replicas = self.runtime.replicas
         may_write = any(could_write(one.query) for one in requests)
         replica = None
         # settled(): no statement may still run when the transaction ends (see RequestSession).
-        async with self.services.sessionmaker() as session, session.begin(), session.settled():
+        async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
             try:
                 viewer = await resolve_viewer(session, token, settings)
             except InvalidToken:
                 return _invalid_token(media_type)
             # Who the caller is was read here, on the primary; a read-only request then runs
-            # on a replica that has replayed the caller's last write (db/replicas.py).
+            # on a replica that has replayed the caller's last write (replicas.py).
             if replicas and not may_write and viewer.organization_id is not None:
                 replica = await replicas.choose(viewer.write_lsn)
             if replica is None:
@@ -179,13 +180,12 @@ class GraphQLEndpoint:
     async def _operations(self, session: RequestSession, viewer: Viewer,
                           requests: tuple[GraphQLRequest, ...] | list[GraphQLRequest],
                           request: Request, media_type: str) -> list[tuple[dict[str, Any], int]]:
-        settings = self.services.settings
-        max_cost = self.services.executor.limits[viewer.audience].max_cost
+        max_cost = self.executor.limits[viewer.audience].max_cost
         budget = BatchBudget(max_cost, max_cost)
         results = []
         for one in requests:
-            context = Context(session=session, viewer=viewer, settings=settings,
-                              services=self.services, client_address=client_address(request),
+            context = Context(session=session, viewer=viewer, settings=self.runtime.settings,
+                              runtime=self.runtime, client_address=client_address(request),
                               request_id=request.scope["state"]["request_id"], request=request)
             with observe_operation() as observed:
                 answer = await self._one(context, one, request.method, media_type,
@@ -200,7 +200,7 @@ class GraphQLEndpoint:
         """The operations on `replica`, acting for the viewer's organization; on the primary
         instead if the replica goes away under them (they only read: running them again is
         safe)."""
-        assert self.services.replicas is not None and viewer.organization_id is not None
+        assert self.runtime.replicas is not None and viewer.organization_id is not None
         acting = Tenancy(viewer.organization_id)
         try:
             async with replica.sessionmaker() as session, session.begin(), session.settled():
@@ -209,8 +209,8 @@ class GraphQLEndpoint:
         except Exception as error:
             if not database_unavailable(error):
                 raise
-            self.services.replicas.failed(replica, error)
-        async with self.services.sessionmaker() as session, session.begin(), session.settled():
+            self.runtime.replicas.failed(replica, error)
+        async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
             await session.set_tenancy(acting)
             return await self._operations(session, viewer, requests, request, media_type)
 
@@ -220,7 +220,7 @@ class GraphQLEndpoint:
         credential = viewer.session_id or viewer.api_token_id
         if credential is None or viewer.organization_id is None:
             return
-        async with self.services.sessionmaker() as session, session.begin():
+        async with self.runtime.sessionmaker() as session, session.begin():
             await session.set_tenancy(Tenancy(viewer.organization_id))
             await record_write(session, viewer.organization_id, credential,
                                api_token=viewer.api_token_id is not None)
@@ -231,7 +231,8 @@ class GraphQLEndpoint:
         While the database is unreachable it is let through uncounted: its documents are
         still held to the anonymous budgets, and nothing else it could do works anyway."""
         try:
-            decision = await self.services.count_anonymous(client_address(request), operations)
+            decision = await self.runtime.rate_guard.count_anonymous(client_address(request),
+                                                                 operations)
         except Exception as error:
             if not database_unavailable(error):
                 raise
@@ -243,7 +244,7 @@ class GraphQLEndpoint:
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
                    media_type: str, observed: OperationObservation, budget: BatchBudget,
                    ) -> tuple[dict[str, Any], int]:
-        executor = self.services.executor
+        executor = self.executor
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
         if nul_bytes.value_has_nul(one.variables):
             return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status

@@ -8,7 +8,7 @@ hashed, so a clash across organizations is as unlikely as guessing a token.
 
 `sessions.write_lsn` and `api_tokens.write_lsn`: the primary's WAL position (bytes from 0/0)
 after the credential's last write, so that a read replica serves its reads only once it has
-replayed that far (db/replicas.py). A new credential starts at the position of its creating
+replayed that far (replicas.py). A new credential starts at the position of its creating
 statement.
 
 Revision ID: 0014

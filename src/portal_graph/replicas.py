@@ -36,8 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from portal_graph.config import Settings
 from portal_graph.db.session import RequestSession
 from portal_graph.observability.metrics import READS_SERVED, REPLICA_LAG, REPLICA_SKIPPED
+from portal_graph.observability.pool import ObservedPool
 
-log = logging.getLogger("portal_graph.db.replicas")
+log = logging.getLogger("portal_graph.replicas")
 
 _PRIMARY_POSITION = text("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint")
 _REPLAYED = text("SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint")
@@ -86,7 +87,8 @@ class ReadReplicas:
         for number, url in enumerate(settings.read_urls):
             name = f"replica{number}"
             # Through PgBouncer or not, like the primary (DB_PGBOUNCER holds for all).
-            engine = make_engine(settings, url, name=f"portal-graph-{name}")
+            engine = make_engine(settings, url, name=f"portal-graph-{name}",
+                                 poolclass=ObservedPool)
             replicas.append(Replica(name, engine,
                                     make_sessionmaker(engine, settings.db_request_role)))
         return cls(settings, primary, replicas)
