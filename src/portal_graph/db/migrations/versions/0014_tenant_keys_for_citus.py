@@ -12,7 +12,7 @@ replayed that far (replicas.py). A new credential starts at the position of its 
 statement.
 
 Revision ID: 0014
-Revises: 0006
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
