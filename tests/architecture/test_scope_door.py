@@ -19,6 +19,9 @@ ORGANIZATION_ID_ALLOWED = {
     "auth/repository.py:create_session": (
         "signing in (the SIGN_IN system context): the session is what a Scope is later made from, "
         "for an organization the person was just checked to belong to"),
+    "auth/repository.py:record_write": (
+        "after the request committed: the WAL position on the request's own credential, in the "
+        "organization the viewer lookup entered (read replicas compare it)"),
 }
 # "module:function" -> the system context it runs in (None: it reads or writes no tenant row)
 # and why it takes no Scope: the one list of the repository functions without one.
@@ -36,6 +39,8 @@ UNSCOPED_ALLOWED: dict[str, tuple[SystemContext | None, str]] = {
         SystemContext.SIGN_IN, "a person's organizations (MEMBERSHIPS too, for `me`)"),
     "auth/repository.py:create_session": (
         SystemContext.SIGN_IN, "the session a Scope is later made from"),
+    "auth/repository.py:record_write": (
+        None, "the request's own credential, after its commit (see ORGANIZATION_ID_ALLOWED)"),
     "auth/repository.py:delete_dead_sessions": (
         SystemContext.HOUSEKEEPING, "every organization's dead sessions"),
     "auth/repository.py:delete_dead_api_tokens": (
@@ -60,6 +65,9 @@ SQL_ALLOWED = {
     "auth/revocation.py": (
         "ending credentials in SystemContext.CREDENTIALS: one recursive statement per case, "
         "across the organizations a person's sessions were minted in"),
+    "replicas.py": (
+        "WAL positions of the primary and the replicas (pg_current_wal_lsn, "
+        "pg_last_wal_replay_lsn): no table read"),
     "ratelimit.py": (
         "rate_limit_counters is no tenant table (HMAC'd keys, no organization column), "
         "written on the limiter's own engine in its own short transactions"),
