@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql, health and readiness, the accept page, the outbox worker."""
+"""The ASGI application: /graphql (HTTP and WebSocket), health and readiness, the accept page,
+the outbox worker and the event hub."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
@@ -18,6 +19,7 @@ from portal_graph.graphql.endpoint import GraphQLEndpoint
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
 from portal_graph.http.health import health_routes
 from portal_graph.http.request_id import RequestIdMiddleware
+from portal_graph.live.protocol import LiveEndpoint
 from portal_graph.mail.transport import transport_from_settings
 from portal_graph.mail.worker import OutboxWorker
 from portal_graph.observability import (
@@ -57,10 +59,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
         sweeper = asyncio.create_task(maintenance.run(services, stop), name="maintenance")
+        await services.hub.start()  # live subscriptions hear committed events through it
         try:
             yield
         finally:
             stop.set()
+            await services.hub.stop()
             await sweeper
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     endpoint = GraphQLEndpoint(services)
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", LiveEndpoint(services).handle),
         *health_routes(services.engine.url),
         *web_routes(settings.graphiql_cdn_url),
         *metrics_routes(),

@@ -15,6 +15,7 @@ from portal_graph.auth.email import email_key
 from portal_graph.config import Settings
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
+from portal_graph.events import EventHub
 from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.execution import Executor
 from portal_graph.mail.secretbox import SecretBox, server_key
@@ -48,6 +49,8 @@ class Services:
     executor: Executor
     box: SecretBox
     rate_limiter: RateLimiter
+    # This process's LISTEN connection (started and stopped with the app): live subscriptions.
+    hub: EventHub
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
 
@@ -64,11 +67,14 @@ class Services:
             box=SecretBox.from_settings(settings),
             rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
                                                        settings.db_request_role)),
+            hub=EventHub(engine.url.set(drivername="postgresql")
+                         .render_as_string(hide_password=False)),
             rate_limits=_rate_limits(settings),
             rate_secret=rate_key(server_key(settings)),
         )
 
     async def close(self) -> None:
+        await self.hub.stop()
         await self.engine.dispose()
         await self.limiter_engine.dispose()
 

@@ -1,0 +1,127 @@
+"""Live subscriptions over a real WebSocket (graphql-transport-ws), one server in process."""
+
+from __future__ import annotations
+
+from portal_graph.db import models
+from portal_graph.graphql.relay import to_global_id
+from tests.live.support import (
+    INVITATION_UPDATED,
+    JOB_UPDATED,
+    SET_STATUS,
+    LiveClient,
+)
+
+Status = models.JobStatus
+
+
+async def _org(make):
+    org = await make.organization()
+    granted, other = await make.customer(org, name="Granted"), await make.customer(org)
+    admin = await make.staff(org, models.Role.ADMIN)
+    external = await make.external(org, [granted])
+    return {
+        "org": org, "granted": granted, "other": other,
+        "admin_token": await make.session_token(org, admin["person_id"]),
+        "external": external,
+        "external_token": await make.session_token(org, external["person_id"]),
+    }
+
+
+async def test_an_external_user_hears_of_a_job_the_moment_it_is_completed(
+        make, api, live_url):
+    w = await _org(make)
+    hidden = await make.job(w["org"], w["other"], Status.SCHEDULED)
+    job = await make.job(w["org"], w["granted"], Status.SCHEDULED)
+    client = await LiveClient.open(live_url, w["external_token"])
+    try:
+        id_ = await client.subscribe(JOB_UPDATED)
+        await client.nothing_within(0.3)
+        for target, status in ((job, "IN_PROGRESS"), (hidden, "COMPLETED"),
+                               (job, "COMPLETED")):
+            answer = await api(SET_STATUS, {"id": to_global_id("Job", target),
+                                            "status": status}, token=w["admin_token"])
+            assert answer["data"]["setJobStatus"]["userErrors"] == []
+        message = await client.receive()
+        assert message["type"] == "next" and message["id"] == id_
+        node = message["payload"]["data"]["jobUpdated"]
+        assert node["id"] == to_global_id("Job", job)
+        assert node["status"] == "COMPLETED" and node["customer"]["name"] == "Granted"
+        await client.nothing_within(0.3)
+    finally:
+        await client.close()
+
+
+async def test_staff_hear_of_every_change_and_may_narrow_to_one_customer(make, api, live_url):
+    w = await _org(make)
+    job = await make.job(w["org"], w["granted"], Status.SCHEDULED)
+    other = await make.job(w["org"], w["other"], Status.SCHEDULED)
+    client = await LiveClient.open(live_url, w["admin_token"])
+    try:
+        everything = await client.subscribe(JOB_UPDATED)
+        one = await client.subscribe(JOB_UPDATED,
+                                     {"customerId": to_global_id("Customer", w["other"])})
+        await client.nothing_within(0.3)
+        await api(SET_STATUS, {"id": to_global_id("Job", job), "status": "IN_PROGRESS"},
+                  token=w["admin_token"])
+        first = await client.receive()
+        assert first["id"] == everything
+        assert first["payload"]["data"]["jobUpdated"]["status"] == "IN_PROGRESS"
+        await client.nothing_within(0.3)
+        await api(SET_STATUS, {"id": to_global_id("Job", other), "status": "IN_PROGRESS"},
+                  token=w["admin_token"])
+        heard = {(await client.receive())["id"], (await client.receive())["id"]}
+        assert heard == {everything, one}
+    finally:
+        await client.close()
+
+
+async def test_an_external_user_cannot_subscribe_to_invitations(make, live_url):
+    w = await _org(make)
+    client = await LiveClient.open(live_url, w["external_token"])
+    try:
+        id_ = await client.subscribe(INVITATION_UPDATED)
+        message = await client.receive()
+        assert message["type"] == "error" and message["id"] == id_
+        # hidden means unknown: the answer an unknown field gets
+        assert "Cannot query field 'invitationUpdated'" in message["payload"][0]["message"]
+    finally:
+        await client.close()
+
+
+async def test_revoking_access_closes_the_connection(make, api, live_url):
+    w = await _org(make)
+    client = await LiveClient.open(live_url, w["external_token"])
+    try:
+        await client.subscribe(JOB_UPDATED)
+        await client.nothing_within(0.3)
+        answer = await api("""mutation($id: ID!) {
+          revokeAllExternalAccess(input: {externalUserId: $id}) { userErrors { code } }
+        }""", {"id": to_global_id("ExternalUser", w["external"]["id"])},
+            token=w["admin_token"])
+        assert answer["data"]["revokeAllExternalAccess"]["userErrors"] == []
+        code, reason = await client.closed_with(3)
+        assert code == 4403 and "Forbidden" in reason
+    finally:
+        await client.close()
+
+
+async def test_a_bad_token_is_refused_and_a_subscribe_before_init_is_unauthorized(
+        make, live_url):
+    client = await LiveClient.open(live_url, "pgs_not-a-real-token", ack=False)
+    assert (await client.closed_with())[0] == 4403
+    client = await LiveClient.open(live_url, None, ack=False)
+    assert (await client.closed_with())[0] == 4403
+
+
+async def test_queries_belong_over_http(make, live_url):
+    w = await _org(make)
+    client = await LiveClient.open(live_url, w["admin_token"])
+    try:
+        id_ = await client.subscribe("{ __typename }")
+        message = await client.receive()
+        assert message["type"] == "error" and message["id"] == id_
+        assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+        await client.send({"type": "ping"})
+        assert await client.receive() == {"type": "pong"}
+    finally:
+        await client.close()
