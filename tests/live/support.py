@@ -34,8 +34,8 @@ class LiveClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.socket.send(orjson.dumps(message).decode())
 
-    async def receive(self, timeout: float = 5) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
+    async def receive(self, wait: float = 5) -> dict[str, Any]:
+        async with asyncio.timeout(wait):
             return orjson.loads(await self.socket.recv())  # type: ignore[no-any-return]
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
@@ -44,6 +44,15 @@ class LiveClient:
                          "payload": {"query": query, "variables": variables or {}}})
         return id_
 
+    async def until_quiet(self, quiet: float = 0.5, wait: float = 5) -> list[dict[str, Any]]:
+        """Every message until none comes for `quiet` seconds (at least one)."""
+        messages = [await self.receive(wait)]
+        while True:
+            try:
+                messages.append(await self.receive(quiet))
+            except TimeoutError:
+                return messages
+
     async def nothing_within(self, seconds: float) -> bool:
         try:
             message = await self.receive(seconds)
@@ -51,10 +60,10 @@ class LiveClient:
             return True
         raise AssertionError(f"expected nothing, got {message}")
 
-    async def closed_with(self, timeout: float = 5) -> tuple[int | None, str]:
+    async def closed_with(self, wait: float = 5) -> tuple[int | None, str]:
         """Read until the server closes; its close code and reason."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wait):
                 while True:
                     await self.socket.recv()
         except ConnectionClosed as closed:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 import uuid
@@ -64,8 +65,8 @@ def token_from(payload: Any) -> str | None:
         if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
             scheme, _, token = value.partition(" ")
             return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    token = payload.get("token")
-    return token if isinstance(token, str) and token else None
+    given = payload.get("token")
+    return given if isinstance(given, str) and given else None
 
 
 class LiveEndpoint:
@@ -106,7 +107,7 @@ class LiveConnection:
         guard: asyncio.Task[None] | None = None
         try:
             ready = asyncio.ensure_future(self.ready.wait())
-            await asyncio.wait({ready, self.closing},
+            await asyncio.wait({ready, self.closing},  # type: ignore[type-var]
                                timeout=self.settings.connection_init_timeout_seconds,
                                return_when=asyncio.FIRST_COMPLETED)
             ready.cancel()
@@ -291,9 +292,9 @@ class LiveConnection:
         context = self._context(request_id)
         schema = self.services.executor.schemas[context.viewer.audience]
         try:
-            stream = subscribe(schema, document, context_value=context,
-                               variable_values=variables, operation_name=operation_name)
-            if not isinstance(stream, ExecutionResult) and hasattr(stream, "__await__"):
+            stream: Any = subscribe(schema, document, context_value=context,
+                                    variable_values=variables, operation_name=operation_name)
+            if inspect.isawaitable(stream):
                 stream = await stream
             if isinstance(stream, ExecutionResult):
                 await self.send({"type": "error", "id": id_, "payload": [
