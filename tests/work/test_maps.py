@@ -168,3 +168,24 @@ async def test_bad_geometry_is_a_user_error_of_the_mutation(api, town):
 def test_a_box_checks_its_edges():
     assert Box(1, 170, 2, -170).crosses_antimeridian
     assert not Box(1, -1, 2, 1).crosses_antimeridian
+
+
+async def test_the_demo_draws_each_customer_s_site(sessionmaker, app_sessionmaker, settings,
+                                                   api, engine):
+    from portal_graph.demo import CLIENT_EMAIL, CLIENT_PASSWORD, SITES, seed_demo
+
+    await seed_demo(app_sessionmaker, settings)
+    login = await api("""mutation($e: String!, $p: String!) {
+        login(input: {email: $e, password: $p}) { token } }""",
+                      {"e": CLIENT_EMAIL, "p": CLIENT_PASSWORD})
+    token = login["data"]["login"]["token"]
+    latitude, longitude = SITES["Riverside Council"]
+    around = {"south": latitude - 0.01, "west": longitude - 0.01,
+              "north": latitude + 0.01, "east": longitude + 0.01}
+    result = await api(WITHIN, {"within": around}, token=token)
+    features = result["data"]["mapCaptures"]["geoJson"]["features"]
+    kinds = {f["geometry"]["type"] for f in features}
+    assert "Polygon" in kinds and "Point" in kinds
+    assert any(f["properties"]["note"] == "Site boundary, Riverside Council" for f in features)
+    for feature in features:  # every shape is where its site is, and valid
+        checked_geometry(feature["geometry"])
