@@ -62,7 +62,8 @@ class Settings(BaseSettings):
         description="Role requests run as where DATABASE_URL's role bypasses row-level "
         "security (a superuser, the embedded server's); created by `migrate`")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # auto: readable text on a terminal, JSON lines otherwise (a service manager, a container)
+    log_format: Literal["auto", "json", "text"] = "auto"
     graphiql: bool = True
     graphiql_cdn_url: str = "https://unpkg.com"
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
