@@ -23,7 +23,7 @@ async def live_url(app: Any) -> AsyncIterator[str]:
         if serving.done():
             serving.result()
         await asyncio.sleep(0.05)
-    await app.state.services.hub.connected.wait()
+    await app.state.runtime.hub.connected.wait()
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await serving

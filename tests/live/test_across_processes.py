@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.hardening.processes import ServerProcess, start_server
 from tests.live.support import JOB_UPDATED, SET_STATUS, LiveClient
 

@@ -26,7 +26,7 @@ from sqlalchemy import text, update
 from portal_graph.db import models
 from portal_graph.db.tenancy import TENANCY, Tenancy
 from portal_graph.events import EventKind, publish
-from portal_graph.graphql.relay import from_global_id
+from portal_graph.graphql.core.relay import from_global_id
 from portal_graph.scope import admin_scope
 from tests.conftest import TABLES
 from tests.live.support import JOB_UPDATED, LiveClient

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.live.support import (
     INVITATION_UPDATED,
     JOB_UPDATED,
@@ -131,7 +131,7 @@ async def test_queries_belong_over_http(make, live_url):
 async def test_subscriptions_are_limited_per_connection_and_per_person(
         make, live_url, app, monkeypatch):
     w = await _org(make)
-    settings = app.state.services.settings
+    settings = app.state.runtime.settings
     monkeypatch.setattr(settings, "subscriptions_per_connection", 2)
     monkeypatch.setattr(settings, "subscriptions_per_person", 3)
     first = await LiveClient.open(live_url, w["admin_token"])
@@ -159,7 +159,7 @@ async def test_subscriptions_are_limited_per_connection_and_per_person(
 async def test_a_session_that_ends_closes_its_connection_at_the_next_check(
         make, api, live_url, app, monkeypatch):
     w = await _org(make)
-    monkeypatch.setattr(app.state.services.settings, "subscription_recheck_seconds", 0.5)
+    monkeypatch.setattr(app.state.runtime.settings, "subscription_recheck_seconds", 0.5)
     client = await LiveClient.open(live_url, w["admin_token"])
     try:
         await client.subscribe(INVITATION_UPDATED)

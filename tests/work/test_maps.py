@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from portal_graph.work.geometry import Box, checked_geometry
 
 WITHIN = """query($within: BoundingBox) {

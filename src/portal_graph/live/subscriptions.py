@@ -15,9 +15,9 @@ import strawberry
 from portal_graph.events import EventKind
 from portal_graph.external_users.loaders import ExternalUserByIdLoader
 from portal_graph.external_users.types import ExternalUser
-from portal_graph.graphql.audiences import ADMIN, SIGNED_IN, subscription
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import ADMIN, SIGNED_IN, subscription
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations.loaders import InvitationByIdLoader
 from portal_graph.invitations.types import Invitation
 from portal_graph.live.watch import LiveContext, Watched, watch

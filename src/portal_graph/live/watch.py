@@ -27,8 +27,8 @@ from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.db.session import RequestSession
 from portal_graph.events import Event, EventKind, Subscription
 from portal_graph.events import repository as events_repo
-from portal_graph.graphql.context import Context
-from portal_graph.graphql.loaders import Loaders, ScopedLoader
+from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.core.loaders import Loaders, ScopedLoader
 from portal_graph.scope import Viewer, admin_scope, scope_for
 
 
@@ -87,7 +87,7 @@ class Watched:
 
 async def watch(context: LiveContext, watched: Watched) -> AsyncIterator[Row[Any]]:
     """The rows of `watched`'s events that the subscriber may see, as they change."""
-    hub = context.services.hub
+    hub = context.runtime.hub
     subscription = hub.subscribe(context.viewer.organization_id)
     try:
         position = await _start(context, subscription)
@@ -105,7 +105,7 @@ async def watch(context: LiveContext, watched: Watched) -> AsyncIterator[Row[Any
                 position = max(position, one.position)
                 if not watched.wants(one):
                     continue
-                async with context.services.sessionmaker() as session, session.begin(), \
+                async with context.runtime.sessionmaker() as session, session.begin(), \
                         session.settled():
                     context.rebind(session, await fresh_viewer(session, context))
                     row = await context.loaders.get(watched.loader).load(one.subject_id)
@@ -120,7 +120,7 @@ async def _start(context: LiveContext, subscription: Subscription) -> int:
     nothing falls between): what is heard is delivered, what is missed is read back from
     the last position handled."""
     subscription.take_missed()  # nothing before this moment is owed
-    async with context.services.sessionmaker() as session, session.begin(), session.settled():
+    async with context.runtime.sessionmaker() as session, session.begin(), session.settled():
         viewer = await fresh_viewer(session, context)
         assert viewer.organization_id is not None
         return await events_repo.latest_position(session, admin_scope(viewer.organization_id))
@@ -129,7 +129,7 @@ async def _start(context: LiveContext, subscription: Subscription) -> int:
 async def _missed(context: LiveContext, position: int) -> list[Event]:
     """The organization's events after `position` (ids only; each is read through the
     subscriber's scope before anything is sent)."""
-    async with context.services.sessionmaker() as session, session.begin(), session.settled():
+    async with context.runtime.sessionmaker() as session, session.begin(), session.settled():
         viewer = await fresh_viewer(session, context)
         assert viewer.organization_id is not None
         rows = await events_repo.after(session, admin_scope(viewer.organization_id), position)

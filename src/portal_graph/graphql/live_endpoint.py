@@ -34,12 +34,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.db.outage import database_unavailable
 from portal_graph.events import EventKind
-from portal_graph.graphql.execution import format_error
+from portal_graph.graphql.execution import Executor, format_error
 from portal_graph.http import nul_bytes
 from portal_graph.http.request_id import new_request_id
 from portal_graph.live.watch import CredentialEnded, LiveContext, fresh_viewer
+from portal_graph.runtime import Runtime
 from portal_graph.scope import Viewer
-from portal_graph.services import Services
 
 log = logging.getLogger("portal_graph.live")
 PROTOCOL = "graphql-transport-ws"
@@ -72,8 +72,9 @@ def token_from(payload: Any) -> str | None:
 class LiveEndpoint:
     """Per process: accepts WebSockets at /graphql and counts subscriptions per person."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime, executor: Executor) -> None:
+        self.runtime = runtime
+        self.executor = executor
         self.held: Counter[uuid.UUID] = Counter()
 
     async def handle(self, websocket: WebSocket) -> None:
@@ -88,8 +89,9 @@ class LiveEndpoint:
 class LiveConnection:
     def __init__(self, endpoint: LiveEndpoint, websocket: WebSocket) -> None:
         self.endpoint = endpoint
-        self.services = endpoint.services
-        self.settings = endpoint.services.settings
+        self.runtime = endpoint.runtime
+        self.executor = endpoint.executor
+        self.settings = endpoint.runtime.settings
         self.websocket = websocket
         self.viewer: Viewer | None = None
         self.token = ""
@@ -179,7 +181,7 @@ class LiveConnection:
         token = token_from(payload)
         if token is None:
             raise Close(4403, "Forbidden: sign in (connection_init payload Authorization)")
-        async with self.services.sessionmaker() as session, session.begin(), session.settled():
+        async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
             try:
                 viewer = await resolve_viewer(session, token, self.settings)
             except InvalidToken:
@@ -194,7 +196,7 @@ class LiveConnection:
         viewer = self.viewer
         assert viewer is not None
         every = self.settings.subscription_recheck_seconds
-        heard = self.services.hub.subscribe(viewer.organization_id)
+        heard = self.runtime.hub.subscribe(viewer.organization_id)
         try:
             due = time.monotonic() + every
             while True:
@@ -216,7 +218,7 @@ class LiveConnection:
     async def _check_credential(self) -> None:
         context = self._context()
         try:
-            async with self.services.sessionmaker() as session, session.begin(), \
+            async with self.runtime.sessionmaker() as session, session.begin(), \
                     session.settled():
                 await fresh_viewer(session, context)
         except CredentialEnded as ended:
@@ -250,7 +252,7 @@ class LiveConnection:
             await self.send({"type": "error", "id": id_,
                              "payload": [format_error(refusal, request_id)]})
             return
-        executor = self.services.executor
+        executor = self.executor
         prepared = executor.prepare(viewer.audience, query, variables)
         if prepared.document is None:
             await self.send({"type": "error", "id": id_,
@@ -283,14 +285,14 @@ class LiveConnection:
     def _context(self, request_id: str = "") -> LiveContext:
         assert self.viewer is not None
         return LiveContext(session=None, viewer=self.viewer,  # type: ignore[arg-type]
-                           settings=self.settings, services=self.services,
+                           settings=self.settings, runtime=self.runtime,
                            client_address=self.client_address, request_id=request_id,
                            token=self.token)
 
     async def _run(self, id_: str, document: DocumentNode, variables: dict[str, Any],
                    operation_name: str | None, request_id: str, person_id: uuid.UUID) -> None:
         context = self._context(request_id)
-        schema = self.services.executor.schemas[context.viewer.audience]
+        schema = self.executor.schemas[context.viewer.audience]
         try:
             stream: Any = subscribe(schema, document, context_value=context,
                                     variable_values=variables, operation_name=operation_name)
