@@ -190,3 +190,11 @@ async def test_an_api_token_subscribes_like_its_owner(make, api, live_url):
         assert messages[-1]["payload"]["data"]["invitationUpdated"]["status"] == "PENDING"
     finally:
         await client.close()
+
+
+async def test_a_subscription_over_http_is_told_where_to_go(make, api):
+    w = await _org(make)
+    result = await api(INVITATION_UPDATED, token=w["admin_token"])
+    assert api.response.status_code == 400
+    assert result["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "WebSocket" in result["errors"][0]["message"]

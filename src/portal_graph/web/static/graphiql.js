@@ -46,15 +46,12 @@ mutation Invite($input: InviteExternalUserInput!) {
 }
 `;
 
-  const LIVE = `# Live changes over a WebSocket (press the stop button to end). Admins hear of
-# invitations (run "Invite" in another tab and watch emailStatus go QUEUED -> SENT); anyone
-# signed in hears of the jobs they can see.
+  const LIVE = `# Live changes over a WebSocket (the stop button ends it). Admins hear of invitations:
+# run "Invite" in another tab and watch emailStatus go QUEUED -> SENT. Anyone signed in can
+# follow the jobs they may see instead:
+#   subscription Jobs { jobUpdated { id reference status customer { name } } }
 subscription Invitations {
   invitationUpdated { id email status emailStatus }
-}
-
-subscription Jobs {
-  jobUpdated { id reference status customer { name } }
 }
 `;
 
@@ -130,7 +127,9 @@ subscription Jobs {
     const chosen = params.operationName
       ? operations.find((operation) => operation.name === params.operationName)
       : operations.length === 1 ? operations[0] : undefined;
-    return Boolean(chosen && chosen.kind === "subscription");
+    if (chosen) return chosen.kind === "subscription";
+    // A name the document does not define (GraphiQL re-rendering): only subscriptions here?
+    return operations.length > 0 && operations.every((op) => op.kind === "subscription");
   }
 
   // A subscription over graphql-transport-ws (the `graphql-ws` protocol), as an async
