@@ -18,6 +18,7 @@ from portal_graph.events import EventHub
 from portal_graph.mail.secretbox import SecretBox, server_key
 from portal_graph.observability.pool import ObservedPool
 from portal_graph.ratelimit import RateGuard, RateLimiter, RateLimits, rate_key, rate_limits_from
+from portal_graph.replicas import ReadReplicas
 
 
 @dataclass
@@ -34,10 +35,10 @@ class Runtime:
     sessionmaker: async_sessionmaker[RequestSession]
     box: SecretBox
     rate_limiter: RateLimiter
-    # This process's LISTEN connection (started and stopped with the app): live subscriptions.
-    hub: EventHub
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
+    hub: EventHub | None = None  # the process's event listener, while the app runs (app.py)
+    replicas: ReadReplicas | None = None  # DATABASE_READ_URLS (replicas.py)
 
     @property
     def rate_guard(self) -> RateGuard:
@@ -59,13 +60,13 @@ class Runtime:
             box=SecretBox.from_settings(settings),
             rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
                                                        settings.db_request_role)),
-            hub=EventHub(engine.url.set(drivername="postgresql")
-                         .render_as_string(hide_password=False)),
             rate_limits=rate_limits_from(settings),
             rate_secret=rate_key(server_key(settings)),
+            replicas=ReadReplicas.create(settings, engine) if settings.read_urls else None,
         )
 
     async def close(self) -> None:
-        await self.hub.stop()
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.engine.dispose()
         await self.limiter_engine.dispose()

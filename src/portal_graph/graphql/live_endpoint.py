@@ -196,7 +196,9 @@ class LiveConnection:
         viewer = self.viewer
         assert viewer is not None
         every = self.settings.subscription_recheck_seconds
-        heard = self.runtime.hub.subscribe(viewer.organization_id)
+        hub = self.runtime.hub
+        assert hub is not None, "the app starts the event hub before serving"
+        heard = hub.subscribe(viewer.organization_id)
         try:
             due = time.monotonic() + every
             while True:

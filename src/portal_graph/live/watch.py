@@ -88,6 +88,8 @@ class Watched:
 async def watch(context: LiveContext, watched: Watched) -> AsyncIterator[Row[Any]]:
     """The rows of `watched`'s events that the subscriber may see, as they change."""
     hub = context.runtime.hub
+    if hub is None:
+        raise RuntimeError("live subscriptions need the app's event hub (app.py starts it)")
     subscription = hub.subscribe(context.viewer.organization_id)
     try:
         position = await _start(context, subscription)

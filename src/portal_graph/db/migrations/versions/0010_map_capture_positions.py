@@ -5,7 +5,7 @@ range of one organization from it and checks longitudes in the index, without Po
 embedded server has no extensions).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
