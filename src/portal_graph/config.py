@@ -86,7 +86,8 @@ class Settings(BaseSettings):
         description="Role requests run as where DATABASE_URL's role bypasses row-level "
         "security (a superuser, the embedded server's); created by `migrate`")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # auto: readable text on a terminal, JSON lines otherwise (a service manager, a container)
+    log_format: Literal["auto", "json", "text"] = "auto"
     graphiql: bool = True
     graphiql_cdn_url: str = "https://unpkg.com"
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
@@ -131,6 +132,15 @@ class Settings(BaseSettings):
     # Shorter than the shutdown grace, so a request cut by its deadline still gets an answer.
     request_timeout_seconds: float = Field(default=15, gt=0, le=600)
     trust_proxy_headers: bool = False
+    # Live subscriptions over WebSocket (graphql-transport-ws at /graphql; live/).
+    subscriptions_per_connection: int = Field(default=10, ge=1, le=1000)
+    subscriptions_per_person: int = Field(
+        default=20, ge=1, le=10_000,
+        description="live subscriptions one person may hold in one server process")
+    subscription_recheck_seconds: float = Field(
+        default=30, gt=0, le=3600,
+        description="how often an idle WebSocket's credential is checked again")
+    connection_init_timeout_seconds: float = Field(default=10, gt=0, le=300)
     # Rate limits as "hits/seconds", shared by all processes through PostgreSQL.
     rate_limit_login_per_address: str = "20/60"
     rate_limit_login_per_email: str = "10/900"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,53 @@ JOBS = [  # customer, title, status, days from now, price
 ]
 
 
+# Where each customer's site is (a park, flats, a business park, a school in Bristol), as
+# (latitude, longitude) of its middle; the captures are drawn around it.
+SITES = {
+    "Riverside Council": (51.4497, -2.5967),
+    "Harbour View Apartments": (51.4489, -2.6063),
+    "Northgate Business Park": (51.4794, -2.5702),
+    "St Mary's Primary School": (51.4644, -2.6118),
+}
+
+
+def _around(site: tuple[float, float], north_m: float, east_m: float) -> list[float]:
+    """[longitude, latitude] of a point `north_m` metres north and `east_m` east of a site."""
+    latitude, longitude = site
+    return [round(longitude + east_m / (111_320 * math.cos(math.radians(latitude))), 6),
+            round(latitude + north_m / 110_540, 6)]
+
+
+def site_boundary(site: tuple[float, float]) -> dict[str, Any]:
+    """The site's outline: a closed ring of about 160 by 110 metres, a little skewed."""
+    corners = [(-55, -80), (-60, 75), (50, 85), (58, -70)]
+    ring = [_around(site, north, east) for north, east in corners]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def job_geometry(site: tuple[float, float], number: int) -> dict[str, Any]:
+    """Where a job's work was: a point (an inspection), a line (a path, a hedge) or an area
+    (a lawn, a car park), spread over the site."""
+    north, east = ((number * 37) % 90) - 45, ((number * 53) % 120) - 60
+    if number % 3 == 0:
+        return {"type": "LineString",
+                "coordinates": [_around(site, north, east), _around(site, north + 12, east + 30),
+                                _around(site, north + 5, east + 55)]}
+    if number % 3 == 1:
+        return {"type": "Point", "coordinates": _around(site, north, east)}
+    ring = [_around(site, north + dn, east + de)
+            for dn, de in [(0, 0), (0, 25), (18, 25), (18, 0)]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def anchor(geometry: dict[str, Any]) -> list[float]:
+    """The capture's point for a shape: its first position."""
+    coordinates = geometry["coordinates"]
+    while isinstance(coordinates[0], list):
+        coordinates = coordinates[0]
+    return coordinates  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class DemoLogins:
     organization_id: str
@@ -79,6 +127,11 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
         for name, assets in CUSTOMERS.items():
             customer = await customers.create_customer(session, scope, name=name)
             customer_ids[name] = customer.id
+            latitude, longitude = SITES[name]
+            await work.create_map_capture(
+                session, scope, staff, customer_id=customer.id, job_id=None, job_given=False,
+                latitude=latitude, longitude=longitude, note=f"Site boundary, {name}",
+                geometry=site_boundary(SITES[name]), captured_at=None)
             asset_ids[name] = []
             for asset_name, kind, serial, location in assets:  # type: ignore[misc,attr-defined]
                 asset = await work.create_asset(
@@ -96,16 +149,17 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
             if status == "COMPLETED":
                 await work.set_job_status(session, scope, job_id=job.id,
                                           status=models.JobStatus.COMPLETED)
+            geometry = job_geometry(SITES[name], number)
+            longitude, latitude = anchor(geometry)
             await work.create_map_capture(
                 session, scope, staff, customer_id=customer_ids[name], job_id=job.id,
-                job_given=True, latitude=51.5 + number / 100, longitude=-0.12 - number / 100,
-                note=f"Site photo point for {title.lower()}",
-                geometry={"type": "Point", "coordinates": [-0.12 - number / 100,
-                                                           51.5 + number / 100]},
+                job_given=True, latitude=latitude, longitude=longitude,
+                note=f"Where the work was: {title.lower()}", geometry=geometry,
                 captured_at=None)
+        tree = _around(SITES["Riverside Council"], 30, -40)
         await work.create_map_capture(
             session, scope, staff, customer_id=customer_ids["Riverside Council"], job_id=None,
-            job_given=False, latitude=51.52, longitude=-0.1, note="Fallen tree reported",
+            job_given=False, latitude=tree[1], longitude=tree[0], note="Fallen tree reported",
             geometry=None, captured_at=None)
         await _external_client(session, scope, [customer_ids["Riverside Council"],
                                                 customer_ids["Harbour View Apartments"]])

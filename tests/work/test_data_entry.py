@@ -98,7 +98,7 @@ async def test_completing_a_job_stamps_its_completion_time(api, staff_token):
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": -180.5}},
      "INVALID_INPUT", ["input", "longitude"]),
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
-                                "geometry": {"type": "Circle"}}}, "INVALID_INPUT",
+                                "geometry": {"type": "Circle"}}}, "INVALID_GEOMETRY",
      ["input", "geometry"]),
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
                                 "jobId": "nope"}}, "NOT_FOUND", ["input", "jobId"]),

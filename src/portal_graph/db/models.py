@@ -321,6 +321,8 @@ class MapCapture(Base):
         Index("ix_map_captures_org_customer", "organization_id", "customer_id", text("id DESC")),
         Index("ix_map_captures_org_job", "organization_id", "job_id", text("id DESC")),
         Index("ix_map_captures_org_id", "organization_id", text("id DESC")),
+        # mapCaptures(within:): a latitude range, longitudes checked in the index (0010)
+        Index("ix_map_captures_org_position", "organization_id", "latitude", "longitude"),
     )
 
 

@@ -266,6 +266,11 @@ class GraphQLEndpoint:
             error = GraphQLError("Unknown or ambiguous operation name.",
                                  extensions={"code": "BAD_REQUEST"})
             return {"errors": [format_error(error, context.request_id)]}, 400
+        if operation is OperationType.SUBSCRIPTION:
+            error = GraphQLError("Subscriptions run over a WebSocket to /graphql "
+                                 "(graphql-transport-ws), not over HTTP.",
+                                 extensions={"code": "BAD_REQUEST"})
+            return {"errors": [format_error(error, context.request_id)]}, 400
         if method == "GET" and operation is not OperationType.QUERY:
             error = GraphQLError("Mutations are only accepted over POST.",
                                  extensions={"code": "METHOD_NOT_ALLOWED"})

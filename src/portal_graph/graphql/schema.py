@@ -30,6 +30,7 @@ from portal_graph.graphql.core.audiences import SIGNED_IN, AudienceSchema, field
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.loaders import ScopedLoader
 from portal_graph.graphql.core.relay import Node, from_global_id
+from portal_graph.live.subscriptions import LiveSubscriptions
 from portal_graph.scope import Audience
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.mutations import WorkMutations
@@ -86,7 +87,8 @@ Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, Work
 Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
                                     CustomerMutations, WorkMutations, WorkUpdateMutations,
                                     *EXTERNAL_USER_MUTATIONS))
-ROOT_TYPES: tuple[type, ...] = (Query, Mutation)
+Subscription = merge_types("Subscription", (LiveSubscriptions,))
+ROOT_TYPES: tuple[type, ...] = (Query, Mutation, Subscription)
 
 
 def _config(audience: Audience | None) -> StrawberryConfig:
@@ -95,7 +97,9 @@ def _config(audience: Audience | None) -> StrawberryConfig:
 
 
 def build_schema(audience: Audience | None) -> AudienceSchema:
-    return AudienceSchema(query=Query, mutation=Mutation, audience=audience,
+    # Anonymous callers have no subscription (an empty root type is not a valid schema).
+    live = None if audience is Audience.ANONYMOUS else Subscription
+    return AudienceSchema(query=Query, mutation=Mutation, subscription=live, audience=audience,
                           config=_config(audience),
                           types=[kind.type_ for kind in NODE_KINDS.values()
                                  if audience is None or audience in kind.audiences])

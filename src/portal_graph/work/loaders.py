@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from sqlalchemy import Select
@@ -38,18 +39,41 @@ class JobCountByCustomerLoader(CountByParentLoader):
     pages = JobPageByCustomerLoader
 
 
-class MapCapturePageByCustomerLoader(PageByParentLoader):
+class CapturesWithin:
+    """args[2]: a Box (`within`), or None; its edges are named parameters of the shape."""
+
+    args: tuple[Any, ...]
+
+    def switches(self) -> tuple[Hashable, ...]:
+        return repo.box_switches(self.args[2] if len(self.args) > 2 else None)
+
+    def values(self) -> dict[str, Any]:
+        return repo.box_values(self.args[2] if len(self.args) > 2 else None)
+
+    def within(self) -> Any:
+        return self.args[2] if len(self.args) > 2 else None
+
+
+class MapCapturePageByCustomerLoader(CapturesWithin, PageByParentLoader):
+    """args: first, after, within."""
+
     parent = "customer_id"
-    listing = repo.capture_listing
+
+    def statement(self) -> Select[Any]:
+        return repo.capture_listing(self.scope, within=self.within())
 
 
 class MapCaptureCountByCustomerLoader(CountByParentLoader):
     pages = MapCapturePageByCustomerLoader
 
 
-class MapCapturePageByJobLoader(PageByParentLoader):
+class MapCapturePageByJobLoader(CapturesWithin, PageByParentLoader):
+    """args: first, after, within."""
+
     parent = "job_id"
-    listing = repo.capture_listing
+
+    def statement(self) -> Select[Any]:
+        return repo.capture_listing(self.scope, within=self.within())
 
 
 class MapCaptureCountByJobLoader(CountByParentLoader):

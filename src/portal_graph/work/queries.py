@@ -10,7 +10,13 @@ from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
 from portal_graph.graphql.core.relay import Connection, parse_id
 from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 from portal_graph.work import loaders, repository
-from portal_graph.work.types import Job, JobStatus, MapCapture
+from portal_graph.work.types import (
+    BoundingBox,
+    Job,
+    JobStatus,
+    MapCapture,
+    MapCaptureConnection,
+)
 
 # A filter on an id that is not a customer's matches nothing (never "no filter").
 NOWHERE = repository.models.new_id()
@@ -35,10 +41,15 @@ class WorkQueries:
         row = await info.context.loaders.get(loaders.JobByIdLoader).load(job_id)
         return Job.from_row(row) if row else None
 
-    @field(audiences=SIGNED_IN, description="Map captures you can see, newest first.")
+    @field(audiences=SIGNED_IN, description=(
+        "Map captures you can see, newest first; `within` a map's visible area, those whose "
+        "point is inside it (`geoJson` draws a page of them)."))
     async def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
                            after: str | None = None,
-                           customer_id: strawberry.ID | None = None) -> Connection[MapCapture]:
+                           customer_id: strawberry.ID | None = None,
+                           within: BoundingBox | None = None) -> MapCaptureConnection:
         customer = None if customer_id is None else parse_id(customer_id, "Customer") or NOWHERE
-        statement = repository.capture_listing(info.context.scope, customer_id=customer)
-        return await paginate(info, statement, NEWEST_FIRST, first, after, MapCapture.from_row)
+        statement = repository.capture_listing(info.context.scope, customer_id=customer,
+                                               within=within.box() if within else None)
+        return await paginate(info, statement, NEWEST_FIRST, first, after,  # type: ignore[return-value]
+                              MapCapture.from_row)

@@ -84,16 +84,26 @@ class PageByParentLoader(ScopedLoader):
     def statement(self) -> Select[Any]:
         return type(self).listing(self.scope)
 
+    def switches(self) -> tuple[Hashable, ...]:
+        """What of the filters shapes the statement (db/shapes.py): by default all of them;
+        a filter given as named parameters (`values`) only by whether it is there."""
+        return tuple(self.args[2:])
+
+    def values(self) -> dict[str, Any]:
+        """The values of the statement's own named parameters (a filter's), if any."""
+        return {}
+
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Page]:
         first, after = self.args[0], self.args[1]
         assert isinstance(first, int) and (after is None or isinstance(after, str))
-        shape = _SHAPES.get(self.scope, (type(self), "pages", after is not None, *self.args[2:]),
+        shape = _SHAPES.get(self.scope, (type(self), "pages", after is not None,
+                                         *self.switches()),
                             lambda: pagination.pages_by_parent(
                                 self.statement(), self.parent, self.ordering,
                                 after=after is not None))
         pages = await pagination.fetch_pages_by_parent(
             self.session, shape, self.scope, self.parent, keys, self.ordering,
-            PageRequest(first=first, after=after))
+            PageRequest(first=first, after=after), self.values())
         return [pages[key] for key in keys]
 
 
@@ -103,12 +113,12 @@ class CountByParentLoader(ScopedLoader):
     pages: ClassVar[type[PageByParentLoader]]
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[int]:
-        pages = self.pages
-        shape = _SHAPES.get(self.scope, (pages, "counts", *self.args),
-                            lambda: pagination.counts_by_parent(
-                                pages(self.session, self.scope, 0, None, *self.args).statement(),
-                                pages.parent))
-        counts = await pagination.count_by_parent(self.session, shape, self.scope, keys)
+        pages = self.pages(self.session, self.scope, 0, None, *self.args)
+        shape = _SHAPES.get(self.scope, (self.pages, "counts", *pages.switches()),
+                            lambda: pagination.counts_by_parent(pages.statement(),
+                                                                self.pages.parent))
+        counts = await pagination.count_by_parent(self.session, shape, self.scope, keys,
+                                                  pages.values())
         return [counts[key] for key in keys]
 
 
