@@ -60,7 +60,7 @@ class Services:
         return cls(
             settings=settings, engine=engine, limiter_engine=limiter_engine,
             sessionmaker=sessionmaker,
-            executor=Executor(audience_limits(settings)),
+            executor=Executor(audience_limits(settings), execution=settings.execution),
             box=SecretBox.from_settings(settings),
             rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
                                                        settings.db_request_role)),
