@@ -8,6 +8,7 @@ shape and process (db/shapes.py), not once per request.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -31,6 +32,18 @@ class ScopedLoader(DataLoader):  # type: ignore[misc]
         self.session = session
         self.scope = scope
         self.args = args
+
+    def load(self, key: Hashable) -> Any:
+        """The key's future, shielded while it is pending: many fields await the one cached
+        future of a key, and graphql-core cancels the fields below a parent that a non-null
+        error nulls; unshielded, that cancelled the shared future under a field elsewhere in
+        the response, which then failed the whole request (CancelledError)."""
+        future = super().load(key)
+        return future if future.done() else asyncio.shield(future)
+
+    def load_all(self, keys: Sequence[Hashable]) -> Any:
+        """`load_many` without the shields, for the compiled plans (which never cancel)."""
+        return asyncio.gather(*(DataLoader.load(self, key) for key in keys))
 
 
 class RowByIdLoader(ScopedLoader):

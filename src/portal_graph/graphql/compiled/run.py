@@ -68,7 +68,13 @@ class Run:
                     raise Refused(f"{cls.__name__} denies")  # graphql-core reports it
 
     async def data(self) -> dict[str, Any]:
-        roots = await asyncio.gather(*(self._root(entry) for entry in self.plan.roots))
+        # Every root runs to its end before a failure is raised: nothing of the plan may still
+        # use the session when graphql-core takes over.
+        roots = await asyncio.gather(*(self._root(entry) for entry in self.plan.roots),
+                                     return_exceptions=True)
+        for outcome in roots:
+            if isinstance(outcome, BaseException):
+                raise outcome
         data: dict[str, Any] = {}
         level: Level = []
         for entry, (value, found) in zip(self.plan.roots, roots, strict=True):
@@ -158,11 +164,17 @@ class Run:
                     column = fields.index(entry.reference.attribute)
                     keys = [row[column] for row in rows]
                     wanted = [key for key in keys if key is not None]
-                    loading = loaders.get(entry.reference.loader).load_many(wanted)
+                    loading = loaders.get(entry.reference.loader).load_all(wanted)
                     started.append(self._referenced(entry, keys, loading, outs))
         following: Level = []
-        for finish in started:
-            following.extend(await finish())
+        failure: BaseException | None = None
+        for finish in started:  # each awaited, so that no failure is left unretrieved
+            try:
+                following.extend(await finish())
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
         return following
 
     def _nested(self, entry: Nested, rows: list[Any], outs: list[dict[str, Any]],
@@ -174,13 +186,15 @@ class Run:
         id_column = fields.index("id")
         ids = [row[id_column] for row in rows]
         pages = loaders.get(entry.connection.pages, request.first, request.after,
-                            *filters).load_many(ids)
-        counts = (loaders.get(entry.connection.counts, *filters).load_many(ids)
+                            *filters).load_all(ids)
+        counts = (loaders.get(entry.connection.counts, *filters).load_all(ids)
                   if entry.plan.counted else None)
 
         async def finish() -> Level:
-            loaded: list[Page] = await pages
-            counted = await counts if counts is not None else [0] * len(ids)
+            try:
+                loaded: list[Page] = await pages
+            finally:
+                counted = await counts if counts is not None else [0] * len(ids)
             level: Level = []
             # One generated loop per node plan over the rows of all the level's pages.
             every = [row for page in loaded for row in page.rows]
