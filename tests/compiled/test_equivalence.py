@@ -58,8 +58,9 @@ async def awkward(engine: Any, world: World, seed: int) -> None:
             await conn.execute(text(
                 "UPDATE map_captures SET latitude = :lat, longitude = :lon, note = :note, "
                 "geometry = CAST(:geometry AS jsonb), captured_at = :at WHERE id = :id"),
-                {"lat": max(-90.0, min(90.0, pick(FLOATS))), "lon": pick(FLOATS), "note": pick((*TEXTS, None)),
-                 "geometry": pick(GEOMETRIES), "at": pick(MOMENTS[:3]), "id": id_})
+                {"lat": max(-90.0, min(90.0, pick(FLOATS))), "lon": pick(FLOATS),
+                 "note": pick((*TEXTS, None)), "geometry": pick(GEOMETRIES),
+                 "at": pick(MOMENTS[:3]), "id": id_})
         for id_ in world.jobs:
             await conn.execute(text(
                 "UPDATE jobs SET title = :title, price = :price, scheduled_for = :at, "
