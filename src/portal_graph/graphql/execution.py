@@ -154,12 +154,14 @@ class Executor:
         return await self.run_graphql(context, document, variables, operation_name)
 
     async def run_graphql(self, context: Context, document: DocumentNode,
-                          variables: dict[str, Any] | None,
-                          operation_name: str | None) -> ExecutionResult:
+                          variables: dict[str, Any] | None, operation_name: str | None,
+                          executor_class: type | None = plain_fields.PlainFieldExecutor,
+                          ) -> ExecutionResult:
+        """graphql-core (`executor_class=None`: its own executor, for tests)."""
         result = await await_maybe(execute(
             self.schemas[context.viewer.audience], document, context_value=context,
             variable_values=variables, operation_name=operation_name,
-            executor_class=plain_fields.PlainFieldExecutor,
+            executor_class=executor_class,
             is_awaitable=plain_fields.is_awaitable))
         return result  # type: ignore[no-any-return]
 
