@@ -19,7 +19,7 @@ from portal_graph.graphql.context import Context
 from tests.compiled.test_equivalence import dumped
 from tests.permissions import test_authorization_matrix as matrix
 from tests.permissions.conftest import AUDIENCES, Cast
-from tests.permissions.conftest import cast as cast  # noqa: PLC0414 (the fixture)
+from tests.permissions.conftest import cast as cast  # the fixture
 
 BENCH = (
     """query Portal($jobs: Int!) { customers(first: 50) { edges { node { name

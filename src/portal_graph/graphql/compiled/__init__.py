@@ -62,7 +62,7 @@ class CompiledReads:
                 self._plans.popitem(last=False)
         else:
             self._plans.move_to_end(key)
-        return None if plan is _NOT_PLANNABLE else plan  # type: ignore[no-any-return]
+        return None if plan is _NOT_PLANNABLE else plan  # type: ignore[return-value]
 
     async def run(self, schema: GraphQLSchema, context: Context, query: str,
                   document: DocumentNode, raw_variables: dict[str, Any] | None,

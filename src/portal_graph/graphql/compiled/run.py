@@ -70,11 +70,13 @@ class Run:
     async def data(self) -> dict[str, Any]:
         # Every root runs to its end before a failure is raised: nothing of the plan may still
         # use the session when graphql-core takes over.
-        roots = await asyncio.gather(*(self._root(entry) for entry in self.plan.roots),
-                                     return_exceptions=True)
-        for outcome in roots:
+        outcomes = await asyncio.gather(*(self._root(entry) for entry in self.plan.roots),
+                                        return_exceptions=True)
+        roots: list[tuple[Any, Level]] = []
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+            roots.append(outcome)
         data: dict[str, Any] = {}
         level: Level = []
         for entry, (value, found) in zip(self.plan.roots, roots, strict=True):
@@ -117,7 +119,11 @@ class Run:
         rows = page.rows
         made: dict[str, Any] = {}
         for key, name, payload in plan.entries:
-            if name == "edges":
+            if name == "edges" and len(payload) == 1 and payload[0][1] == "node":
+                edge_key, _, sub = payload[0]  # the usual `edges { node { ... } }`
+                objects = nodes[id(sub)] if nodes is not None else self._objects(sub, rows, level)
+                made[key] = [{edge_key: o} for o in objects]
+            elif name == "edges":
                 columns: list[Any] = []
                 for _, edge_name, sub in payload:
                     if edge_name == "node":
