@@ -41,10 +41,6 @@ class ScopedLoader(DataLoader):  # type: ignore[misc]
         future = super().load(key)
         return future if future.done() else asyncio.shield(future)
 
-    def load_all(self, keys: Sequence[Hashable]) -> Any:
-        """`load_many` without the shields, for the compiled plans (which never cancel)."""
-        return asyncio.gather(*(DataLoader.load(self, key) for key in keys))
-
 
 class RowByIdLoader(ScopedLoader):
     """Visible rows of `table` by id, in key order, None where missing or out of scope."""

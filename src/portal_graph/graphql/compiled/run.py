@@ -1,17 +1,16 @@
 """Running a plan: the roots, then level by level the nested connections and references.
 
-Per level, every batch is queued before the first is awaited (as the look-ahead does), through
-the request's own loaders: the same statements, the same scope filters, the same count, and a
-row loaded here is the row graphql-core would see if the plan gives up half way (`Refused`,
-any exception: the operation is then run again on graphql-core, whose loaders already hold
-what was loaded). The rows of a level are turned into response objects by one generated loop
-(build.py).
+Per level, every batch is queued before any runs (batches.py), through the request's own
+loaders: the same statements, the same scope filters, the same count as graphql-core. The rows
+of a level become response objects by one generated loop per object plan (build.py). When the
+plan cannot finish (`Refused`, any exception) the operation is run again on graphql-core,
+which reports what it finds.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +20,7 @@ from graphql.language import FieldNode
 
 from portal_graph.db.pagination import Page
 from portal_graph.graphql.compiled import registry
+from portal_graph.graphql.compiled.batches import Batches
 from portal_graph.graphql.compiled.build import builder
 from portal_graph.graphql.compiled.plan import (
     ConnectionPlan,
@@ -52,6 +52,7 @@ class Run:
         self.context = context
         self.variables = variables
         self.allowed: dict[type[Any], bool] = {}
+        self.batches = Batches()
 
     def arguments(self, definition: GraphQLField, node: FieldNode) -> dict[str, Any]:
         return get_argument_values(definition, node, self.variables)
@@ -158,49 +159,43 @@ class Run:
         return outs
 
     async def _level(self, level: Level) -> Level:
-        """Load what the objects of this level select below them; return the next level."""
+        """Load what the objects of this level select below them (every batch queued before
+        any runs: one statement per loader); return the next level."""
         loaders = self.context.loaders
-        started: list[Callable[[], Awaitable[Level]]] = []
+        finishing: list[Callable[[], Level]] = []
         for plan, rows, outs in level:
             fields = rows[0]._fields
             for entry in plan.entries:
                 if isinstance(entry, Nested):
-                    started.append(self._nested(entry, rows, outs, fields))
+                    finishing.append(self._nested(entry, rows, outs, fields))
                 elif isinstance(entry, Reference):
                     column = fields.index(entry.reference.attribute)
                     keys = [row[column] for row in rows]
-                    wanted = [key for key in keys if key is not None]
-                    loading = loaders.get(entry.reference.loader).load_all(wanted)
-                    started.append(self._referenced(entry, keys, loading, outs))
+                    read = self.batches.want(loaders.get(entry.reference.loader),
+                                             [key for key in keys if key is not None])
+                    finishing.append(self._referenced(entry, keys, read, outs))
+        await self.batches.load()
         following: Level = []
-        failure: BaseException | None = None
-        for finish in started:  # each awaited, so that no failure is left unretrieved
-            try:
-                following.extend(await finish())
-            except Exception as error:
-                failure = failure or error
-        if failure is not None:
-            raise failure
+        for finish in finishing:
+            following.extend(finish())
         return following
 
     def _nested(self, entry: Nested, rows: list[Any], outs: list[dict[str, Any]],
-                fields: tuple[str, ...]) -> Callable[[], Awaitable[Level]]:
+                fields: tuple[str, ...]) -> Callable[[], Level]:
         loaders = self.context.loaders
         args = self.arguments(entry.definition, entry.node)
         request = page_request(args.get("first"), args.get("after"))
         filters = registry.filters_of(entry.connection, args)
         id_column = fields.index("id")
         ids = [row[id_column] for row in rows]
-        pages = loaders.get(entry.connection.pages, request.first, request.after,
-                            *filters).load_all(ids)
-        counts = (loaders.get(entry.connection.counts, *filters).load_all(ids)
+        pages = self.batches.want(loaders.get(entry.connection.pages, request.first,
+                                              request.after, *filters), ids)
+        counts = (self.batches.want(loaders.get(entry.connection.counts, *filters), ids)
                   if entry.plan.counted else None)
 
-        async def finish() -> Level:
-            try:
-                loaded: list[Page] = await pages
-            finally:
-                counted = await counts if counts is not None else [0] * len(ids)
+        def finish() -> Level:
+            loaded: list[Page] = pages()
+            counted = counts() if counts is not None else [0] * len(ids)
             level: Level = []
             # One generated loop per node plan over the rows of all the level's pages.
             every = [row for page in loaded for row in page.rows]
@@ -216,10 +211,10 @@ class Run:
 
         return finish
 
-    def _referenced(self, entry: Reference, keys: list[Any], loading: Awaitable[list[Any]],
-                    outs: list[dict[str, Any]]) -> Callable[[], Awaitable[Level]]:
-        async def finish() -> Level:
-            loaded = iter(await loading)
+    def _referenced(self, entry: Reference, keys: list[Any], read: Callable[[], list[Any]],
+                    outs: list[dict[str, Any]]) -> Callable[[], Level]:
+        def finish() -> Level:
+            loaded = iter(read())
             rows = [None if key is None else next(loaded) for key in keys]
             present = [row for row in rows if row is not None]
             if entry.non_null and len(present) < len(rows):
