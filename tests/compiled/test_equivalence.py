@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from portal_graph.auth.service import resolve_viewer
-from portal_graph.db.pagination import encode_cursor
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 from portal_graph.graphql.execution import format_error
+from portal_graph.scoped_sql.pagination import encode_cursor
 from tests.compiled.documents import Documents, Values
 from tests.conftest import TABLES
 from tests.permissions.test_visibility_properties import worlds
@@ -97,17 +97,16 @@ def dumped(data: Any, errors: Any, request_id: str) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
-async def answer(services: Any, token: str, query: str, variables: dict[str, Any],
-                 compiled: bool) -> bytes | None:
+async def answer(runtime: Any, executor: Any, token: str, query: str,
+                 variables: dict[str, Any], compiled: bool) -> bytes | None:
     """One operation in its own transaction; None when the limits or validation refuse it."""
-    executor = services.executor
-    async with services.sessionmaker() as session, session.begin(), session.settled():
-        viewer = await resolve_viewer(session, token, services.settings)
+    async with runtime.sessionmaker() as session, session.begin(), session.settled():
+        viewer = await resolve_viewer(session, token, runtime.settings)
         prepared = executor.prepare(viewer.audience, query, variables)
         if prepared.document is None:
             return None
-        context = Context(session=session, viewer=viewer, settings=services.settings,
-                          services=services, request_id="equivalence")
+        context = Context(session=session, viewer=viewer, settings=runtime.settings,
+                          runtime=runtime, request_id="equivalence")
         if compiled:
             result = await executor.run(context, prepared.document, variables, "Q", query)
         else:
@@ -121,27 +120,28 @@ async def answer(services: Any, token: str, query: str, variables: dict[str, Any
                                  HealthCheck.data_too_large])
 @given(world=worlds(), seed=st.integers(0, 2**16), data=st.data())
 async def test_compiled_plans_answer_what_graphql_core_answers(
-        services, sessionmaker, engine, world, seed, data):
-    if services.executor.execution != "compiled":
+        app, runtime, sessionmaker, engine, world, seed, data):
+    executor = app.state.executor
+    if executor.execution != "compiled":
         pytest.skip("EXECUTION=graphql: nothing compiled to compare")
     tokens = await store(sessionmaker, world)
     try:
         await awkward(engine, world, seed)
         values = values_of(world)
-        compiled_before = services.executor.compiled.ran
+        compiled_before = executor.compiled.ran
         members = [m for m in world.members if m.id not in world.deactivated]
         problems = []
         asked = 0
         for member in members:
-            schema = services.executor.schemas[_audience(member)]
+            schema = executor.schemas[_audience(member)]
             documents = Documents(schema, values, DEPTH).strategy()
             for _ in range(DOCUMENTS):
                 drawn = data.draw(documents, label=f"document of {world.labels[member.id]}")
                 query = drawn.document()
                 try:
-                    ours = await answer(services, tokens[member.id], query, drawn.variables,
-                                        True)
-                    theirs = await answer(services, tokens[member.id], query, drawn.variables,
+                    token = tokens[member.id]
+                    ours = await answer(runtime, executor, token, query, drawn.variables, True)
+                    theirs = await answer(runtime, executor, token, query, drawn.variables,
                                           False)
                 except BaseException as error:
                     raise AssertionError(f"{query}\n{drawn.variables}: {error!r}") from error
@@ -156,10 +156,10 @@ async def test_compiled_plans_answer_what_graphql_core_answers(
                                     f"graphql-core: {theirs!r}")
         assert not problems, "\n\n".join(problems[:3])
         if os.environ.get("COMPILED_VERBOSE"):
-            print(f"asked {asked}, compiled {services.executor.compiled.ran - compiled_before}, "
-                  f"declined so far {services.executor.compiled.declined}")
+            print(f"asked {asked}, compiled {executor.compiled.ran - compiled_before}, "
+                  f"declined so far {executor.compiled.declined}")
         # The plans must actually run: most generated documents are plannable.
-        assert asked == 0 or services.executor.compiled.ran > compiled_before
+        assert asked == 0 or executor.compiled.ran > compiled_before
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))

@@ -15,7 +15,7 @@ from graphql import execute
 
 from portal_graph.auth.service import resolve_viewer
 from portal_graph.graphql import plain_fields
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 from tests.compiled.test_equivalence import dumped
 from tests.permissions import test_authorization_matrix as matrix
 from tests.permissions.conftest import AUDIENCES, Cast
@@ -41,20 +41,20 @@ def _variables(cast: Cast) -> dict[str, Any]:
             "jobs": 10, "search": "a", "token": cast.invitation_token}
 
 
-async def _both(services: Any, token: str | None, query: str,
+async def _both(runtime: Any, executor: Any, token: str | None, query: str,
                 variables: dict[str, Any]) -> tuple[bytes, bytes] | None:
     answers = []
     for executor_class in (plain_fields.PlainFieldExecutor, None):
-        async with services.sessionmaker() as session, session.begin(), session.settled():
-            viewer = await resolve_viewer(session, token, services.settings)
-            prepared = services.executor.prepare(viewer.audience, query, variables)
+        async with runtime.sessionmaker() as session, session.begin(), session.settled():
+            viewer = await resolve_viewer(session, token, runtime.settings)
+            prepared = executor.prepare(viewer.audience, query, variables)
             if prepared.document is None:
                 return None
-            context = Context(session=session, viewer=viewer, settings=services.settings,
-                              services=services, request_id="fence")
+            context = Context(session=session, viewer=viewer, settings=runtime.settings,
+                              runtime=runtime, request_id="fence")
             wanted = {d.variable.name.value for op in prepared.document.definitions
                       for d in getattr(op, "variable_definitions", None) or ()}
-            result = await services.executor.run_graphql(
+            result = await executor.run_graphql(
                 context, prepared.document, {k: v for k, v in variables.items() if k in wanted},
                 None, executor_class=executor_class)
             answers.append(dumped(result.data, result.errors, "fence"))
@@ -62,11 +62,12 @@ async def _both(services: Any, token: str | None, query: str,
 
 
 async def test_the_plain_field_executor_answers_the_corpus_as_graphql_core_does(
-        services, cast):
+        app, runtime, cast):
     compared = 0
     for audience in AUDIENCES:
         for query in (*READS, *BENCH):
-            both = await _both(services, cast.tokens[audience], query, _variables(cast))
+            both = await _both(runtime, app.state.executor, cast.tokens[audience], query,
+                               _variables(cast))
             if both is None:
                 continue
             compared += 1

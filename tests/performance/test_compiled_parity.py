@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.performance.portal_data import portal_rows
 from tests.performance.test_statement_counts import (
     PORTAL,
@@ -25,10 +25,10 @@ SHARED_COUNT = """query($c: ID) { jobs(first: 1, customerId: $c) { edges {
   b: node { mapCaptures(first: 2) { totalCount } } } } }"""
 
 
-async def _both(counted_api: Any, statements: Any, counted_services: Any, query: str,
+async def _both(counted_api: Any, statements: Any, counted_app: Any, query: str,
                 variables: dict[str, Any] | None, token: str) -> tuple[Any, Any, int]:
     """The answer and statements on each path; and how many requests a plan answered."""
-    executor = counted_services.executor
+    executor = counted_app.state.executor
     seen = []
     ran = executor.compiled.ran
     for execution in ("compiled", "graphql"):
@@ -39,10 +39,10 @@ async def _both(counted_api: Any, statements: Any, counted_services: Any, query:
 
 
 async def test_the_portal_is_answered_by_its_plan_with_graphql_cores_statements(
-        counted_api, statements, counted_services, make, sessionmaker):
+        counted_api, statements, counted_app, make, sessionmaker):
     token = await _portal_viewer(make, sessionmaker, customers=3, jobs_per_customer=20)
 
-    compiled, graphql, planned = await _both(counted_api, statements, counted_services, PORTAL,
+    compiled, graphql, planned = await _both(counted_api, statements, counted_app, PORTAL,
                                              {"jobs": 10}, token)
 
     assert planned == 1
@@ -51,26 +51,26 @@ async def test_the_portal_is_answered_by_its_plan_with_graphql_cores_statements(
 
 
 async def test_node_and_staff_lists_are_answered_by_their_plans(
-        counted_api, statements, counted_services, make, sessionmaker):
+        counted_api, statements, counted_app, make, sessionmaker):
     org, token = await _staff_token(make)
     customers = [await make.customer(org) for _ in range(2)]
     jobs = await portal_rows(sessionmaker, org, customers, jobs_per_customer=3)
 
     for query, variables in ((NODE, {"id": to_global_id("Job", jobs[0])}),
                              (STAFF_JOBS, None), (STAFF_JOBS_COUNTED, None)):
-        compiled, graphql, planned = await _both(counted_api, statements, counted_services,
+        compiled, graphql, planned = await _both(counted_api, statements, counted_app,
                                                  query, variables, token)
         assert (planned, compiled) == (1, graphql), query
 
 
 async def test_a_field_error_under_a_shared_count_is_reported_not_a_crash(
-        counted_api, statements, counted_services, make, sessionmaker):
+        counted_api, statements, counted_app, make, sessionmaker):
     org, token = await _staff_token(make)
     customers = [await make.customer(org)]
     await portal_rows(sessionmaker, org, customers, jobs_per_customer=1)
 
     compiled, graphql, planned = await _both(
-        counted_api, statements, counted_services, SHARED_COUNT,
+        counted_api, statements, counted_app, SHARED_COUNT,
         {"c": to_global_id("Customer", customers[0])}, token)
 
     assert planned == 0  # the plan meets the error and hands the request to graphql-core

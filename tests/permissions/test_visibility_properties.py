@@ -101,9 +101,9 @@ def worlds(draw: st.DrawFn) -> World:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=worlds())
 async def test_every_member_sees_exactly_what_the_visibility_table_allows(
-        api, sessionmaker, engine, services, world):
+        api, app, sessionmaker, engine, world):
     tokens = await store(sessionmaker, world)
-    planned = services.executor.compiled.ran
+    planned = app.state.executor.compiled.ran
     try:
         problems = []
         for member in world.members:
@@ -112,8 +112,8 @@ async def test_every_member_sees_exactly_what_the_visibility_table_allows(
         assert not problems, "\n" + "\n".join(problems)
         # EXECUTION=compiled (the default): the lists were answered by their read plans;
         # EXECUTION=graphql runs the same property on graphql-core alone.
-        if services.executor.execution == "compiled":
-            assert services.executor.compiled.ran > planned
+        if app.state.executor.execution == "compiled":
+            assert app.state.executor.compiled.ran > planned
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))

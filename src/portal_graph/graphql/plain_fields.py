@@ -40,7 +40,7 @@ from graphql.execution import Executor
 from graphql.pyutils import is_awaitable as graphql_is_awaitable
 from graphql.version import version_info
 
-from portal_graph.graphql.pagination import resolve_nested_directly
+from portal_graph.graphql.core.pagination import resolve_nested_directly
 
 _AWAITABLE: dict[type, bool] = {}
 # The graphql-core versions whose `Executor.execute_field` this module's override matches.

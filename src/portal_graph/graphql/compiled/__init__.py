@@ -21,7 +21,7 @@ from graphql.execution.values import VariableValues, get_variable_values
 from portal_graph.db.outage import database_unavailable
 from portal_graph.graphql.compiled.plan import NotPlannable, Plan, Planner, directive_variables
 from portal_graph.graphql.compiled.run import Run
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 
 log = logging.getLogger("portal_graph.graphql.compiled")
 CACHE_SIZE = 512

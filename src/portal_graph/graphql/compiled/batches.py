@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from portal_graph.graphql.loaders import ScopedLoader
+from portal_graph.graphql.core.loaders import ScopedLoader
 
 
 class Batches:

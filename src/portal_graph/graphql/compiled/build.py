@@ -30,7 +30,7 @@ from typing import Any
 
 from portal_graph.graphql.compiled.plan import Column, Constant, GlobalId, ObjectPlan
 from portal_graph.graphql.compiled.scalars import Refused
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 
 Builder = Callable[[list[Any]], list[dict[str, Any]]]
 

@@ -46,7 +46,7 @@ from strawberry.permission import PermissionExtension
 
 from portal_graph.graphql.compiled import registry
 from portal_graph.graphql.compiled.scalars import Serializer, is_textual, serializer_for
-from portal_graph.graphql.pagination import NestedConnection
+from portal_graph.graphql.core.pagination import NestedConnection
 
 
 class NotPlannable(Exception):

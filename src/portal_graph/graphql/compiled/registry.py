@@ -24,10 +24,10 @@ from typing import Any
 
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.customers.queries import customer_page
-from portal_graph.graphql.context import Context
-from portal_graph.graphql.loaders import RowByIdLoader
-from portal_graph.graphql.pagination import NESTED, Listed, NestedConnection
-from portal_graph.graphql.relay import Node, parse_id
+from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.core.loaders import RowByIdLoader
+from portal_graph.graphql.core.pagination import NESTED, Listed, NestedConnection
+from portal_graph.graphql.core.relay import Node, parse_id
 from portal_graph.graphql.schema import NODE_KINDS, node_row
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.queries import capture_page, job_page

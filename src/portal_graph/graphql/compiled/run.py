@@ -18,7 +18,6 @@ from graphql import GraphQLField, GraphQLResolveInfo
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.language import FieldNode
 
-from portal_graph.db.pagination import Page
 from portal_graph.graphql.compiled import registry
 from portal_graph.graphql.compiled.batches import Batches
 from portal_graph.graphql.compiled.build import builder
@@ -31,8 +30,9 @@ from portal_graph.graphql.compiled.plan import (
     RootEntry,
 )
 from portal_graph.graphql.compiled.scalars import Refused
-from portal_graph.graphql.context import Context
-from portal_graph.graphql.pagination import page_request
+from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.core.pagination import page_request
+from portal_graph.scoped_sql.pagination import Page
 
 Level = list[tuple[ObjectPlan, list[Any], list[dict[str, Any]]]]
 
