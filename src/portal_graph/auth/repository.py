@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, literal, select, text, update
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy
+from portal_graph.scope import current_grants_sql
 
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
 # the grants are read on every request so that a revocation applies to the very next one.
@@ -24,11 +25,10 @@ SELECT v.*, set_config('app.organization_id', COALESCE(v.organization_id::text, 
        set_config('app.system_context', '', true) AS entered_system
 FROM (SELECT 1) AS one LEFT JOIN LATERAL (
 SELECT c.id AS credential_id, c.organization_id, c.person_id, {last_seen} AS last_seen_at,
+       c.write_lsn,
        p.email, p.name, sm.id AS staff_member_id, sm.role,
        eu.id AS external_user_id,
-       COALESCE((SELECT array_agg(g.customer_id) FROM customer_grants g
-                  WHERE g.organization_id = c.organization_id
-                    AND g.external_user_id = eu.id), '{{}}') AS grants
+       COALESCE(({grants}), '{{}}') AS grants
 FROM {table} c
 JOIN persons p ON p.id = c.person_id
 LEFT JOIN staff_members sm
@@ -43,11 +43,13 @@ WHERE c.token_hash = :digest AND {alive}
 _SESSION_ALIVE = ("c.ended_at IS NULL AND c.expires_at > now() "
                   "AND c.last_seen_at > now() - make_interval(mins => :idle_minutes)")
 _TOKEN_ALIVE = "c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())"
+# The grants as the Scope holds them: scope.py says which count (not an archived customer's).
+_GRANTS = current_grants_sql("c.organization_id", "eu.id")
 SESSION_VIEWER = text(_VIEWER_SQL.format(table="sessions", alive=_SESSION_ALIVE,
-                                         last_seen="c.last_seen_at"))
+                                         last_seen="c.last_seen_at", grants=_GRANTS))
 # An API token's activity column is last_used_at; it is read under the session's name.
 TOKEN_VIEWER = text(_VIEWER_SQL.format(table="api_tokens", alive=_TOKEN_ALIVE,
-                                       last_seen="c.last_used_at"))
+                                       last_seen="c.last_used_at", grants=_GRANTS))
 _ENTERED = ("entered_organization", "entered_system")
 
 
@@ -63,6 +65,7 @@ class CredentialRow:
     role: str | None
     external_user_id: uuid.UUID | None
     grants: list[uuid.UUID]
+    write_lsn: int | None = None  # the primary's WAL position after its last write
 
 
 async def credential_by_digest(
@@ -114,6 +117,24 @@ async def touch(session: RequestSession, row: CredentialRow, *, api_token: bool,
     await session.execute(TOUCH_API_TOKEN if api_token else TOUCH_SESSION, {
         "organization_id": row.organization_id, "credential_id": row.credential_id,
         "external_user_id": row.external_user_id, "every": every_seconds})
+
+
+_RECORD_WRITE_SQL = """
+UPDATE {table} SET write_lsn = (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint
+WHERE organization_id = :organization_id AND id = :credential_id
+RETURNING write_lsn
+"""
+RECORD_SESSION_WRITE = text(_RECORD_WRITE_SQL.format(table="sessions"))
+RECORD_API_TOKEN_WRITE = text(_RECORD_WRITE_SQL.format(table="api_tokens"))
+
+
+async def record_write(session: RequestSession, organization_id: uuid.UUID,
+                       credential_id: uuid.UUID, *, api_token: bool) -> int | None:
+    """Note, after a request's writes committed, the primary's WAL position on its credential:
+    taken after that commit, it is at or past it (read replicas compare it, replicas.py)."""
+    return await session.scalar(RECORD_API_TOKEN_WRITE if api_token else RECORD_SESSION_WRITE,
+                                {"organization_id": organization_id,
+                                 "credential_id": credential_id})
 
 
 async def person_by_email(session: RequestSession, email_normalized: str) -> models.Person | None:
