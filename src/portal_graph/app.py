@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or get_settings()
     runtime = runtime or Runtime.create(settings)
     # The audience schemas, their rules and caches: built once per app, over the runtime.
-    executor = Executor(audience_limits(runtime.settings))
+    executor = Executor(audience_limits(runtime.settings), execution=runtime.settings.execution)
     setup_tracing()
     for engine in (runtime.engine, runtime.limiter_engine):
         instrument_engine(engine)
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.executor = executor  # tests and diagnosis read its plans' counters
     return app
 
 

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # auto: readable text on a terminal, JSON lines otherwise (a service manager, a container)
     log_format: Literal["auto", "json", "text"] = "auto"
     graphiql: bool = True
+    # How reads run: "compiled" (read plans, graphql/compiled/, with graphql-core for whatever
+    # they do not know) or "graphql" (graphql-core for everything; for diagnosis).
+    execution: Literal["compiled", "graphql"] = "compiled"
     graphiql_cdn_url: str = "https://unpkg.com"
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     session_idle_minutes: int = Field(default=60 * 24, ge=1)

@@ -276,7 +276,7 @@ class GraphQLEndpoint:
                                  extensions={"code": "METHOD_NOT_ALLOWED"})
             return {"errors": [format_error(error, context.request_id)]}, 405
         result = await executor.run(context, prepared.document, one.variables,
-                                    one.operation_name)
+                                    one.operation_name, one.query)
         for error in result.errors or ():
             if error.original_error is not None and database_unavailable(error.original_error):
                 # The whole request is lost with its connection: a 503 to retry, not a

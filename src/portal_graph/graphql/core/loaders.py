@@ -8,6 +8,7 @@ shape and process (scoped_sql/shapes.py), not once per request.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, cast
@@ -32,6 +33,14 @@ class ScopedLoader(DataLoader):
         self.session = session
         self.scope = scope
         self.args = args
+
+    def load(self, key: Hashable) -> Any:
+        """The key's future, shielded while it is pending: many fields await the one cached
+        future of a key, and graphql-core cancels the fields below a parent that a non-null
+        error nulls; unshielded, that cancelled the shared future under a field elsewhere in
+        the response, which then failed the whole request (CancelledError)."""
+        future = super().load(key)
+        return future if future.done() else asyncio.shield(future)
 
 
 class RowByIdLoader(ScopedLoader):

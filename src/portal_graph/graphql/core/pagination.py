@@ -33,7 +33,7 @@ from graphql.execution.values import get_argument_values, get_directive_values
 from sqlalchemy import Select
 from sqlalchemy.engine import Row
 
-from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.loaders import CountByParentLoader, Loaders, PageByParentLoader
 from portal_graph.graphql.core.relay import Connection, Edge, PageInfo
 from portal_graph.scoped_sql import pagination, shapes
@@ -66,39 +66,67 @@ def _bad_cursor() -> GraphQLError:
     return GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"})
 
 
-async def paginate(info: Info, statement: Select[Any], ordering: Ordering, first: int | None,
-                   after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
-    """A top-level connection: one statement for the page, one more only if totalCount is asked,
-    and one per nested connection selected below it (loaded ahead, see the module's doc)."""
-    request = page_request(first, after, info.context.max_first)
-    session = info.context.session
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A top-level list's page, and how to count all its rows (only if asked)."""
+
+    page: Page
+    count: Callable[[], Awaitable[int]]
+
+
+async def listed(context: Context, statement: Select[Any], ordering: Ordering,
+                 first: int | None, after: str | None) -> Listed:
+    """A top-level page: one statement, one more for `count()`. Both execution paths use it
+    (the Strawberry resolvers through `paginate`, the compiled plans directly)."""
+    request = page_request(first, after, context.max_first)
+    session = context.session
     try:
         page = await pagination.fetch_page(session, statement, ordering, request)
     except BadCursor:
         raise _bad_cursor() from None
-    return await _connection(info, page, make, lambda: pagination.count(session, statement))
+    return Listed(page, lambda: pagination.count(session, statement))
+
+
+async def paginate(info: Info, statement: Select[Any], ordering: Ordering, first: int | None,
+                   after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """A top-level connection: one statement for the page, one more only if totalCount is asked,
+    and one per nested connection selected below it (loaded ahead, see the module's doc)."""
+    found = await listed(info.context, statement, ordering, first, after)
+    return await _connection(info, found.page, make, found.count)
 
 
 _LISTINGS = shapes.Shapes()
 
 
-async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable[[], Select[Any]],
-                        values: dict[str, Any], ordering: Ordering, first: int | None,
-                        after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
-    """`paginate`, for a list whose statements are built once per `shape` (scoped_sql/shapes.py):
+async def listed_kept(context: Context, shape: tuple[Hashable, ...],
+                      build: Callable[[], Select[Any]], values: dict[str, Any],
+                      ordering: Ordering, first: int | None, after: str | None) -> Listed:
+    """`listed`, for a list whose statements are built once per `shape` (scoped_sql/shapes.py):
     `build()` makes its statement the first time, with this request's `values` as named
     parameters, which later requests give their own."""
-    scope = info.context.scope
+    scope = context.scope
     listing = _LISTINGS.made(scope, (*shape, ordering),
                              lambda: pagination.keep_listing(build(), ordering))
-    request = page_request(first, after, info.context.max_first)
-    session = info.context.session
+    request = page_request(first, after, context.max_first)
+    session = context.session
     try:
         page = await pagination.fetch_kept_page(session, listing, scope, request, values)
     except BadCursor:
         raise _bad_cursor() from None
-    return await _connection(info, page, make,
-                             lambda: pagination.count_kept(session, listing, scope, values))
+    return Listed(page, lambda: pagination.count_kept(session, listing, scope, values))
+
+
+async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable[[], Select[Any]],
+                        values: dict[str, Any], ordering: Ordering, first: int | None,
+                        after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """`paginate` over `listed_kept`."""
+    found = await listed_kept(info.context, shape, build, values, ordering, first, after)
+    return await _connection(info, found.page, make, found.count)
+
+
+async def connection_of(info: Info, found: Listed, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """The connection of a listed page, for the Strawberry resolvers (with the look-ahead)."""
+    return await _connection(info, found.page, make, found.count)
 
 
 async def _connection(info: Info, page: Page, make: Callable[[Row[Any]], N],
