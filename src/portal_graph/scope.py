@@ -54,6 +54,8 @@ class Scope:
     organization_id: OrganizationId
     external: bool
     customer_ids: frozenset[uuid.UUID]  # the grants; only meaningful when external
+    # Whose grants those are (the change feed reads their history); external viewers only.
+    external_user_id: uuid.UUID | None = None
 
 
 def scope_for(viewer: Viewer) -> Scope | None:
@@ -64,6 +66,8 @@ def scope_for(viewer: Viewer) -> Scope | None:
         organization_id=OrganizationId(viewer.organization_id),
         external=viewer.audience is Audience.EXTERNAL,
         customer_ids=viewer.granted_customer_ids,
+        external_user_id=(viewer.external_user_id
+                          if viewer.audience is Audience.EXTERNAL else None),
     )
 
 

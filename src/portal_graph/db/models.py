@@ -21,6 +21,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    FetchedValue,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -213,7 +214,11 @@ class Customer(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_customers_org_change_position", "organization_id", "change_position"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_customers_org_name", "organization_id", "name", "id"),
     )
@@ -233,7 +238,11 @@ class Job(Base):
     price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_jobs_org_change_position", "organization_id", "change_position"),
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         _org_fk(["created_by_id"], "staff_members", ["id"], ondelete="SET NULL (created_by_id)"),
         CheckConstraint("length(btrim(title)) > 0", name="title_present"),
@@ -270,7 +279,11 @@ class Asset(Base):
     serial_number: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_assets_org_change_position", "organization_id", "change_position"),
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_assets_org_customer", "organization_id", "customer_id", text("id DESC")),
@@ -302,7 +315,11 @@ class MapCapture(Base):
     note: Mapped[str | None] = mapped_column(Text)
     captured_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_map_captures_org_change_position", "organization_id", "change_position"),
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         _org_fk(["job_id"], "jobs", ["id"], ondelete="SET NULL (job_id)"),
         _org_fk(["captured_by_id"], "staff_members", ["id"],
@@ -485,6 +502,50 @@ class DomainEvent(Base):
         Index("ix_domain_events_id", "id"),  # a worker reading every organization's in order
         Index("ix_domain_events_occurred_at", "occurred_at"),  # the sweep
     )
+
+
+# --- the change feed's history (portal_graph/feed, docs/FEED.md) ---------------------------
+# Written only by triggers (migration 0007). No foreign keys to the rows they tell of: the
+# history outlives them.
+
+
+class FeedTombstone(Base):
+    """A deleted customer, job, capture or asset, at the position of its deletion."""
+
+    __tablename__ = "feed_tombstones"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entity: Mapped[str] = mapped_column(Text)  # the GraphQL type name
+    row_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    deleted_at: Mapped[datetime] = _now()
+
+
+class FeedPublicPeriod(Base):
+    """[since, until) positions during which a row was visible to whoever held a grant of its
+    customer (a job while COMPLETED, ...); `until` is null while it still is."""
+
+    __tablename__ = "feed_public_periods"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    entity: Mapped[str] = mapped_column(Text, primary_key=True)
+    row_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    since_position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    until_position: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+
+
+class FeedGrantPeriod(Base):
+    """[since, until) positions during which an external user held a grant of a customer."""
+
+    __tablename__ = "feed_grant_periods"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    external_user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    since_position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    until_position: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class OutboxEmail(Base):

@@ -26,6 +26,7 @@ from portal_graph.external_users.schema import (
     EXTERNAL_USER_NODES,
     EXTERNAL_USER_QUERIES,
 )
+from portal_graph.feed.types import FeedQueries
 from portal_graph.graphql.audiences import SIGNED_IN, AudienceSchema, field
 from portal_graph.graphql.context import Info
 from portal_graph.graphql.loaders import ScopedLoader
@@ -81,7 +82,7 @@ class NodeQueries:
 
 
 Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, WorkQueries,
-                              *EXTERNAL_USER_QUERIES))
+                              FeedQueries, *EXTERNAL_USER_QUERIES))
 Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
                                     CustomerMutations, WorkMutations, *EXTERNAL_USER_MUTATIONS))
 ROOT_TYPES: tuple[type, ...] = (Query, Mutation)

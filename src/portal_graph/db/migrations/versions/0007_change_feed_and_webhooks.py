@@ -1,0 +1,276 @@
+"""change feed and webhooks
+
+The change feed (portal_graph/feed): customers, jobs, map captures and assets get a
+`change_position` from one sequence, set by a trigger on every insert and update (so no code
+path can forget it), indexed per organization. Each position is taken under a
+transaction-scoped advisory lock of the row's organization, held to commit, so within an
+organization positions become visible in the order they were taken: a reader that has seen
+position n will never later see a position below n appear.
+
+What a viewer could see in the past is kept as history, also by triggers:
+- `feed_public_periods`: when a row was visible to the external users granted its customer
+  (a job while COMPLETED, a capture while it has no job or a completed one, an asset while
+  linked to a completed job, a customer while it exists), as [since, until) of positions;
+- `feed_grant_periods`: when an external user held a grant of a customer;
+- `feed_tombstones`: deleted rows.
+A job whose status changes "touches" its captures and assets (their positions move) and a
+link between a job and an asset touches the asset, so a row's position moves whenever its
+visibility to anybody can have changed. See docs/FEED.md.
+
+Webhooks: endpoints and deliveries, deliveries leased by workers like the email outbox.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+CONDITION = """(organization_id = (SELECT NULLIF(current_setting('app.organization_id', true),
+   '')::uuid) OR (SELECT current_setting('app.system_context', true) <> ''))"""
+ENTITIES = {"customers": "Customer", "jobs": "Job", "map_captures": "MapCapture",
+            "assets": "Asset"}
+LOCK_CLASS = 727053  # pg_advisory_xact_lock(LOCK_CLASS, hashtext(organization_id::text))
+
+FUNCTIONS = f"""
+CREATE FUNCTION feed_lock(org uuid) RETURNS void LANGUAGE sql AS
+$$ SELECT pg_advisory_xact_lock({LOCK_CLASS}, hashtext(org::text)) $$;
+
+CREATE FUNCTION feed_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM feed_lock(NEW.organization_id);
+  NEW.change_position := nextval('change_positions');
+  RETURN NEW;
+END $$;
+
+CREATE FUNCTION feed_publicity(kind text, org uuid, target uuid, customer uuid,
+                               shown boolean, pos bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF shown THEN
+    INSERT INTO feed_public_periods (organization_id, entity, row_id, customer_id,
+                                     since_position)
+    SELECT org, kind, target, customer, pos
+    WHERE NOT EXISTS (SELECT 1 FROM feed_public_periods p
+                      WHERE p.organization_id = org AND p.entity = kind AND p.row_id = target
+                        AND p.until_position IS NULL);
+  ELSE
+    UPDATE feed_public_periods SET until_position = pos
+    WHERE organization_id = org AND entity = kind AND row_id = target
+      AND until_position IS NULL;
+  END IF;
+END $$;
+
+CREATE FUNCTION feed_customer_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM feed_publicity('Customer', NEW.organization_id, NEW.id, NEW.id, true,
+                         NEW.change_position);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM feed_publicity('Job', NEW.organization_id, NEW.id, NEW.customer_id,
+                         NEW.status = 'COMPLETED', NEW.change_position);
+  IF TG_OP = 'UPDATE' AND OLD.status IS DISTINCT FROM NEW.status THEN
+    UPDATE map_captures SET change_position = 0
+    WHERE organization_id = NEW.organization_id AND job_id = NEW.id;
+    UPDATE assets SET change_position = 0
+    WHERE organization_id = NEW.organization_id AND id IN (
+      SELECT asset_id FROM job_assets
+      WHERE organization_id = NEW.organization_id AND job_id = NEW.id);
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_capture_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM feed_publicity('MapCapture', NEW.organization_id, NEW.id, NEW.customer_id,
+    NEW.job_id IS NULL OR EXISTS (
+      SELECT 1 FROM jobs j WHERE j.organization_id = NEW.organization_id
+        AND j.id = NEW.job_id AND j.status = 'COMPLETED'),
+    NEW.change_position);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_asset_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM feed_publicity('Asset', NEW.organization_id, NEW.id, NEW.customer_id,
+    EXISTS (SELECT 1 FROM job_assets l JOIN jobs j
+              ON j.organization_id = l.organization_id AND j.id = l.job_id
+            WHERE l.organization_id = NEW.organization_id AND l.asset_id = NEW.id
+              AND j.status = 'COMPLETED'),
+    NEW.change_position);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_link_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE link job_assets;
+BEGIN
+  IF TG_OP = 'DELETE' THEN link := OLD; ELSE link := NEW; END IF;
+  UPDATE assets SET change_position = 0
+  WHERE organization_id = link.organization_id AND id = link.asset_id;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE pos bigint; customer uuid;
+BEGIN
+  PERFORM feed_lock(OLD.organization_id);
+  pos := nextval('change_positions');
+  IF TG_ARGV[0] = 'Customer' THEN customer := OLD.id;
+  ELSE customer := (to_jsonb(OLD) ->> 'customer_id')::uuid; END IF;
+  INSERT INTO feed_tombstones (organization_id, position, entity, row_id, customer_id)
+  VALUES (OLD.organization_id, pos, TG_ARGV[0], OLD.id, customer);
+  PERFORM feed_publicity(TG_ARGV[0], OLD.organization_id, OLD.id, customer, false, pos);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_grant_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE pos bigint;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM feed_lock(NEW.organization_id);
+    INSERT INTO feed_grant_periods (organization_id, external_user_id, customer_id,
+                                    since_position)
+    VALUES (NEW.organization_id, NEW.external_user_id, NEW.customer_id,
+            nextval('change_positions'));
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM feed_lock(OLD.organization_id);
+    pos := nextval('change_positions');
+    UPDATE feed_grant_periods SET until_position = pos
+    WHERE organization_id = OLD.organization_id AND external_user_id = OLD.external_user_id
+      AND customer_id = OLD.customer_id AND until_position IS NULL;
+  END IF;
+  RETURN NULL;
+END $$;
+"""
+
+TRIGGERS = """
+CREATE TRIGGER feed_stamp BEFORE INSERT OR UPDATE ON {table}
+  FOR EACH ROW EXECUTE FUNCTION feed_stamp();
+CREATE TRIGGER feed_changed AFTER INSERT OR UPDATE ON {table}
+  FOR EACH ROW EXECUTE FUNCTION {changed}();
+CREATE TRIGGER feed_deleted AFTER DELETE ON {table}
+  FOR EACH ROW EXECUTE FUNCTION feed_deleted('{entity}');
+"""
+CHANGED = {"customers": "feed_customer_changed", "jobs": "feed_job_changed",
+           "map_captures": "feed_capture_changed", "assets": "feed_asset_changed"}
+
+
+def _tenant_table(name: str, *columns: sa.Column, primary: list[str], **kw) -> None:  # type: ignore[no-untyped-def]
+    op.create_table(
+        name,
+        sa.Column("organization_id", sa.UUID(), nullable=False),
+        *columns,
+        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE",
+                                name=op.f(f"fk_{name}_organization_id_organizations")),
+        sa.PrimaryKeyConstraint("organization_id", *primary, name=op.f(f"pk_{name}")),
+        *kw.get("constraints", ()),
+    )
+    op.execute(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY")
+    op.execute(f"CREATE POLICY tenant_isolation ON {name} USING {CONDITION} WITH CHECK {CONDITION}")
+
+
+def _each(statements: str) -> None:
+    """One statement at a time (asyncpg prepares each, and a prepared statement is one)."""
+    for statement in re.split(r";\s*\n(?=CREATE )", statements.strip()):
+        op.execute(statement)
+
+
+def _now() -> sa.Column:
+    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+                     nullable=False)
+
+
+def upgrade() -> None:
+    op.execute("CREATE SEQUENCE change_positions AS bigint")
+    for table in ENTITIES:
+        # A volatile default gives every existing row a position of its own.
+        op.add_column(table, sa.Column("change_position", sa.BigInteger(), nullable=False,
+                                       server_default=sa.text("nextval('change_positions')")))
+        op.create_index(f"ix_{table}_org_change_position", table,
+                        ["organization_id", "change_position"])
+    _tenant_table(
+        "feed_tombstones",
+        sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("entity", sa.Text(), nullable=False),
+        sa.Column("row_id", sa.UUID(), nullable=False),
+        sa.Column("customer_id", sa.UUID(), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+                  nullable=False),
+        primary=["position"])
+    _tenant_table(
+        "feed_public_periods",
+        sa.Column("entity", sa.Text(), nullable=False),
+        sa.Column("row_id", sa.UUID(), nullable=False),
+        sa.Column("since_position", sa.BigInteger(), nullable=False),
+        sa.Column("until_position", sa.BigInteger(), nullable=True),
+        sa.Column("customer_id", sa.UUID(), nullable=False),
+        primary=["entity", "row_id", "since_position"])
+    _tenant_table(
+        "feed_grant_periods",
+        sa.Column("external_user_id", sa.UUID(), nullable=False),
+        sa.Column("customer_id", sa.UUID(), nullable=False),
+        sa.Column("since_position", sa.BigInteger(), nullable=False),
+        sa.Column("until_position", sa.BigInteger(), nullable=True),
+        primary=["external_user_id", "customer_id", "since_position"])
+    # History of what exists now.
+    op.execute("""INSERT INTO feed_grant_periods (organization_id, external_user_id,
+                  customer_id, since_position)
+                  SELECT organization_id, external_user_id, customer_id,
+                         nextval('change_positions') FROM customer_grants""")
+    op.execute("""INSERT INTO feed_public_periods (organization_id, entity, row_id, customer_id,
+                  since_position)
+                  SELECT organization_id, 'Customer', id, id, change_position FROM customers
+                  UNION ALL
+                  SELECT organization_id, 'Job', id, customer_id, change_position FROM jobs
+                  WHERE status = 'COMPLETED'
+                  UNION ALL
+                  SELECT c.organization_id, 'MapCapture', c.id, c.customer_id,
+                         c.change_position FROM map_captures c
+                  WHERE c.job_id IS NULL OR EXISTS (
+                    SELECT 1 FROM jobs j WHERE j.organization_id = c.organization_id
+                      AND j.id = c.job_id AND j.status = 'COMPLETED')
+                  UNION ALL
+                  SELECT a.organization_id, 'Asset', a.id, a.customer_id, a.change_position
+                  FROM assets a WHERE EXISTS (
+                    SELECT 1 FROM job_assets l JOIN jobs j
+                      ON j.organization_id = l.organization_id AND j.id = l.job_id
+                    WHERE l.organization_id = a.organization_id AND l.asset_id = a.id
+                      AND j.status = 'COMPLETED')""")
+    _each(FUNCTIONS)
+    for table, entity in ENTITIES.items():
+        _each(TRIGGERS.format(table=table, entity=entity, changed=CHANGED[table]))
+    op.execute("""CREATE TRIGGER feed_link_changed AFTER INSERT OR DELETE ON job_assets
+                  FOR EACH ROW EXECUTE FUNCTION feed_link_changed()""")
+    op.execute("""CREATE TRIGGER feed_grant_changed AFTER INSERT OR DELETE ON customer_grants
+                  FOR EACH ROW EXECUTE FUNCTION feed_grant_changed()""")
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER feed_grant_changed ON customer_grants")
+    op.execute("DROP TRIGGER feed_link_changed ON job_assets")
+    for table in ENTITIES:
+        for trigger in ("feed_stamp", "feed_changed", "feed_deleted"):
+            op.execute(f"DROP TRIGGER {trigger} ON {table}")
+        op.drop_index(f"ix_{table}_org_change_position", table)
+        op.drop_column(table, "change_position")
+    for function in ("feed_grant_changed()", "feed_deleted()", "feed_link_changed()",
+                     "feed_asset_changed()", "feed_capture_changed()", "feed_job_changed()",
+                     "feed_customer_changed()",
+                     "feed_publicity(text, uuid, uuid, uuid, boolean, bigint)",
+                     "feed_stamp()", "feed_lock(uuid)"):
+        op.execute(f"DROP FUNCTION {function}")
+    for table in ("feed_grant_periods", "feed_public_periods", "feed_tombstones"):
+        op.drop_table(table)
+    op.execute("DROP SEQUENCE change_positions")
