@@ -30,6 +30,7 @@ from portal_graph.observability import (
 )
 from portal_graph.services import Services
 from portal_graph.web import web_routes
+from portal_graph.webhooks.worker import WebhookWorker
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -56,15 +57,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             worker = OutboxWorker(services.sessionmaker, settings, services.box,
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        webhook_task = None
+        if settings.run_webhook_worker:
+            webhooks = WebhookWorker(services.sessionmaker, settings, services.box)
+            webhook_task = asyncio.create_task(webhooks.run(stop), name="webhook-worker")
         sweeper = asyncio.create_task(maintenance.run(services, stop), name="maintenance")
         try:
             yield
         finally:
             stop.set()
             await sweeper
-            if worker_task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(worker_task, timeout=30)
+            for task in (worker_task, webhook_task):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(task, timeout=30)
             await services.close()
             shutdown_tracing()
 

@@ -31,6 +31,8 @@ class UserErrorCode(enum.Enum):
     MAILBOX_NOT_PROVEN = "MAILBOX_NOT_PROVEN"
     LAST_ADMIN = "LAST_ADMIN"
     INVALID_TOKEN = "INVALID_TOKEN"
+    INVALID_URL = "INVALID_URL"
+    DESTINATION_REFUSED = "DESTINATION_REFUSED"
 
 
 @dataclass(frozen=True, slots=True)

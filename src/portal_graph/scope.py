@@ -84,17 +84,20 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 
 ORGANIZATION = "scope_organization_id"
 GRANTED = "scope_customer_ids"
+EXTERNAL_USER = "scope_external_user_id"
 
 Customer = models.table_of(models.Customer)
 Job = models.table_of(models.Job)
 MapCapture = models.table_of(models.MapCapture)
 Asset = models.table_of(models.Asset)
 JobAsset = models.table_of(models.JobAsset)
+WebhookEndpoint = models.table_of(models.WebhookEndpoint)
 
 
 def parameters(scope: Scope) -> dict[str, Any]:
     """The values of the scope's filters, by parameter name."""
-    return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids)}
+    return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids),
+            EXTERNAL_USER: scope.external_user_id}
 
 
 def _in_organization(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
@@ -162,6 +165,30 @@ def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: i
     return condition
 
 
+def _owned(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
+    return column == bindparam(EXTERNAL_USER, scope.external_user_id, type_=column.type)
+
+
+def webhook_endpoints_visible(scope: Scope, table=WebhookEndpoint) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """Staff (admins, by the schema) see the organization's endpoints and every external
+    user's; an external user sees only their own."""
+    condition = _in_organization(scope, table.c.organization_id)
+    if scope.external:
+        condition = and_(condition, _owned(scope, table.c.owner_external_user_id))
+    return condition
+
+
+def webhook_deliveries_visible(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    condition = _in_organization(scope, table.c.organization_id)
+    if scope.external:
+        endpoint = WebhookEndpoint.alias("delivery_endpoint")
+        condition = and_(condition, exists(select(1).where(
+            endpoint.c.organization_id == table.c.organization_id,
+            endpoint.c.id == table.c.endpoint_id,
+            _owned(scope, endpoint.c.owner_external_user_id))))
+    return condition
+
+
 def tenant(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     """Tables without a rule of their own (staff, invitations, audit, ...) are staff data:
     the organization's staff see its rows, external users see none (deny by default)."""
@@ -175,6 +202,8 @@ VISIBILITY = {
     "jobs": jobs_visible,
     "map_captures": map_captures_visible,
     "assets": assets_visible,
+    "webhook_endpoints": webhook_endpoints_visible,
+    "webhook_deliveries": webhook_deliveries_visible,
 }
 
 

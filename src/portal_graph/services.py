@@ -53,6 +53,9 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
+        from portal_graph.webhooks import queueing
+
+        queueing.install()  # webhook deliveries are queued with every event published
         engine = make_engine(settings, database_url)
         sessionmaker = make_sessionmaker(engine, settings.db_request_role)
         limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,

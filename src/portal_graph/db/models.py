@@ -35,6 +35,7 @@ from sqlalchemy import (
     Text,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -546,6 +547,70 @@ class FeedGrantPeriod(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     since_position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     until_position: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# --- webhooks (portal_graph/webhooks) ------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """Where events are POSTed: the organization's (registered by admins; owner null) or an
+    external user's own (receiving only events about rows in their scope at delivery time)."""
+
+    __tablename__ = "webhook_endpoints"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_external_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    event_kinds: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # The signing secret, encrypted with SECRET_KEY (it is needed to sign every delivery).
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(server_default=true())
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["owner_external_user_id"], "external_users", ["id"], ondelete="CASCADE"),
+        Index("ix_webhook_endpoints_org_owner", "organization_id", "owner_external_user_id"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, delivered by a worker under a lease (like `email_outbox`).
+    Its id is the `webhook-id` header: the same on every attempt, so receivers deduplicate."""
+
+    __tablename__ = "webhook_deliveries"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column()
+    event_position: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(Text)
+    subject_type: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="QUEUED")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = _now()
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[uuid.UUID | None] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["endpoint_id"], "webhook_endpoints", ["id"], ondelete="CASCADE"),
+        CheckConstraint("status IN ('QUEUED', 'DELIVERED', 'FAILED', 'SKIPPED')",
+                        name="status"),
+        CheckConstraint("(lease_token IS NULL) = (lease_expires_at IS NULL) "
+                        "AND (lease_token IS NULL OR status = 'QUEUED')", name="lease"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at",
+              postgresql_where=text("status = 'QUEUED'")),
+        Index("ix_webhook_deliveries_org_endpoint", "organization_id", "endpoint_id",
+              text("id DESC")),
+    )
 
 
 class OutboxEmail(Base):

@@ -32,6 +32,7 @@ from portal_graph.graphql.context import Info
 from portal_graph.graphql.loaders import ScopedLoader
 from portal_graph.graphql.relay import Node, from_global_id
 from portal_graph.scope import Audience
+from portal_graph.webhooks.mutations import WebhookMutations, WebhookQueries
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.mutations import WorkMutations
 from portal_graph.work.queries import WorkQueries
@@ -82,9 +83,10 @@ class NodeQueries:
 
 
 Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, WorkQueries,
-                              FeedQueries, *EXTERNAL_USER_QUERIES))
+                              FeedQueries, WebhookQueries, *EXTERNAL_USER_QUERIES))
 Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
-                                    CustomerMutations, WorkMutations, *EXTERNAL_USER_MUTATIONS))
+                                    CustomerMutations, WorkMutations, WebhookMutations,
+                                    *EXTERNAL_USER_MUTATIONS))
 ROOT_TYPES: tuple[type, ...] = (Query, Mutation)
 
 

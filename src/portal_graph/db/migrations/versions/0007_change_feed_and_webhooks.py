@@ -255,9 +255,70 @@ def upgrade() -> None:
                   FOR EACH ROW EXECUTE FUNCTION feed_link_changed()""")
     op.execute("""CREATE TRIGGER feed_grant_changed AFTER INSERT OR DELETE ON customer_grants
                   FOR EACH ROW EXECUTE FUNCTION feed_grant_changed()""")
+    _webhooks()
+
+
+def _webhooks() -> None:
+    _tenant_table(
+        "webhook_endpoints",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("owner_external_user_id", sa.UUID(), nullable=True),
+        sa.Column("event_kinds", sa.ARRAY(sa.Text()), nullable=False),
+        sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
+        _now(),
+        primary=["id"],
+        constraints=[sa.ForeignKeyConstraint(
+            ["organization_id", "owner_external_user_id"],
+            ["external_users.organization_id", "external_users.id"], ondelete="CASCADE",
+            name="fk_webhook_endpoints_organization_id_external_users")])
+    op.create_index("ix_webhook_endpoints_org_owner", "webhook_endpoints",
+                    ["organization_id", "owner_external_user_id"])
+    _tenant_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("endpoint_id", sa.UUID(), nullable=False),
+        sa.Column("event_position", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("subject_type", sa.Text(), nullable=False),
+        sa.Column("subject_id", sa.UUID(), nullable=False),
+        sa.Column("customer_id", sa.UUID(), nullable=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False, server_default="QUEUED"),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True),
+                  server_default=sa.text("now()"), nullable=False),
+        sa.Column("response_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_token", sa.UUID(), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        _now(),
+        primary=["id"],
+        constraints=[
+            sa.ForeignKeyConstraint(
+                ["organization_id", "endpoint_id"],
+                ["webhook_endpoints.organization_id", "webhook_endpoints.id"],
+                ondelete="CASCADE",
+                name="fk_webhook_deliveries_organization_id_webhook_endpoints"),
+            sa.CheckConstraint("status IN ('QUEUED', 'DELIVERED', 'FAILED', 'SKIPPED')",
+                               name="ck_webhook_deliveries_status"),
+            sa.CheckConstraint("(lease_token IS NULL) = (lease_expires_at IS NULL) "
+                               "AND (lease_token IS NULL OR status = 'QUEUED')",
+                               name="ck_webhook_deliveries_lease")])
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["next_attempt_at"],
+                    postgresql_where=sa.text("status = 'QUEUED'"))
+    op.create_index("ix_webhook_deliveries_org_endpoint", "webhook_deliveries",
+                    ["organization_id", "endpoint_id", sa.text("id DESC")])
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_endpoints")
     op.execute("DROP TRIGGER feed_grant_changed ON customer_grants")
     op.execute("DROP TRIGGER feed_link_changed ON job_assets")
     for table in ENTITIES:

@@ -1,0 +1,239 @@
+"""Scoped webhooks: what an endpoint hears, delivery through outages, refused destinations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select, text
+from standardwebhooks import Webhook
+
+from portal_graph.db import models
+from portal_graph.graphql.relay import to_global_id
+from portal_graph.webhooks.worker import WebhookWorker
+from tests.webhooks.receiver import Receiver
+
+CREATE_ENDPOINT = """mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) {
+    endpoint { id url eventKinds enabled ownedByOrganization }
+    secret userErrors { code field message }
+  }
+}"""
+CREATE_JOB = """mutation($input: CreateJobInput!) {
+  createJob(input: $input) { job { id } userErrors { code } }
+}"""
+REVOKE_ALL = """mutation($id: ID!) {
+  revokeAllExternalAccess(input: {externalUserId: $id}) { userErrors { code } }
+}"""
+ENDPOINTS = """{ webhookEndpoints { id url deliveries { nodes {
+  id eventKind status attempts responseCode subjectId } } } }"""
+REDELIVER = """mutation($id: ID!) {
+  redeliverWebhook(input: {deliveryId: $id}) { delivery { status attempts } userErrors { code } }
+}"""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def tuned(services, monkeypatch):  # type: ignore[no-untyped-def]
+    """WEBHOOK_ALLOW_PRIVATE=true (the receiver is on 127.0.0.1) and quick retries."""
+    settings = services.settings.model_copy(update={
+        "webhook_allow_private": True, "webhook_backoff_seconds": 0.01,
+        "webhook_timeout_seconds": 2.0})
+    monkeypatch.setattr(services, "settings", settings)
+    return settings
+
+
+def _worker(services, settings) -> WebhookWorker:  # type: ignore[no-untyped-def]
+    return WebhookWorker(services.sessionmaker, settings, services.box)
+
+
+async def _drain(worker: WebhookWorker, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        if not await worker.run_once():
+            return
+
+
+async def _world(make):  # type: ignore[no-untyped-def]
+    org = await make.organization()
+    granted, other = await make.customer(org), await make.customer(org)
+    admin = await make.staff(org)
+    partner = await make.external(org, [granted])
+    return (org, granted, other, await make.session_token(org, admin["person"]["id"]),
+            partner, await make.session_token(org, partner["person"]["id"]))
+
+
+async def _complete_job(api, token: str, customer) -> str:  # type: ignore[no-untyped-def]
+    body = await api(CREATE_JOB, {"input": {
+        "customerId": to_global_id("Customer", customer), "title": "Survey",
+        "status": "COMPLETED"}}, token=token)
+    return body["data"]["createJob"]["job"]["id"]  # type: ignore[no-any-return]
+
+
+async def test_an_external_users_endpoint_hears_only_of_its_granted_customers_work(
+        api, make, services, tuned, receiver):
+    org, granted, other, admin, partner, partner_token = await _world(make)
+    created = (await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}},
+                         token=partner_token))["data"]["createWebhookEndpoint"]
+    assert created["userErrors"] == []
+    assert created["endpoint"]["eventKinds"] == ["job.completed", "job.updated",
+                                                 "map_capture.created"]
+    ours = await _complete_job(api, admin, granted)
+    await _complete_job(api, admin, other)
+
+    await _drain(_worker(services, tuned))
+
+    assert len(receiver.received) == 1
+    hook = receiver.received[0]
+    event = Webhook(created["secret"]).verify(hook.body, hook.headers)
+    assert event["type"] == "job.completed"
+    assert event["data"] == {"id": ours, "customerId": to_global_id("Customer", granted)}
+    assert set(hook.headers) >= {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+
+async def test_nothing_is_sent_once_access_is_revoked_even_if_queued_before(
+        api, make, services, tuned, receiver, sessionmaker):
+    org, granted, other, admin, partner, partner_token = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=partner_token)
+    await _complete_job(api, admin, granted)  # queued while granted
+    revoked = await api(REVOKE_ALL, {"id": to_global_id("ExternalUser", partner["id"])},
+                        token=admin)
+    assert revoked["data"]["revokeAllExternalAccess"]["userErrors"] == []
+    await _complete_job(api, admin, granted)  # after the revocation: not even queued
+
+    await _drain(_worker(services, tuned))
+
+    assert receiver.received == []
+    async with sessionmaker() as session:
+        statuses = (await session.execute(select(models.WebhookDelivery.status,
+                                                 models.WebhookDelivery.last_error))).all()
+    assert [tuple(s) for s in statuses] == [("SKIPPED", "the endpoint's owner has no access")]
+
+
+async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_back(
+        api, make, services, tuned, receiver):
+    org, granted, other, admin, *_ = await _world(make)
+    created = (await api(CREATE_ENDPOINT, {"input": {
+        "url": receiver.url, "eventKinds": ["job.completed"]}},
+        token=admin))["data"]["createWebhookEndpoint"]
+    assert created["endpoint"]["ownedByOrganization"] is True
+    receiver.stop()
+    jobs = {await _complete_job(api, admin, customer) for customer in (granted, other, granted)}
+    first, second = _worker(services, tuned), _worker(services, tuned)
+    for _ in range(3):  # down: every attempt fails and is retried later
+        await asyncio.gather(first.run_once(), second.run_once())
+        await asyncio.sleep(0.05)
+
+    receiver.start()  # back, on the same port
+    for _ in range(40):
+        await asyncio.gather(first.run_once(), second.run_once())  # two workers, SKIP LOCKED
+        if len(receiver.received) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)
+    await asyncio.gather(first.run_once(), second.run_once())
+
+    ids = [hook.headers["webhook-id"] for hook in receiver.received]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert {json.loads(hook.body)["data"]["id"] for hook in receiver.received} == jobs
+    listed = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0]
+    deliveries = listed["deliveries"]["nodes"]
+    assert {(d["status"], d["responseCode"]) for d in deliveries} == {("DELIVERED", 204)}
+    assert all(d["attempts"] >= 2 for d in deliveries)
+
+
+async def test_a_private_destination_is_refused_by_default(api, make, services, receiver,
+                                                           sessionmaker):
+    org, granted, other, admin, *_ = await _world(make)
+    for url in (receiver.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/",
+                "http://[::1]:8080/x", "http://localhost/hooks"):
+        body = await api(CREATE_ENDPOINT, {"input": {"url": url}}, token=admin)
+        assert body["data"]["createWebhookEndpoint"]["userErrors"] == [{
+            "code": "DESTINATION_REFUSED", "field": ["input", "url"],
+            "message": "The URL resolves to a loopback, private, link-local or reserved "
+                       "address."}], url
+    for url in ("ftp://example.com/", "http://user:pw@example.com/", "not a url"):
+        body = await api(CREATE_ENDPOINT, {"input": {"url": url}}, token=admin)
+        assert body["data"]["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_URL"
+
+
+async def test_the_worker_refuses_a_private_destination_too(api, make, services, tuned,
+                                                            receiver):
+    org, granted, other, admin, *_ = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=admin)  # allowed then
+    await _complete_job(api, admin, granted)
+    strict = tuned.model_copy(update={"webhook_allow_private": False})
+
+    await _worker(services, strict).run_once()
+
+    assert receiver.received == []
+    listed = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0]
+    assert [d["status"] for d in listed["deliveries"]["nodes"]] == ["QUEUED"]
+
+
+async def test_an_endpoint_failing_for_too_long_is_disabled_and_the_admins_told(
+        api, make, services, tuned, sessionmaker):
+    org, granted, other, admin, *_ = await _world(make)
+    down = Receiver(status=500).start()
+    try:
+        await api(CREATE_ENDPOINT, {"input": {"url": down.url}}, token=admin)
+        await _complete_job(api, admin, granted)
+        quick = tuned.model_copy(update={"webhook_disable_after_seconds": 0.001})
+        for _ in range(3):
+            await _worker(services, quick).run_once()
+            await asyncio.sleep(0.05)
+    finally:
+        down.stop()
+    async with sessionmaker() as session:
+        endpoint = (await session.execute(select(models.WebhookEndpoint))).scalar_one()
+        emails = (await session.execute(text(
+            "SELECT template FROM email_outbox"))).scalars().all()
+    assert endpoint.enabled is False and endpoint.disabled_reason == "failing for too long"
+    assert emails == ["webhook_disabled"]
+    listed = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0]
+    assert {d["responseCode"] for d in listed["deliveries"]["nodes"]} == {500}
+
+
+async def test_an_external_user_may_not_subscribe_to_staff_events(api, make, tuned, receiver):
+    *_, partner_token = await _world(make)
+
+    body = await api(CREATE_ENDPOINT, {"input": {
+        "url": receiver.url, "eventKinds": ["invitation.accepted"]}}, token=partner_token)
+
+    assert body["data"]["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_INPUT"
+
+
+async def test_a_delivery_can_be_sent_again(api, make, services, tuned, receiver):
+    org, granted, other, admin, *_ = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=admin)
+    await _complete_job(api, admin, granted)
+    await _drain(_worker(services, tuned))
+    delivery = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0][
+        "deliveries"]["nodes"][0]
+
+    again = await api(REDELIVER, {"id": delivery["id"]}, token=admin)
+    await _drain(_worker(services, tuned))
+
+    assert again["data"]["redeliverWebhook"] == {
+        "delivery": {"status": "QUEUED", "attempts": 0}, "userErrors": []}
+    assert [h.headers["webhook-id"] for h in receiver.received] == [
+        receiver.received[0].headers["webhook-id"]] * 2
+
+
+async def test_external_users_see_only_their_own_endpoints(api, make, tuned, receiver):
+    org, granted, other, admin, partner, partner_token = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=admin)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url + "/mine"}}, token=partner_token)
+
+    mine = (await api(ENDPOINTS, token=partner_token))["data"]["webhookEndpoints"]
+    everything = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"]
+
+    assert [e["url"] for e in mine] == [receiver.url + "/mine"]
+    assert len(everything) == 2
