@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -61,13 +64,24 @@ async def _drain(worker: WebhookWorker, rounds: int = 50) -> None:
             return
 
 
-async def _world(make):  # type: ignore[no-untyped-def]
+@dataclass
+class World:
+    """An organization with two customers, an admin, and a partner granted the first."""
+
+    granted: uuid.UUID
+    other: uuid.UUID
+    admin: str  # the admin's token
+    partner: dict[str, Any]
+    partner_token: str
+
+
+async def _world(make) -> World:  # type: ignore[no-untyped-def]
     org = await make.organization()
     granted, other = await make.customer(org), await make.customer(org)
     admin = await make.staff(org)
     partner = await make.external(org, [granted])
-    return (org, granted, other, await make.session_token(org, admin["person"]["id"]),
-            partner, await make.session_token(org, partner["person"]["id"]))
+    return World(granted, other, await make.session_token(org, admin["person"]["id"]),
+                 partner, await make.session_token(org, partner["person"]["id"]))
 
 
 async def _complete_job(api, token: str, customer) -> str:  # type: ignore[no-untyped-def]
@@ -79,14 +93,14 @@ async def _complete_job(api, token: str, customer) -> str:  # type: ignore[no-un
 
 async def test_an_external_users_endpoint_hears_only_of_its_granted_customers_work(
         api, make, services, tuned, receiver):
-    org, granted, other, admin, partner, partner_token = await _world(make)
+    w = await _world(make)
     created = (await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}},
-                         token=partner_token))["data"]["createWebhookEndpoint"]
+                         token=w.partner_token))["data"]["createWebhookEndpoint"]
     assert created["userErrors"] == []
     assert created["endpoint"]["eventKinds"] == ["job.completed", "job.updated",
                                                  "map_capture.created"]
-    ours = await _complete_job(api, admin, granted)
-    await _complete_job(api, admin, other)
+    ours = await _complete_job(api, w.admin, w.granted)
+    await _complete_job(api, w.admin, w.other)
 
     await _drain(_worker(services, tuned))
 
@@ -94,19 +108,19 @@ async def test_an_external_users_endpoint_hears_only_of_its_granted_customers_wo
     hook = receiver.received[0]
     event = Webhook(created["secret"]).verify(hook.body, hook.headers)
     assert event["type"] == "job.completed"
-    assert event["data"] == {"id": ours, "customerId": to_global_id("Customer", granted)}
+    assert event["data"] == {"id": ours, "customerId": to_global_id("Customer", w.granted)}
     assert set(hook.headers) >= {"webhook-id", "webhook-timestamp", "webhook-signature"}
 
 
 async def test_nothing_is_sent_once_access_is_revoked_even_if_queued_before(
         api, make, services, tuned, receiver, sessionmaker):
-    org, granted, other, admin, partner, partner_token = await _world(make)
-    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=partner_token)
-    await _complete_job(api, admin, granted)  # queued while granted
-    revoked = await api(REVOKE_ALL, {"id": to_global_id("ExternalUser", partner["id"])},
-                        token=admin)
+    w = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.partner_token)
+    await _complete_job(api, w.admin, w.granted)  # queued while granted
+    revoked = await api(REVOKE_ALL, {"id": to_global_id("ExternalUser", w.partner["id"])},
+                        token=w.admin)
     assert revoked["data"]["revokeAllExternalAccess"]["userErrors"] == []
-    await _complete_job(api, admin, granted)  # after the revocation: not even queued
+    await _complete_job(api, w.admin, w.granted)  # after the revocation: not even queued
 
     await _drain(_worker(services, tuned))
 
@@ -119,13 +133,14 @@ async def test_nothing_is_sent_once_access_is_revoked_even_if_queued_before(
 
 async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_back(
         api, make, services, tuned, receiver):
-    org, granted, other, admin, *_ = await _world(make)
+    w = await _world(make)
     created = (await api(CREATE_ENDPOINT, {"input": {
         "url": receiver.url, "eventKinds": ["job.completed"]}},
-        token=admin))["data"]["createWebhookEndpoint"]
+        token=w.admin))["data"]["createWebhookEndpoint"]
     assert created["endpoint"]["ownedByOrganization"] is True
     receiver.stop()
-    jobs = {await _complete_job(api, admin, customer) for customer in (granted, other, granted)}
+    jobs = {await _complete_job(api, w.admin, customer)
+            for customer in (w.granted, w.other, w.granted)}
     first, second = _worker(services, tuned), _worker(services, tuned)
     for _ in range(3):  # down: every attempt fails and is retried later
         await asyncio.gather(first.run_once(), second.run_once())
@@ -143,7 +158,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_ba
     ids = [hook.headers["webhook-id"] for hook in receiver.received]
     assert len(ids) == 3 and len(set(ids)) == 3
     assert {json.loads(hook.body)["data"]["id"] for hook in receiver.received} == jobs
-    listed = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0]
+    listed = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"][0]
     deliveries = listed["deliveries"]["nodes"]
     assert {(d["status"], d["responseCode"]) for d in deliveries} == {("DELIVERED", 204)}
     assert all(d["attempts"] >= 2 for d in deliveries)
@@ -151,40 +166,40 @@ async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_ba
 
 async def test_a_private_destination_is_refused_by_default(api, make, services, receiver,
                                                            sessionmaker):
-    org, granted, other, admin, *_ = await _world(make)
+    w = await _world(make)
     for url in (receiver.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/",
                 "http://[::1]:8080/x", "http://localhost/hooks"):
-        body = await api(CREATE_ENDPOINT, {"input": {"url": url}}, token=admin)
+        body = await api(CREATE_ENDPOINT, {"input": {"url": url}}, token=w.admin)
         assert body["data"]["createWebhookEndpoint"]["userErrors"] == [{
             "code": "DESTINATION_REFUSED", "field": ["input", "url"],
             "message": "The URL resolves to a loopback, private, link-local or reserved "
                        "address."}], url
     for url in ("ftp://example.com/", "http://user:pw@example.com/", "not a url"):
-        body = await api(CREATE_ENDPOINT, {"input": {"url": url}}, token=admin)
+        body = await api(CREATE_ENDPOINT, {"input": {"url": url}}, token=w.admin)
         assert body["data"]["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_URL"
 
 
 async def test_the_worker_refuses_a_private_destination_too(api, make, services, tuned,
                                                             receiver):
-    org, granted, other, admin, *_ = await _world(make)
-    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=admin)  # allowed then
-    await _complete_job(api, admin, granted)
+    w = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.admin)  # allowed then
+    await _complete_job(api, w.admin, w.granted)
     strict = tuned.model_copy(update={"webhook_allow_private": False})
 
     await _worker(services, strict).run_once()
 
     assert receiver.received == []
-    listed = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0]
+    listed = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"][0]
     assert [d["status"] for d in listed["deliveries"]["nodes"]] == ["QUEUED"]
 
 
 async def test_an_endpoint_failing_for_too_long_is_disabled_and_the_admins_told(
         api, make, services, tuned, sessionmaker):
-    org, granted, other, admin, *_ = await _world(make)
+    w = await _world(make)
     down = Receiver(status=500).start()
     try:
-        await api(CREATE_ENDPOINT, {"input": {"url": down.url}}, token=admin)
-        await _complete_job(api, admin, granted)
+        await api(CREATE_ENDPOINT, {"input": {"url": down.url}}, token=w.admin)
+        await _complete_job(api, w.admin, w.granted)
         quick = tuned.model_copy(update={"webhook_disable_after_seconds": 0.001})
         for _ in range(3):
             await _worker(services, quick).run_once()
@@ -197,28 +212,28 @@ async def test_an_endpoint_failing_for_too_long_is_disabled_and_the_admins_told(
             "SELECT template FROM email_outbox"))).scalars().all()
     assert endpoint.enabled is False and endpoint.disabled_reason == "failing for too long"
     assert emails == ["webhook_disabled"]
-    listed = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0]
+    listed = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"][0]
     assert {d["responseCode"] for d in listed["deliveries"]["nodes"]} == {500}
 
 
 async def test_an_external_user_may_not_subscribe_to_staff_events(api, make, tuned, receiver):
-    *_, partner_token = await _world(make)
+    w = await _world(make)
 
     body = await api(CREATE_ENDPOINT, {"input": {
-        "url": receiver.url, "eventKinds": ["invitation.accepted"]}}, token=partner_token)
+        "url": receiver.url, "eventKinds": ["invitation.accepted"]}}, token=w.partner_token)
 
     assert body["data"]["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_INPUT"
 
 
 async def test_a_delivery_can_be_sent_again(api, make, services, tuned, receiver):
-    org, granted, other, admin, *_ = await _world(make)
-    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=admin)
-    await _complete_job(api, admin, granted)
+    w = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.admin)
+    await _complete_job(api, w.admin, w.granted)
     await _drain(_worker(services, tuned))
-    delivery = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"][0][
+    delivery = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"][0][
         "deliveries"]["nodes"][0]
 
-    again = await api(REDELIVER, {"id": delivery["id"]}, token=admin)
+    again = await api(REDELIVER, {"id": delivery["id"]}, token=w.admin)
     await _drain(_worker(services, tuned))
 
     assert again["data"]["redeliverWebhook"] == {
@@ -228,12 +243,13 @@ async def test_a_delivery_can_be_sent_again(api, make, services, tuned, receiver
 
 
 async def test_external_users_see_only_their_own_endpoints(api, make, tuned, receiver):
-    org, granted, other, admin, partner, partner_token = await _world(make)
-    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=admin)
-    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url + "/mine"}}, token=partner_token)
+    w = await _world(make)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.admin)
+    await api(CREATE_ENDPOINT, {"input": {"url": receiver.url + "/mine"}},
+              token=w.partner_token)
 
-    mine = (await api(ENDPOINTS, token=partner_token))["data"]["webhookEndpoints"]
-    everything = (await api(ENDPOINTS, token=admin))["data"]["webhookEndpoints"]
+    mine = (await api(ENDPOINTS, token=w.partner_token))["data"]["webhookEndpoints"]
+    everything = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"]
 
     assert [e["url"] for e in mine] == [receiver.url + "/mine"]
     assert len(everything) == 2
