@@ -535,6 +535,11 @@ class FeedPublicPeriod(Base):
     since_position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     until_position: Mapped[int | None] = mapped_column(BigInteger)
     customer_id: Mapped[uuid.UUID] = mapped_column()
+    __table_args__ = (
+        # "Could this viewer ever see it": from the viewer's grant periods to their rows.
+        Index("ix_feed_public_periods_org_customer", "organization_id", "customer_id", "entity",
+              "row_id"),
+    )
 
 
 class FeedGrantPeriod(Base):

@@ -124,12 +124,15 @@ def _staff_changes(scope: Scope, cursor: FeedCursor, limit: int) -> list[Select[
         branches.append(
             select(entity.label("entity"), table.c.id.label("row_id"),
                    position.label("position"), literal(True, Boolean).label("present"))
-            .where(visible(scope, table), _past(cursor, position, entity, table.c.id))
+            # The bare range lets (organization_id, change_position) serve the scan.
+            .where(visible(scope, table), position >= cursor.position,
+                   _past(cursor, position, entity, table.c.id))
             .order_by(position, table.c.id).limit(limit))
     branches.append(
         select(tombstones.c.entity, tombstones.c.row_id, tombstones.c.position,
                literal(False, Boolean).label("present"))
         .where(tombstones.c.organization_id == scope.organization_id,
+               tombstones.c.position >= cursor.position,
                _past(cursor, tombstones.c.position, tombstones.c.entity, tombstones.c.row_id))
         .order_by(tombstones.c.position).limit(limit))
     return branches

@@ -14,7 +14,7 @@ What a viewer could see in the past is kept as history, also by triggers:
 - `feed_grant_periods`: when an external user held a grant of a customer;
 - `feed_tombstones`: deleted rows.
 A job whose status changes "touches" its captures and assets (their positions move) and a
-link between a job and an asset touches the asset, so a row's position moves whenever its
+link between a job and an asset touches the asset (once per statement), so a row's position moves whenever its
 visibility to anybody can have changed. See docs/FEED.md.
 
 Webhooks: endpoints and deliveries, deliveries leased by workers like the email outbox.
@@ -112,12 +112,17 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION feed_link_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE link job_assets;
+CREATE FUNCTION feed_links_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' THEN link := OLD; ELSE link := NEW; END IF;
   UPDATE assets SET change_position = 0
-  WHERE organization_id = link.organization_id AND id = link.asset_id;
+  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM added);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION feed_links_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE assets SET change_position = 0
+  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM removed);
   RETURN NULL;
 END $$;
 
@@ -217,6 +222,9 @@ def upgrade() -> None:
         sa.Column("until_position", sa.BigInteger(), nullable=True),
         sa.Column("customer_id", sa.UUID(), nullable=False),
         primary=["entity", "row_id", "since_position"])
+    # "Could this viewer ever see it": from the viewer's grant periods to their customers' rows.
+    op.create_index("ix_feed_public_periods_org_customer", "feed_public_periods",
+                    ["organization_id", "customer_id", "entity", "row_id"])
     _tenant_table(
         "feed_grant_periods",
         sa.Column("external_user_id", sa.UUID(), nullable=False),
@@ -251,8 +259,13 @@ def upgrade() -> None:
     _each(FUNCTIONS)
     for table, entity in ENTITIES.items():
         _each(TRIGGERS.format(table=table, entity=entity, changed=CHANGED[table]))
-    op.execute("""CREATE TRIGGER feed_link_changed AFTER INSERT OR DELETE ON job_assets
-                  FOR EACH ROW EXECUTE FUNCTION feed_link_changed()""")
+    # Per statement: a bulk insert of links moves each asset once, not once per link.
+    op.execute("""CREATE TRIGGER feed_links_added AFTER INSERT ON job_assets
+                  REFERENCING NEW TABLE AS added
+                  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_added()""")
+    op.execute("""CREATE TRIGGER feed_links_removed AFTER DELETE ON job_assets
+                  REFERENCING OLD TABLE AS removed
+                  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_removed()""")
     op.execute("""CREATE TRIGGER feed_grant_changed AFTER INSERT OR DELETE ON customer_grants
                   FOR EACH ROW EXECUTE FUNCTION feed_grant_changed()""")
     _webhooks()
@@ -320,14 +333,16 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
     op.execute("DROP TRIGGER feed_grant_changed ON customer_grants")
-    op.execute("DROP TRIGGER feed_link_changed ON job_assets")
+    op.execute("DROP TRIGGER feed_links_added ON job_assets")
+    op.execute("DROP TRIGGER feed_links_removed ON job_assets")
     for table in ENTITIES:
         for trigger in ("feed_stamp", "feed_changed", "feed_deleted"):
             op.execute(f"DROP TRIGGER {trigger} ON {table}")
         op.drop_index(f"ix_{table}_org_change_position", table)
         op.drop_column(table, "change_position")
-    for function in ("feed_grant_changed()", "feed_deleted()", "feed_link_changed()",
+    for function in ("feed_grant_changed()", "feed_deleted()",
                      "feed_asset_changed()", "feed_capture_changed()", "feed_job_changed()",
+                     "feed_links_added()", "feed_links_removed()",
                      "feed_customer_changed()",
                      "feed_publicity(text, uuid, uuid, uuid, boolean, bigint)",
                      "feed_stamp()", "feed_lock(uuid)"):
