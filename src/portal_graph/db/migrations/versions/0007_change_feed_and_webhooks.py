@@ -14,8 +14,8 @@ What a viewer could see in the past is kept as history, also by triggers:
 - `feed_grant_periods`: when an external user held a grant of a customer;
 - `feed_tombstones`: deleted rows.
 A job whose status changes "touches" its captures and assets (their positions move) and a
-link between a job and an asset touches the asset (once per statement), so a row's position moves whenever its
-visibility to anybody can have changed. See docs/FEED.md.
+link between a job and an asset touches the asset (once per statement), so a row's position
+moves whenever its visibility to anybody can have changed. See docs/FEED.md.
 
 Webhooks: endpoints and deliveries, deliveries leased by workers like the email outbox.
 
