@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.hardening.processes import ServerProcess, free_port, start_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"

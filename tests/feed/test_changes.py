@@ -8,7 +8,7 @@ import asyncpg
 from sqlalchemy import select, text, update
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 
 CHANGES = """query Feed($after: String, $first: Int) {
   changes(after: $after, first: $first) {

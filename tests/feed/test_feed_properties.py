@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, text, update
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import from_global_id
+from portal_graph.graphql.core.relay import from_global_id
 from tests.conftest import TABLES
 from tests.factories import unique
 

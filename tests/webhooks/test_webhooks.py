@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from standardwebhooks import Webhook
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from portal_graph.webhooks.worker import WebhookWorker
 from tests.webhooks.receiver import Receiver
 
@@ -45,17 +45,17 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def tuned(services, monkeypatch):  # type: ignore[no-untyped-def]
+def tuned(runtime, monkeypatch):  # type: ignore[no-untyped-def]
     """WEBHOOK_ALLOW_PRIVATE=true (the receiver is on 127.0.0.1) and quick retries."""
-    settings = services.settings.model_copy(update={
+    settings = runtime.settings.model_copy(update={
         "webhook_allow_private": True, "webhook_backoff_seconds": 0.01,
         "webhook_timeout_seconds": 2.0})
-    monkeypatch.setattr(services, "settings", settings)
+    monkeypatch.setattr(runtime, "settings", settings)
     return settings
 
 
-def _worker(services, settings) -> WebhookWorker:  # type: ignore[no-untyped-def]
-    return WebhookWorker(services.sessionmaker, settings, services.box)
+def _worker(runtime, settings) -> WebhookWorker:  # type: ignore[no-untyped-def]
+    return WebhookWorker(runtime.sessionmaker, settings, runtime.box)
 
 
 async def _drain(worker: WebhookWorker, rounds: int = 50) -> None:
@@ -92,7 +92,7 @@ async def _complete_job(api, token: str, customer) -> str:  # type: ignore[no-un
 
 
 async def test_an_external_users_endpoint_hears_only_of_its_granted_customers_work(
-        api, make, services, tuned, receiver):
+        api, make, runtime, tuned, receiver):
     w = await _world(make)
     created = (await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}},
                          token=w.partner_token))["data"]["createWebhookEndpoint"]
@@ -102,7 +102,7 @@ async def test_an_external_users_endpoint_hears_only_of_its_granted_customers_wo
     ours = await _complete_job(api, w.admin, w.granted)
     await _complete_job(api, w.admin, w.other)
 
-    await _drain(_worker(services, tuned))
+    await _drain(_worker(runtime, tuned))
 
     assert len(receiver.received) == 1
     hook = receiver.received[0]
@@ -113,7 +113,7 @@ async def test_an_external_users_endpoint_hears_only_of_its_granted_customers_wo
 
 
 async def test_nothing_is_sent_once_access_is_revoked_even_if_queued_before(
-        api, make, services, tuned, receiver, sessionmaker):
+        api, make, runtime, tuned, receiver, sessionmaker):
     w = await _world(make)
     await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.partner_token)
     await _complete_job(api, w.admin, w.granted)  # queued while granted
@@ -122,7 +122,7 @@ async def test_nothing_is_sent_once_access_is_revoked_even_if_queued_before(
     assert revoked["data"]["revokeAllExternalAccess"]["userErrors"] == []
     await _complete_job(api, w.admin, w.granted)  # after the revocation: not even queued
 
-    await _drain(_worker(services, tuned))
+    await _drain(_worker(runtime, tuned))
 
     assert receiver.received == []
     async with sessionmaker() as session:
@@ -132,7 +132,7 @@ async def test_nothing_is_sent_once_access_is_revoked_even_if_queued_before(
 
 
 async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_back(
-        api, make, services, tuned, receiver):
+        api, make, runtime, tuned, receiver):
     w = await _world(make)
     created = (await api(CREATE_ENDPOINT, {"input": {
         "url": receiver.url, "eventKinds": ["job.completed"]}},
@@ -141,7 +141,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_ba
     receiver.stop()
     jobs = {await _complete_job(api, w.admin, customer)
             for customer in (w.granted, w.other, w.granted)}
-    first, second = _worker(services, tuned), _worker(services, tuned)
+    first, second = _worker(runtime, tuned), _worker(runtime, tuned)
     for _ in range(3):  # down: every attempt fails and is retried later
         await asyncio.gather(first.run_once(), second.run_once())
         await asyncio.sleep(0.05)
@@ -164,7 +164,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_exactly_once_when_ba
     assert all(d["attempts"] >= 2 for d in deliveries)
 
 
-async def test_a_private_destination_is_refused_by_default(api, make, services, receiver,
+async def test_a_private_destination_is_refused_by_default(api, make, runtime, receiver,
                                                            sessionmaker):
     w = await _world(make)
     for url in (receiver.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/",
@@ -179,14 +179,14 @@ async def test_a_private_destination_is_refused_by_default(api, make, services, 
         assert body["data"]["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_URL"
 
 
-async def test_the_worker_refuses_a_private_destination_too(api, make, services, tuned,
+async def test_the_worker_refuses_a_private_destination_too(api, make, runtime, tuned,
                                                             receiver):
     w = await _world(make)
     await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.admin)  # allowed then
     await _complete_job(api, w.admin, w.granted)
     strict = tuned.model_copy(update={"webhook_allow_private": False})
 
-    await _worker(services, strict).run_once()
+    await _worker(runtime, strict).run_once()
 
     assert receiver.received == []
     listed = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"][0]
@@ -194,7 +194,7 @@ async def test_the_worker_refuses_a_private_destination_too(api, make, services,
 
 
 async def test_an_endpoint_failing_for_too_long_is_disabled_and_the_admins_told(
-        api, make, services, tuned, sessionmaker):
+        api, make, runtime, tuned, sessionmaker):
     w = await _world(make)
     down = Receiver(status=500).start()
     try:
@@ -202,7 +202,7 @@ async def test_an_endpoint_failing_for_too_long_is_disabled_and_the_admins_told(
         await _complete_job(api, w.admin, w.granted)
         quick = tuned.model_copy(update={"webhook_disable_after_seconds": 0.001})
         for _ in range(3):
-            await _worker(services, quick).run_once()
+            await _worker(runtime, quick).run_once()
             await asyncio.sleep(0.05)
     finally:
         down.stop()
@@ -225,16 +225,16 @@ async def test_an_external_user_may_not_subscribe_to_staff_events(api, make, tun
     assert body["data"]["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_INPUT"
 
 
-async def test_a_delivery_can_be_sent_again(api, make, services, tuned, receiver):
+async def test_a_delivery_can_be_sent_again(api, make, runtime, tuned, receiver):
     w = await _world(make)
     await api(CREATE_ENDPOINT, {"input": {"url": receiver.url}}, token=w.admin)
     await _complete_job(api, w.admin, w.granted)
-    await _drain(_worker(services, tuned))
+    await _drain(_worker(runtime, tuned))
     delivery = (await api(ENDPOINTS, token=w.admin))["data"]["webhookEndpoints"][0][
         "deliveries"]["nodes"][0]
 
     again = await api(REDELIVER, {"id": delivery["id"]}, token=w.admin)
-    await _drain(_worker(services, tuned))
+    await _drain(_worker(runtime, tuned))
 
     assert again["data"]["redeliverWebhook"] == {
         "delivery": {"status": "QUEUED", "attempts": 0}, "userErrors": []}

@@ -13,11 +13,11 @@ from sqlalchemy.engine import Row
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.customers.types import Customer
 from portal_graph.feed import repository
-from portal_graph.graphql.audiences import SIGNED_IN, audience, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.loaders import ScopedLoader
-from portal_graph.graphql.pagination import DEFAULT_FIRST, page_request
-from portal_graph.graphql.relay import Node, to_global_id
+from portal_graph.graphql.core.audiences import SIGNED_IN, audience, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.loaders import ScopedLoader
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, page_request
+from portal_graph.graphql.core.relay import Node, to_global_id
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.types import Asset, Job, MapCapture
 

@@ -20,8 +20,8 @@ from starlette.responses import Response
 
 from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.db.outage import database_unavailable
-from portal_graph.graphql.context import Context
-from portal_graph.graphql.execution import format_error
+from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.execution import Executor, format_error
 from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes
 from portal_graph.http.failures import classify, failure_response
@@ -34,8 +34,8 @@ from portal_graph.http.graphql_http import (
 from portal_graph.http.request_id import new_request_id
 from portal_graph.observability import OperationObservation, observe_operation
 from portal_graph.ratelimit import RateDecision
+from portal_graph.runtime import Runtime
 from portal_graph.scope import Audience
-from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 
 log = logging.getLogger("portal_graph.http")
@@ -105,8 +105,9 @@ class BatchBudget:
 
 
 class GraphQLEndpoint:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime, executor: Executor) -> None:
+        self.runtime = runtime
+        self.executor = executor
 
     async def handle(self, request: Request) -> Response:
         """The answer within REQUEST_TIMEOUT_SECONDS; a failure is answered masked, not raised.
@@ -117,7 +118,7 @@ class GraphQLEndpoint:
         state = request.scope.setdefault("state", {})
         request_id = state.get("request_id") or new_request_id()
         state["request_id"] = request_id
-        deadline = asyncio.timeout(self.services.settings.request_timeout_seconds)
+        deadline = asyncio.timeout(self.runtime.settings.request_timeout_seconds)
         try:
             async with deadline:
                 return await self._handle(request)
@@ -126,7 +127,7 @@ class GraphQLEndpoint:
             return failure_response(code, request_id, _media_type(request))
 
     async def _handle(self, request: Request) -> Response:
-        settings = self.services.settings
+        settings = self.runtime.settings
         request_id = request.scope["state"]["request_id"]
         if _wants_graphiql(request):
             if not settings.graphiql:
@@ -149,17 +150,17 @@ class GraphQLEndpoint:
             if refused is not None:
                 return _rate_limited(refused, media_type)
         # settled(): no statement may still run when the transaction ends (see RequestSession).
-        async with self.services.sessionmaker() as session, session.begin(), session.settled():
+        async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
             try:
                 viewer = await resolve_viewer(session, token, settings)
             except InvalidToken:
                 return _invalid_token(media_type)
-            max_cost = self.services.executor.limits[viewer.audience].max_cost
+            max_cost = self.executor.limits[viewer.audience].max_cost
             budget = BatchBudget(max_cost, max_cost)
             results = []
             for one in requests:
                 context = Context(session=session, viewer=viewer, settings=settings,
-                                  services=self.services, client_address=client_address(request),
+                                  runtime=self.runtime, client_address=client_address(request),
                                   request_id=request_id, request=request)
                 with observe_operation() as observed:
                     answer = await self._one(context, one, request.method, media_type,
@@ -177,7 +178,8 @@ class GraphQLEndpoint:
         While the database is unreachable it is let through uncounted: its documents are
         still held to the anonymous budgets, and nothing else it could do works anyway."""
         try:
-            decision = await self.services.count_anonymous(client_address(request), operations)
+            decision = await self.runtime.rate_guard.count_anonymous(client_address(request),
+                                                                 operations)
         except Exception as error:
             if not database_unavailable(error):
                 raise
@@ -189,7 +191,7 @@ class GraphQLEndpoint:
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
                    media_type: str, observed: OperationObservation, budget: BatchBudget,
                    ) -> tuple[dict[str, Any], int]:
-        executor = self.services.executor
+        executor = self.executor
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
         if nul_bytes.value_has_nul(one.variables):
             return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status

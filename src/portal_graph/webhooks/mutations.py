@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.graphql.audiences import field, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import field, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.webhooks import repository as repo
 from portal_graph.webhooks import service
 from portal_graph.webhooks.types import PARTNERS, WebhookDelivery, WebhookEndpoint
@@ -91,7 +91,7 @@ class WebhookMutations:
 
         async def act() -> WebhookEndpointWithSecretPayload:
             row, secret = await service.register(
-                ctx.session, ctx.scope, ctx.services.box, ctx.settings, url=input.url,
+                ctx.session, ctx.scope, ctx.runtime.box, ctx.settings, url=input.url,
                 description=input.description, event_kinds=input.event_kinds)
             return WebhookEndpointWithSecretPayload(endpoint=WebhookEndpoint.from_row(row),
                                                     secret=secret)
@@ -133,7 +133,7 @@ class WebhookMutations:
 
         async def act() -> WebhookEndpointWithSecretPayload:
             row, secret = await service.rotate_secret(
-                ctx.session, ctx.scope, ctx.services.box,
+                ctx.session, ctx.scope, ctx.runtime.box,
                 parse_id(input.endpoint_id, "WebhookEndpoint"))
             return WebhookEndpointWithSecretPayload(endpoint=WebhookEndpoint.from_row(row),
                                                     secret=secret)

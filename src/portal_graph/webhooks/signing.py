@@ -16,7 +16,11 @@ from typing import Any
 import orjson
 from standardwebhooks import Webhook
 
-from portal_graph.graphql.relay import to_global_id
+
+def to_global_id(type_name: str, id_: Any) -> str:
+    """The API's opaque global id (graphql/core/relay.py encodes the same), without importing
+    GraphQL here: the service and the worker stay below it."""
+    return base64.urlsafe_b64encode(f"{type_name}:{id_}".encode()).decode().rstrip("=")
 
 
 def new_secret() -> str:

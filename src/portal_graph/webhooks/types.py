@@ -10,12 +10,12 @@ from typing import Any
 import strawberry
 from sqlalchemy.engine import Row
 
-from portal_graph.db.pagination import NEWEST_FIRST
-from portal_graph.graphql.audiences import audience, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
-from portal_graph.graphql.relay import Connection, to_global_id
+from portal_graph.graphql.core.audiences import audience, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.core.relay import Connection, to_global_id
 from portal_graph.scope import Audience
+from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 from portal_graph.webhooks import repository as repo
 
 # Admins manage the organization's endpoints; external users (and their API tokens) their own.

@@ -29,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal_graph.config import Settings
 from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
-from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.worker import describe_error, retry_delay
 from portal_graph.scope import Audience, Viewer, scope_for
+from portal_graph.scoped_sql.rows import visible_by_ids
 from portal_graph.webhooks import destinations, signing
 from portal_graph.webhooks import repository as repo
 
