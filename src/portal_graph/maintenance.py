@@ -27,6 +27,8 @@ KEEP_REVOKED_TOKENS = "90 days"
 KEEP_USED_RESETS = "1 day"
 # Events are told as they commit; the rows are kept a few days for listeners catching up.
 KEEP_DOMAIN_EVENTS = "3 days"
+# Settled webhook deliveries (their status and response code are shown in GraphQL) a month.
+KEEP_WEBHOOK_DELIVERIES = "30 days"
 # A dead session stays while a live API token descends from it: revoking what it derives from
 # (auth/revocation.py) must still reach that token.
 _ANCESTORS_OF_LIVE_TOKENS = text("""
@@ -47,6 +49,7 @@ class SweepResult:
     api_tokens: int
     password_resets: int = 0
     domain_events: int = 0
+    webhook_deliveries: int = 0
 
 
 async def sweep(runtime: Runtime) -> SweepResult:
@@ -66,10 +69,15 @@ async def sweep(runtime: Runtime) -> SweepResult:
             < func.now() - text(f"interval '{KEEP_USED_RESETS}'")))
         events = await session.execute(delete(models.DomainEvent).where(
             models.DomainEvent.occurred_at < func.now() - text(f"interval '{KEEP_DOMAIN_EVENTS}'")))
+        deliveries = await session.execute(delete(models.WebhookDelivery).where(
+            models.WebhookDelivery.status != "QUEUED",
+            models.WebhookDelivery.created_at
+            < func.now() - text(f"interval '{KEEP_WEBHOOK_DELIVERIES}'")))
     return SweepResult(windows, sessions.rowcount or 0,  # type: ignore[attr-defined]
                        tokens.rowcount or 0,  # type: ignore[attr-defined]
                        resets.rowcount or 0,  # type: ignore[attr-defined]
-                       events.rowcount or 0)  # type: ignore[attr-defined]
+                       events.rowcount or 0,  # type: ignore[attr-defined]
+                       deliveries.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def run(runtime: Runtime, stop: asyncio.Event, every_seconds: float = 600) -> None:

@@ -7,10 +7,11 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from standardwebhooks import Webhook
 
 from portal_graph.db import models
@@ -253,3 +254,27 @@ async def test_external_users_see_only_their_own_endpoints(api, make, tuned, rec
 
     assert [e["url"] for e in mine] == [receiver.url + "/mine"]
     assert len(everything) == 2
+
+
+async def test_the_sweep_forgets_settled_deliveries_after_a_month(runtime, make, sessionmaker):
+    from portal_graph import maintenance
+
+    org = await make.organization()
+    endpoint = models.new_id()
+    old = datetime.now(UTC) - timedelta(days=31)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(insert(models.WebhookEndpoint).values(
+            organization_id=org, id=endpoint, url="https://93.184.215.14/", event_kinds=[],
+            secret_ciphertext=b"x"))
+        await session.execute(insert(models.WebhookDelivery), [
+            {"organization_id": org, "id": models.new_id(), "endpoint_id": endpoint,
+             "event_position": n, "kind": "job.completed", "subject_type": "Job",
+             "subject_id": models.new_id(), "occurred_at": old, "created_at": old,
+             "status": status} for n, status in enumerate(("DELIVERED", "SKIPPED", "QUEUED"))])
+
+    result = await maintenance.sweep(runtime)
+
+    assert result.webhook_deliveries == 2
+    async with sessionmaker() as session:
+        left = (await session.scalars(select(models.WebhookDelivery.status))).all()
+    assert left == ["QUEUED"]

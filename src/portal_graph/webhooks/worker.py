@@ -88,6 +88,10 @@ class WebhookWorker:
 
     async def run_once(self, batch: int = 20) -> int:
         """Deliver what this worker can claim (at most `batch`); returns how many it handled."""
+        settings = self._settings
+        # Every delivery of the batch must fit in the lease, each at its full deadline.
+        batch = min(batch, max(1, int(settings.webhook_lease_seconds
+                                      // (settings.webhook_timeout_seconds + 5))))
         async with self._session() as session, session.begin():
             claim = await repo.claim_due(session, batch, self._settings.webhook_lease_seconds)
             found = await repo.endpoints_by_id(
@@ -117,16 +121,22 @@ class WebhookWorker:
             target = await destinations.resolve(
                 endpoint.url, allow_private=self._settings.webhook_allow_private)
             headers = {**signing.headers(secret, str(delivery.id), body), "host": target.host}
-            response = await client.post(target.url, content=body.encode(), headers=headers,
-                                         extensions={"sni_hostname": target.host.split(":")[0]})
+            # One deadline for the whole exchange (httpx's applies per read), and the answer's
+            # body is never read: only its status counts.
+            async with asyncio.timeout(self._settings.webhook_timeout_seconds):
+                async with client.stream(
+                        "POST", target.url, content=body.encode(), headers=headers,
+                        extensions={"sni_hostname": target.host.split(":")[0]}) as response:
+                    status = response.status_code
         except (destinations.DestinationRefused, destinations.InvalidUrl) as error:
             return Outcome(delivery, endpoint, error=str(error))
+        except TimeoutError:
+            return Outcome(delivery, endpoint, error="no answer in time")
         except httpx.HTTPError as error:
             return Outcome(delivery, endpoint, error=describe_error(error, secret))
-        if 200 <= response.status_code < 300:
-            return Outcome(delivery, endpoint, status_code=response.status_code)
-        return Outcome(delivery, endpoint, status_code=response.status_code,
-                       error=f"HTTP {response.status_code}")
+        if 200 <= status < 300:
+            return Outcome(delivery, endpoint, status_code=status)
+        return Outcome(delivery, endpoint, status_code=status, error=f"HTTP {status}")
 
     async def _out_of_scope(self, delivery: Row[Any], endpoint: Row[Any]) -> str | None:
         """Why the owner of `endpoint` may not hear of this delivery's subject now, if so."""
