@@ -278,3 +278,16 @@ async def test_the_sweep_forgets_settled_deliveries_after_a_month(runtime, make,
     async with sessionmaker() as session:
         left = (await session.scalars(select(models.WebhookDelivery.status))).all()
     assert left == ["QUEUED"]
+
+
+def test_the_disabling_email_names_the_endpoint_and_the_way_back():
+    from portal_graph.mail import templates
+
+    email = templates.render(templates.WEBHOOK_DISABLED,
+                             {"url": "https://council.example/hooks\r\nBcc: x",
+                              "last_error": "HTTP 500"}, None)
+
+    assert email.subject == "A webhook endpoint was disabled after a day of failures"
+    assert "https://council.example/hooks Bcc: x" in email.text  # one line, no header break
+    assert "updateWebhookEndpoint" in email.text and "HTTP 500" in email.text
+    assert "<script" not in email.html
