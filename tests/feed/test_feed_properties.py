@@ -2,8 +2,8 @@
 
 Histories are drawn by hypothesis: customers, assets, jobs of every status linked to assets,
 map captures with and without jobs, status changes (into and out of COMPLETED), grants given
-and revoked, links added, and deletions of jobs, captures and assets (no mutation deletes
-them; SQL does, and cascades). The changes are made by SQL straight into the database, so the
+and revoked, customers archived and brought back, links added, and deletions of jobs,
+captures and assets (by SQL, with its cascades). The changes are made by SQL straight into the database, so the
 positions come from the triggers alone. Between steps, an external user's and a staff member's
 partner clients page the feed on from their stored cursors (pages of 1-4) and apply it;
 at the end both clients, and a fresh client paging from the start, must hold exactly the
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import delete, func, insert, text, update
 
 from portal_graph.db import models
 from portal_graph.graphql.core.relay import from_global_id
@@ -50,6 +50,7 @@ class Model:
     links: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)  # (job, asset)
     captures: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID | None]] = field(default_factory=dict)
     grants: set[uuid.UUID] = field(default_factory=set)
+    archived: set[uuid.UUID] = field(default_factory=set)
 
     def everything(self) -> set[tuple[str, uuid.UUID]]:
         return ({("Customer", c) for c in self.customers} | {("Job", j) for j in self.jobs}
@@ -57,13 +58,14 @@ class Model:
                 | {("MapCapture", m) for m in self.captures})
 
     def external_view(self) -> set[tuple[str, uuid.UUID]]:
-        done = {j for j, (c, s) in self.jobs.items() if c in self.grants and s is COMPLETED}
-        return ({("Customer", c) for c in self.customers if c in self.grants}
+        granted = self.grants - self.archived  # an archived customer leaves external portals
+        done = {j for j, (c, s) in self.jobs.items() if c in granted and s is COMPLETED}
+        return ({("Customer", c) for c in self.customers if c in granted}
                 | {("Job", j) for j in done}
                 | {("Asset", a) for a, c in self.assets.items()
-                   if c in self.grants and any((j, a) in self.links for j in done)}
+                   if c in granted and any((j, a) in self.links for j in done)}
                 | {("MapCapture", m) for m, (c, j) in self.captures.items()
-                   if c in self.grants and (j is None or j in done)})
+                   if c in granted and (j is None or j in done)})
 
 
 class Client:
@@ -111,6 +113,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("status"), index, st.sampled_from(STATUSES)),
     st.tuples(st.just("grant"), index),
     st.tuples(st.just("revoke"), index),
+    st.tuples(st.just("archive"), index, st.booleans()),
     st.tuples(st.just("delete_job"), index),
     st.tuples(st.just("delete_capture"), index),
     st.tuples(st.just("delete_asset"), index),
@@ -174,6 +177,12 @@ async def _apply(session, org: uuid.UUID, member: uuid.UUID, model: Model, step)
             models.CustomerGrant.external_user_id == member,
             models.CustomerGrant.customer_id == customer))
         model.grants.discard(customer)
+    elif kind == "archive" and model.customers:
+        customer, archived = _pick(model.customers, step[1]), step[2]
+        await session.execute(update(models.Customer).where(
+            models.Customer.organization_id == org, models.Customer.id == customer)
+            .values(archived_at=func.now() if archived else None))
+        (model.archived.add if archived else model.archived.discard)(customer)
     elif kind == "delete_job" and model.jobs:
         job = _pick(model.jobs, step[1])
         await session.execute(delete(models.Job).where(

@@ -215,6 +215,9 @@ class Customer(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    # Archived: gone from external users' portals (scope.py), no new invitations; history stays.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The change feed's position: set by a trigger on every insert and update (migration 0007).
     change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
                                                  server_onupdate=FetchedValue())
@@ -239,6 +242,7 @@ class Job(Base):
     price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     # The change feed's position: set by a trigger on every insert and update (migration 0007).
     change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
                                                  server_onupdate=FetchedValue())
@@ -280,6 +284,7 @@ class Asset(Base):
     serial_number: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     # The change feed's position: set by a trigger on every insert and update (migration 0007).
     change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
                                                  server_onupdate=FetchedValue())
@@ -316,6 +321,7 @@ class MapCapture(Base):
     note: Mapped[str | None] = mapped_column(Text)
     captured_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     # The change feed's position: set by a trigger on every insert and update (migration 0007).
     change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
                                                  server_onupdate=FetchedValue())

@@ -20,7 +20,7 @@ moves whenever its visibility to anybody can have changed. See docs/FEED.md.
 Webhooks: endpoints and deliveries, deliveries leased by workers like the email outbox.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0008"  # after entity updates (archived_at); the lead re-chains
 branch_labels = None
 depends_on = None
 
@@ -73,6 +73,18 @@ CREATE FUNCTION feed_customer_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM feed_publicity('Customer', NEW.organization_id, NEW.id, NEW.id, true,
                          NEW.change_position);
+  -- An archived customer leaves its external users' view as a revoked grant would
+  -- (scope.current_grants_sql): its grant periods end, and start again if it comes back.
+  IF TG_OP = 'UPDATE' AND NEW.archived_at IS NOT NULL AND OLD.archived_at IS NULL THEN
+    UPDATE feed_grant_periods SET until_position = NEW.change_position
+    WHERE organization_id = NEW.organization_id AND customer_id = NEW.id
+      AND until_position IS NULL;
+  ELSIF TG_OP = 'UPDATE' AND NEW.archived_at IS NULL AND OLD.archived_at IS NOT NULL THEN
+    INSERT INTO feed_grant_periods (organization_id, external_user_id, customer_id,
+                                    since_position)
+    SELECT organization_id, external_user_id, customer_id, NEW.change_position
+    FROM customer_grants WHERE organization_id = NEW.organization_id AND customer_id = NEW.id;
+  END IF;
   RETURN NULL;
 END $$;
 
@@ -143,6 +155,10 @@ CREATE FUNCTION feed_grant_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE pos bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
+    IF EXISTS (SELECT 1 FROM customers c WHERE c.organization_id = NEW.organization_id
+               AND c.id = NEW.customer_id AND c.archived_at IS NOT NULL) THEN
+      RETURN NULL;  -- shows nothing while archived (its period starts when it comes back)
+    END IF;
     PERFORM feed_lock(NEW.organization_id);
     INSERT INTO feed_grant_periods (organization_id, external_user_id, customer_id,
                                     since_position)
@@ -235,8 +251,11 @@ def upgrade() -> None:
     # History of what exists now.
     op.execute("""INSERT INTO feed_grant_periods (organization_id, external_user_id,
                   customer_id, since_position)
-                  SELECT organization_id, external_user_id, customer_id,
-                         nextval('change_positions') FROM customer_grants""")
+                  SELECT g.organization_id, g.external_user_id, g.customer_id,
+                         nextval('change_positions') FROM customer_grants g
+                  JOIN customers c ON c.organization_id = g.organization_id
+                                  AND c.id = g.customer_id
+                  WHERE c.archived_at IS NULL""")
     op.execute("""INSERT INTO feed_public_periods (organization_id, entity, row_id, customer_id,
                   since_position)
                   SELECT organization_id, 'Customer', id, id, change_position FROM customers
