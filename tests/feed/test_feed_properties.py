@@ -7,8 +7,9 @@ captures and assets (by SQL, with its cascades). The changes are made by SQL str
 the database, so the positions come from the triggers alone. Between steps, an external
 user's and a staff member's partner clients page the feed on from their stored cursors
 (pages of 1-4) and apply it; at the end both clients, and a fresh client paging from the
-start, must hold exactly the viewer's visible set (an oracle computed here, in Python, from the visibility table). Every
-tombstone an external user is given names an object that user could see at some earlier step.
+start, must hold exactly the viewer's visible set (an oracle computed here, in Python, from
+the visibility table). Every tombstone an external user is given names an object that user
+could see at some earlier step.
 
 FEED_EXAMPLES sets the number of histories (default 100).
 """
