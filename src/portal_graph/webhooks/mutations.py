@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from portal_graph.capabilities import MANAGE_WEBHOOKS
 from portal_graph.graphql.core.audiences import field, mutation
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
@@ -81,7 +82,7 @@ class WebhookQueries:
 
 @strawberry.type
 class WebhookMutations:
-    @mutation(audiences=PARTNERS, description=(
+    @mutation(rule=MANAGE_WEBHOOKS, description=(
         "Register an endpoint: the organization's (admins) or your own (external users, "
         "who receive only events about what they can see)."))
     async def create_webhook_endpoint(
@@ -98,7 +99,7 @@ class WebhookMutations:
 
         return await run_mutation(info, WebhookEndpointWithSecretPayload, act)
 
-    @mutation(audiences=PARTNERS, description="Change an endpoint's URL, events or state.")
+    @mutation(rule=MANAGE_WEBHOOKS, description="Change an endpoint's URL, events or state.")
     async def update_webhook_endpoint(self, info: Info,
                                       input: UpdateWebhookEndpointInput) -> WebhookEndpointPayload:
         ctx = info.context
@@ -113,7 +114,7 @@ class WebhookMutations:
 
         return await run_mutation(info, WebhookEndpointPayload, act)
 
-    @mutation(audiences=PARTNERS, description="Delete an endpoint and its deliveries.")
+    @mutation(rule=MANAGE_WEBHOOKS, description="Delete an endpoint and its deliveries.")
     async def delete_webhook_endpoint(
             self, info: Info, input: WebhookEndpointIdInput) -> DeleteWebhookEndpointPayload:
         ctx = info.context
@@ -125,7 +126,7 @@ class WebhookMutations:
 
         return await run_mutation(info, DeleteWebhookEndpointPayload, act)
 
-    @mutation(audiences=PARTNERS, description=(
+    @mutation(rule=MANAGE_WEBHOOKS, description=(
         "A new signing secret, shown once; deliveries from now on are signed with it."))
     async def rotate_webhook_secret(
             self, info: Info, input: WebhookEndpointIdInput) -> WebhookEndpointWithSecretPayload:
@@ -140,7 +141,7 @@ class WebhookMutations:
 
         return await run_mutation(info, WebhookEndpointWithSecretPayload, act)
 
-    @mutation(audiences=PARTNERS, description=(
+    @mutation(rule=MANAGE_WEBHOOKS, description=(
         "Send a delivery again (same webhook-id), now, with a fresh count of attempts."))
     async def redeliver_webhook(self, info: Info,
                                 input: RedeliverWebhookInput) -> RedeliverWebhookPayload:
