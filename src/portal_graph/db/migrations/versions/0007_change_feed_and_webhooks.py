@@ -20,7 +20,7 @@ moves whenever its visibility to anybody can have changed. See docs/FEED.md.
 Webhooks: endpoints and deliveries, deliveries leased by workers like the email outbox.
 
 Revision ID: 0007
-Revises: 0008
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0008"  # after entity updates (archived_at); the lead re-chains
+down_revision = "0014"  # after entity updates (archived_at) and 0014; the lead re-chains
 branch_labels = None
 depends_on = None
 
