@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 # The server's id and token helpers (plain functions); nothing of its GraphQL or ORM layer.
+from bench.floor_feed import feed
 from portal_graph.auth.tokens import token_digest
 from portal_graph.db.models import new_id
 
@@ -410,6 +411,6 @@ def create_app() -> Starlette:
 
     routes = [Route(f"/{name}", route(handler), methods=["POST"]) for name, handler in (
         ("portal", _portal), ("node", _node), ("search", _search), ("invite", _invite),
-        ("accept", _accept), ("map", _map))]
+        ("accept", _accept), ("map", _map), ("feed", feed))]
     routes.append(Route("/healthz", healthz))
     return Starlette(routes=routes, lifespan=lifespan)

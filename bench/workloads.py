@@ -42,6 +42,12 @@ ACCEPT = """mutation Accept($input: AcceptInvitationInput!) { acceptInvitation(i
   { token userErrors { code field message } } }"""
 INVITEE_PASSWORD = "bench invitee password 1"
 
+# A partner syncing through the feed, pages of 100; each client walks its feed to the end,
+# then starts again (its cursor kept between iterations, as a partner stores it).
+FEED = """query Feed($after: String) { changes(after: $after, first: 100) {
+  edges { cursor node { nodeId removed node { id ... on Job { reference title status
+    completedAt } } } } pageInfo { hasNextPage endCursor } } }"""
+
 # The portal document's static cost bound (customers x jobs x captures) is far above the
 # default QUERY_MAX_COST of 5000, which refuses it: the bench raises the limit, and says so.
 BENCH_MAX_COST = 10_000_000
@@ -192,6 +198,27 @@ async def invite_accept_floor(send: Send, data: BenchData, client: int, i: int) 
                  {"content-type": "application/json"}, decode=True)
 
 
+def feed_pages() -> tuple[Iteration, Iteration]:
+    cursors: dict[tuple[str, int], str | None] = {}
+
+    def turn(side: str, client: int, page: dict[str, Any]) -> None:
+        info = page["pageInfo"]
+        cursors[(side, client)] = info["endCursor"] if info["hasNextPage"] else None
+
+    async def graphql(send: Send, data: BenchData, client: int, i: int) -> None:
+        answer = await _graphql(send, FEED, {"after": cursors.get(("g", client))},
+                                data.token(data.client_tokens, client), "feed", decode=True)
+        turn("g", client, answer["data"]["changes"])
+
+    async def floor(send: Send, data: BenchData, client: int, i: int) -> None:
+        answer = await _floor(send, "/feed", {"after": cursors.get(("f", client)),
+                                              "first": 100},
+                              data.token(data.client_tokens, client), decode=True)
+        turn("f", client, answer["data"]["changes"])
+
+    return graphql, floor
+
+
 @dataclass(frozen=True)
 class Workload:
     key: str
@@ -212,6 +239,7 @@ WORKLOADS = (
              map_floor),
     Workload("invite_accept", "invite -> accept round trip", invite_accept_graphql,
              invite_accept_floor, needs=("inviteExternalUser", "acceptInvitation"), slow=True),
+    Workload("feed", "partner feed, pages of 100 changes", *feed_pages(), needs=("changes",)),
 )
 
 

@@ -157,6 +157,7 @@ def settings(database_url: str, topology_env: dict[str, str],
         secret_key=secrets.token_urlsafe(32),
         portal_url="http://portal.test/accept/",
         run_outbox_worker=False,
+        run_webhook_worker=False,
         log_format="text",
         smtp_url=None,
     )

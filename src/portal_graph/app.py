@@ -36,11 +36,14 @@ from portal_graph.observability import (
 from portal_graph.observability.metrics import EVENTS_HEARD
 from portal_graph.runtime import Runtime
 from portal_graph.web import web_routes
+from portal_graph.webhooks import queueing
+from portal_graph.webhooks.worker import WebhookWorker
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or get_settings()
     runtime = runtime or Runtime.create(settings)
+    queueing.install()  # webhook deliveries are queued with every event published
     # The audience schemas, their rules and caches: built once per app, over the runtime.
     executor = Executor(audience_limits(runtime.settings), execution=runtime.settings.execution)
     setup_tracing()
@@ -64,6 +67,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             worker = OutboxWorker(runtime.sessionmaker, settings, runtime.box,
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+        webhook_task = None
+        if settings.run_webhook_worker:
+            webhooks = WebhookWorker(runtime.sessionmaker, settings, runtime.box)
+            webhook_task = asyncio.create_task(webhooks.run(stop), name="webhook-worker")
         sweeper = asyncio.create_task(maintenance.run(runtime, stop), name="maintenance")
         # The process's one LISTEN connection (straight to the primary, never through
         # PgBouncer): every committed domain event, from any process or instance.
@@ -82,9 +89,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             if runtime.replicas is not None:
                 await runtime.replicas.stop()
             await sweeper
-            if worker_task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(worker_task, timeout=30)
+            for task in (worker_task, webhook_task):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(task, timeout=30)
             await runtime.close()
             shutdown_tracing()
 

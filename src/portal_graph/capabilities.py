@@ -55,9 +55,13 @@ MANAGE_EXTERNAL_USERS = Rule(
 MANAGE_STAFF = Rule("MANAGE_STAFF", "Invite staff, change their roles, deactivate them.",
                     _ADMIN, sessions_only=True)
 CHANGE_SETTINGS = Rule("CHANGE_SETTINGS", "Change the organization's settings.", _ADMIN)
+MANAGE_WEBHOOKS = Rule(
+    "MANAGE_WEBHOOKS", "Register, change, delete and rotate webhook endpoints and redeliver: "
+    "admins the organization's, external users (and their API tokens) their own.",
+    frozenset({Audience.ADMIN, Audience.EXTERNAL}))
 
 RULES = (SIGN_IN, OWN_CREDENTIALS, EDIT_WORK, ARCHIVE_CUSTOMERS, MANAGE_EXTERNAL_USERS,
-         MANAGE_STAFF, CHANGE_SETTINGS)
+         MANAGE_STAFF, CHANGE_SETTINGS, MANAGE_WEBHOOKS)
 
 
 # --- the state checks the services make, for the fields to make too ------------------------

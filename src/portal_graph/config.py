@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     smtp_command_timeout_seconds: float = Field(default=30, gt=0, le=600)
     smtp_message_timeout_seconds: float = Field(default=60, gt=0, le=1800)
     run_outbox_worker: bool = True
+    # Webhooks (portal_graph/webhooks): destinations on loopback, private, link-local or
+    # metadata addresses are refused unless this is true (tests, a private network's receiver).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # 2 s doubling, at most an hour apart; an endpoint failing for a day is disabled and its
+    # organization's admins are emailed.
+    webhook_max_attempts: int = Field(default=30, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_disable_after_seconds: float = Field(default=86_400, gt=0)
+    webhook_lease_seconds: float = Field(default=60, gt=0, le=3600)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    run_webhook_worker: bool = True
     cors_allow_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     metrics_token: str | None = Field(

@@ -18,6 +18,7 @@ from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.events import repository as events
 from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
 from portal_graph.runtime import Runtime
+from portal_graph.webhooks import repository as webhooks
 
 log = logging.getLogger("portal_graph.maintenance")
 # Dead credentials are kept a while for investigations (the audit log keeps the rest).
@@ -26,6 +27,8 @@ KEEP_REVOKED_TOKENS = "90 days"
 KEEP_USED_RESETS = "1 day"
 # Events are told as they commit; the rows are kept a few days for listeners catching up.
 KEEP_DOMAIN_EVENTS = "3 days"
+# Settled webhook deliveries (their status and response code are shown in GraphQL) a month.
+KEEP_WEBHOOK_DELIVERIES = "30 days"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class SweepResult:
     api_tokens: int
     password_resets: int = 0
     domain_events: int = 0
+    webhook_deliveries: int = 0
 
 
 async def sweep(runtime: Runtime) -> SweepResult:
@@ -46,7 +50,8 @@ async def sweep(runtime: Runtime) -> SweepResult:
         tokens = await credentials.delete_dead_api_tokens(session, KEEP_REVOKED_TOKENS)
         resets = await persons.delete_spent_resets(session, KEEP_USED_RESETS)
         told = await events.delete_told(session, KEEP_DOMAIN_EVENTS)
-    return SweepResult(windows, sessions, tokens, resets, told)
+        deliveries = await webhooks.delete_settled(session, KEEP_WEBHOOK_DELIVERIES)
+    return SweepResult(windows, sessions, tokens, resets, told, deliveries)
 
 
 async def run(runtime: Runtime, stop: asyncio.Event, every_seconds: float = 600) -> None:

@@ -32,6 +32,8 @@ class UserErrorCode(enum.Enum):
     LAST_ADMIN = "LAST_ADMIN"
     INVALID_TOKEN = "INVALID_TOKEN"
     INVALID_GEOMETRY = "INVALID_GEOMETRY"
+    INVALID_URL = "INVALID_URL"
+    DESTINATION_REFUSED = "DESTINATION_REFUSED"
     # Someone changed the object since the client read it (its `updatedAt` moved on).
     STALE_OBJECT = "STALE_OBJECT"
     CUSTOMER_ARCHIVED = "CUSTOMER_ARCHIVED"

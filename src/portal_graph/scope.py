@@ -57,6 +57,8 @@ class Scope:
     organization_id: OrganizationId
     external: bool
     customer_ids: frozenset[uuid.UUID]  # the grants; only meaningful when external
+    # Whose grants those are (the change feed reads their history); external viewers only.
+    external_user_id: uuid.UUID | None = None
 
 
 def scope_for(viewer: Viewer) -> Scope | None:
@@ -67,6 +69,8 @@ def scope_for(viewer: Viewer) -> Scope | None:
         organization_id=OrganizationId(viewer.organization_id),
         external=viewer.audience is Audience.EXTERNAL,
         customer_ids=viewer.granted_customer_ids,
+        external_user_id=(viewer.external_user_id
+                          if viewer.audience is Audience.EXTERNAL else None),
     )
 
 
@@ -83,12 +87,14 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 
 ORGANIZATION = "scope_organization_id"
 GRANTED = "scope_customer_ids"
+EXTERNAL_USER = "scope_external_user_id"
 
 customers = models.table_of(models.Customer)
 jobs = models.table_of(models.Job)
 map_captures = models.table_of(models.MapCapture)
 assets = models.table_of(models.Asset)
 job_assets = models.table_of(models.JobAsset)
+webhook_endpoints = models.table_of(models.WebhookEndpoint)
 
 
 def current_grants_sql(organization_id: str, external_user_id: str) -> str:
@@ -107,7 +113,8 @@ def current_grants_sql(organization_id: str, external_user_id: str) -> str:
 
 def parameters(scope: Scope) -> dict[str, Any]:
     """The values of the scope's filters, by parameter name."""
-    return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids)}
+    return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids),
+            EXTERNAL_USER: scope.external_user_id}
 
 
 def _in_organization(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
@@ -177,6 +184,30 @@ def assets_visible(scope: Scope, table=assets) -> ColumnElement[bool]:  # type: 
     return condition
 
 
+def _owned(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
+    return column == bindparam(EXTERNAL_USER, scope.external_user_id, type_=column.type)
+
+
+def webhook_endpoints_visible(scope: Scope, table=webhook_endpoints) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """Staff (admins, by the schema) see the organization's endpoints and every external
+    user's; an external user sees only their own."""
+    condition = _in_organization(scope, table.c.organization_id)
+    if scope.external:
+        condition = and_(condition, _owned(scope, table.c.owner_external_user_id))
+    return condition
+
+
+def webhook_deliveries_visible(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    condition = _in_organization(scope, table.c.organization_id)
+    if scope.external:
+        endpoint = webhook_endpoints.alias("delivery_endpoint")
+        condition = and_(condition, exists(select(1).where(
+            endpoint.c.organization_id == table.c.organization_id,
+            endpoint.c.id == table.c.endpoint_id,
+            _owned(scope, endpoint.c.owner_external_user_id))))
+    return condition
+
+
 def tenant(scope: Scope, table) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     """Tables without a rule of their own (staff, invitations, audit, ...) are staff data:
     the organization's staff see its rows, external users see none (deny by default)."""
@@ -190,6 +221,8 @@ VISIBILITY = {
     "jobs": jobs_visible,
     "map_captures": map_captures_visible,
     "assets": assets_visible,
+    "webhook_endpoints": webhook_endpoints_visible,
+    "webhook_deliveries": webhook_deliveries_visible,
 }
 
 

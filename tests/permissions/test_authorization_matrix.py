@@ -58,6 +58,8 @@ JOB_STAFF = "query($id: ID!) { job(id: $id) { assignedStaff { id } } }"
 CAPTURED_BY = "query($id: ID!) { node(id: $id) { ... on MapCapture { capturedBy { id } } } }"
 TTL = "{ me { organization { invitationTtlDays } } }"
 STAFF_MEMBERS = "{ staffMembers { totalCount edges { node { id } } } }"
+CHANGES = "{ changes { edges { node { nodeId removed } } } }"
+WEBHOOK_ENDPOINTS = "{ webhookEndpoints { id } }"
 CUSTOMER_UPDATED_AT = "query($id: ID!) { customer(id: $id) { updatedAt } }"
 CUSTOMER_ARCHIVED_AT = "query($id: ID!) { customer(id: $id) { archivedAt } }"
 CUSTOMER_CAN_MANAGE = "query($id: ID!) { customer(id: $id) { viewerCanManageExternalUsers } }"
@@ -109,6 +111,16 @@ REVOKE_ALL = mutation("revokeAllExternalAccess", "RevokeAllExternalAccessInput",
                       "externalUser { id }")
 SET_CUSTOMERS = mutation("setExternalUserCustomers", "SetExternalUserCustomersInput",
                          "externalUser { id }")
+CREATE_WEBHOOK = mutation("createWebhookEndpoint", "CreateWebhookEndpointInput",
+                          "endpoint { id } secret")
+UPDATE_WEBHOOK = mutation("updateWebhookEndpoint", "UpdateWebhookEndpointInput",
+                          "endpoint { id }")
+DELETE_WEBHOOK = mutation("deleteWebhookEndpoint", "WebhookEndpointIdInput",
+                          "deletedEndpointId")
+ROTATE_WEBHOOK = mutation("rotateWebhookSecret", "WebhookEndpointIdInput", "secret")
+REDELIVER_WEBHOOK = mutation("redeliverWebhook", "RedeliverWebhookInput", "delivery { status }")
+# A public address literal: no DNS needed, and not refused as private.
+PUBLIC_HOOK = "https://93.184.215.14/hooks"
 UPDATE_CUSTOMER = mutation("updateCustomer", "UpdateCustomerInput", "customer { id }")
 ARCHIVE_CUSTOMER = mutation("archiveCustomer", "ArchiveCustomerInput", "customer { id }")
 UPDATE_JOB = mutation("updateJob", "UpdateJobInput", "job { id }")
@@ -226,6 +238,10 @@ MATRIX = [
       "ok        ok       ok        ok     ok     ok     ok"),
     R("Query.invitationPreview", "unknown token", PREVIEW, lambda c: {"token": "pgi_nope"},
       "null      null     null      null   null   null   null"),
+    R("Query.changes", "from the start", CHANGES, none,
+      "UNAUTH    ok       empty     ok     ok     ok     empty", "changes.edges"),
+    R("Query.webhookEndpoints", "none registered", WEBHOOK_ENDPOINTS, none,
+      "UNAUTH    empty    empty     FORBID FORBID empty  empty"),
     # Fields narrower than their type.
     R("Customer.createdAt", "", CUSTOMER_CREATED_AT, id_of("c1"),
       "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "customer.createdAt"),
@@ -348,6 +364,24 @@ MATRIX = [
     R("Mutation.setExternalUserCustomers", "external user to C2", SET_CUSTOMERS,
       given(externalUserId="$external_user", customerIds=["$c2"]),
       "UNAUTH    FORBID   FORBID    FORBID FORBID ok     NOT_FOUND"),
+    R("Mutation.createWebhookEndpoint", "a public URL", CREATE_WEBHOOK, given(url=PUBLIC_HOOK),
+      "UNAUTH    ok       ok        FORBID FORBID ok     ok"),
+    R("Mutation.createWebhookEndpoint", "a loopback URL", CREATE_WEBHOOK,
+      given(url="http://127.0.0.1:8080/hooks"),
+      "UNAUTH    DESTINATION_REFUSED DESTINATION_REFUSED FORBID FORBID DESTINATION_REFUSED "
+      "DESTINATION_REFUSED"),
+    R("Mutation.updateWebhookEndpoint", "unknown endpoint", UPDATE_WEBHOOK,
+      given(endpointId="$unknown_job", enabled=False),
+      "UNAUTH    NOT_FOUND NOT_FOUND    FORBID FORBID NOT_FOUND NOT_FOUND"),
+    R("Mutation.deleteWebhookEndpoint", "unknown endpoint", DELETE_WEBHOOK,
+      given(endpointId="$unknown_job"),
+      "UNAUTH    NOT_FOUND NOT_FOUND    FORBID FORBID NOT_FOUND NOT_FOUND"),
+    R("Mutation.rotateWebhookSecret", "unknown endpoint", ROTATE_WEBHOOK,
+      given(endpointId="$unknown_job"),
+      "UNAUTH    NOT_FOUND NOT_FOUND    FORBID FORBID NOT_FOUND NOT_FOUND"),
+    R("Mutation.redeliverWebhook", "unknown delivery", REDELIVER_WEBHOOK,
+      given(deliveryId="$unknown_job"),
+      "UNAUTH    NOT_FOUND NOT_FOUND    FORBID FORBID NOT_FOUND NOT_FOUND"),
 ]
 
 DENIALS = ("UNAUTH", "FORBID")

@@ -25,6 +25,8 @@ ALLOWED: dict[SystemContext, set[str]] = {
     # A person's own account across their organizations: reset email, audit entries.
     SystemContext.ACCOUNT: {"accounts/recovery.py", "accounts/self_service.py"},
     SystemContext.OUTBOX: {"mail/worker.py"},
+    # The webhook worker: due deliveries of every organization, and their endpoints' owners.
+    SystemContext.WEBHOOKS: {"webhooks/worker.py"},
     SystemContext.HOUSEKEEPING: {"maintenance.py"},
     SystemContext.METRICS: {"observability/metrics.py"},
     SystemContext.CLI: {"cli.py", "demo.py", "scale.py"},

@@ -21,6 +21,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    FetchedValue,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -219,7 +221,11 @@ class Customer(Base):
     updated_at: Mapped[datetime] = _now()
     # Archived: gone from external users' portals (scope.py), no new invitations; history stays.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_customers_org_change_position", "organization_id", "change_position"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_customers_org_name", "organization_id", "name", "id"),
     )
@@ -240,7 +246,11 @@ class Job(Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_jobs_org_change_position", "organization_id", "change_position"),
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         _org_fk(["created_by_id"], "staff_members", ["id"], ondelete="SET NULL (created_by_id)"),
         CheckConstraint("length(btrim(title)) > 0", name="title_present"),
@@ -278,7 +288,11 @@ class Asset(Base):
     location: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_assets_org_change_position", "organization_id", "change_position"),
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_assets_org_customer", "organization_id", "customer_id", text("id DESC")),
@@ -311,7 +325,11 @@ class MapCapture(Base):
     captured_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # The change feed's position: set by a trigger on every insert and update (migration 0007).
+    change_position: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                 server_onupdate=FetchedValue())
     __table_args__ = (
+        Index("ix_map_captures_org_change_position", "organization_id", "change_position"),
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         _org_fk(["job_id"], "jobs", ["id"], ondelete="SET NULL (job_id)"),
         _org_fk(["captured_by_id"], "staff_members", ["id"],
@@ -505,6 +523,119 @@ class DomainEvent(Base):
     __table_args__ = (
         Index("ix_domain_events_id", "id"),  # a worker reading every organization's in order
         Index("ix_domain_events_occurred_at", "occurred_at"),  # the sweep
+    )
+
+
+# --- the change feed's history (portal_graph/feed, docs/FEED.md) ---------------------------
+# Written only by triggers (migration 0007). No foreign keys to the rows they tell of: the
+# history outlives them.
+
+
+class FeedTombstone(Base):
+    """A deleted customer, job, capture or asset, at the position of its deletion."""
+
+    __tablename__ = "feed_tombstones"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entity: Mapped[str] = mapped_column(Text)  # the GraphQL type name
+    row_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    deleted_at: Mapped[datetime] = _now()
+
+
+class FeedPublicPeriod(Base):
+    """[since, until) positions during which a row was visible to whoever held a grant of its
+    customer (a job while COMPLETED, ...); `until` is null while it still is."""
+
+    __tablename__ = "feed_public_periods"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    entity: Mapped[str] = mapped_column(Text, primary_key=True)
+    row_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    since_position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    until_position: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    __table_args__ = (
+        # "Could this viewer ever see it": from the viewer's grant periods to their rows.
+        Index("ix_feed_public_periods_org_customer", "organization_id", "customer_id", "entity",
+              "row_id"),
+    )
+
+
+class FeedGrantPeriod(Base):
+    """[since, until) positions during which an external user held a grant of a customer."""
+
+    __tablename__ = "feed_grant_periods"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    external_user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    since_position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    until_position: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# --- webhooks (portal_graph/webhooks) ------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """Where events are POSTed: the organization's (registered by admins; owner null) or an
+    external user's own (receiving only events about rows in their scope at delivery time)."""
+
+    __tablename__ = "webhook_endpoints"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_external_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    event_kinds: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # The signing secret, encrypted with SECRET_KEY (it is needed to sign every delivery).
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(server_default=true())
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["owner_external_user_id"], "external_users", ["id"], ondelete="CASCADE"),
+        Index("ix_webhook_endpoints_org_owner", "organization_id", "owner_external_user_id"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, delivered by a worker under a lease (like `email_outbox`).
+    Its id is the `webhook-id` header: the same on every attempt, so receivers deduplicate."""
+
+    __tablename__ = "webhook_deliveries"
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column()
+    event_position: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(Text)
+    subject_type: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="QUEUED")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = _now()
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[uuid.UUID | None] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        _org_fk(["endpoint_id"], "webhook_endpoints", ["id"], ondelete="CASCADE"),
+        CheckConstraint("status IN ('QUEUED', 'DELIVERED', 'FAILED', 'SKIPPED')",
+                        name="status"),
+        CheckConstraint("(lease_token IS NULL) = (lease_expires_at IS NULL) "
+                        "AND (lease_token IS NULL OR status = 'QUEUED')", name="lease"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at",
+              postgresql_where=text("status = 'QUEUED'")),
+        Index("ix_webhook_deliveries_org_endpoint", "organization_id", "endpoint_id",
+              text("id DESC")),
     )
 
 

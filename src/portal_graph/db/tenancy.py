@@ -49,6 +49,7 @@ class SystemContext(enum.StrEnum):
     # under one of them, the audit entry a reset or password change leaves in each.
     ACCOUNT = "account"
     OUTBOX = "outbox"  # the email worker: due emails of every organization
+    WEBHOOKS = "webhooks"  # the webhook worker: due deliveries of every organization
     HOUSEKEEPING = "housekeeping"  # the maintenance sweep of dead credentials
     METRICS = "metrics"  # the outbox depth on /metrics, counted over every organization
     CLI = "cli"  # create-organization, seed-demo, seed-scale

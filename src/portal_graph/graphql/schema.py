@@ -26,12 +26,14 @@ from portal_graph.external_users.schema import (
     EXTERNAL_USER_NODES,
     EXTERNAL_USER_QUERIES,
 )
+from portal_graph.feed.types import FeedQueries
 from portal_graph.graphql.core.audiences import SIGNED_IN, AudienceSchema, field
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.loaders import ScopedLoader
 from portal_graph.graphql.core.relay import Node, from_global_id
 from portal_graph.live.subscriptions import LiveSubscriptions
 from portal_graph.scope import Audience
+from portal_graph.webhooks.mutations import WebhookMutations, WebhookQueries
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.mutations import WorkMutations
 from portal_graph.work.queries import WorkQueries
@@ -89,9 +91,10 @@ class NodeQueries:
 
 
 Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, WorkQueries,
-                              *EXTERNAL_USER_QUERIES))
+                              FeedQueries, WebhookQueries, *EXTERNAL_USER_QUERIES))
 Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
                                     CustomerMutations, WorkMutations, WorkUpdateMutations,
+                                    WebhookMutations,
                                     *EXTERNAL_USER_MUTATIONS))
 Subscription = merge_types("Subscription", (LiveSubscriptions,))
 ROOT_TYPES: tuple[type, ...] = (Query, Mutation, Subscription)

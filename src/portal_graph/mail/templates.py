@@ -15,6 +15,7 @@ from typing import Any
 
 INVITATION = "invitation"
 PASSWORD_RESET = "password_reset"
+WEBHOOK_DISABLED = "webhook_disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ def render(template: str, params: dict[str, Any], secret: str | None) -> Rendere
         if not secret:
             raise TemplateError("password reset email without its link")
         return render_password_reset(params, secret)
+    if template == WEBHOOK_DISABLED:
+        return render_webhook_disabled(params)
     raise TemplateError(f"unknown template {template!r}")
 
 
@@ -120,6 +123,23 @@ def render_password_reset(params: dict[str, Any], reset_url: str) -> RenderedEma
         f"<p>{e(closing)}</p><p>{e(ignore)}</p></body></html>"
     )
     return RenderedEmail(subject=subject, text=text, html=html_body)
+
+
+def render_webhook_disabled(params: dict[str, Any]) -> RenderedEmail:
+    """To an organization's admins: an endpoint failed for a day and was disabled."""
+    url = _one_line(str(params["url"]))
+    subject = "A webhook endpoint was disabled after a day of failures"
+    lines = ["Hello,", "",
+             f"Deliveries to the webhook endpoint {url} have failed for a day, so it was "
+             "disabled. Events are no longer queued for it.",
+             f"Last error: {_one_line(str(params.get('last_error') or 'unknown'))}", "",
+             "Fix the receiver, then enable the endpoint again (updateWebhookEndpoint) and "
+             "redeliver what it missed (redeliverWebhook).", ""]
+    e = html.escape
+    html_body = ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+                 f"<title>{e(subject)}</title></head><body>"
+                 + "".join(f"<p>{e(line)}</p>" for line in lines if line) + "</body></html>")
+    return RenderedEmail(subject=subject, text="\n".join(lines), html=html_body)
 
 
 def expiry_in_words(iso_timestamp: str) -> str:

@@ -1,0 +1,1 @@
+"""The change feed: what changed in a viewer's view, in order, since a cursor it stored."""
