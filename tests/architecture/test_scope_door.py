@@ -22,6 +22,14 @@ ORGANIZATION_ID_ALLOWED = {
     "auth/repository.py:record_write": (
         "after the request committed: the WAL position on the request's own credential, in the "
         "organization the viewer lookup entered (read replicas compare it)"),
+    "webhooks/repository.py:owner_grants": (
+        "the webhook worker (SystemContext.WEBHOOKS): a delivery's organization, from its row"),
+    "webhooks/repository.py:endpoint_succeeded": (
+        "the webhook worker (SystemContext.WEBHOOKS): a delivery's organization, from its row"),
+    "webhooks/repository.py:endpoint_failed": (
+        "the webhook worker (SystemContext.WEBHOOKS): a delivery's organization, from its row"),
+    "webhooks/repository.py:admin_emails": (
+        "the webhook worker (SystemContext.WEBHOOKS): a delivery's organization, from its row"),
 }
 # "module:function" -> the system context it runs in (None: it reads or writes no tenant row)
 # and why it takes no Scope: the one list of the repository functions without one.
@@ -56,6 +64,23 @@ UNSCOPED_ALLOWED: dict[str, tuple[SystemContext | None, str]] = {
     "mail/repository.py:release": (SystemContext.OUTBOX, "the worker's own lease"),
     "mail/repository.py:mark_sent": (SystemContext.OUTBOX, "an email the worker leased"),
     "mail/repository.py:mark_failed": (SystemContext.OUTBOX, "an email the worker leased"),
+    "webhooks/repository.py:queue": (
+        None, "inside the publishing transaction, which acts for the event's organization"),
+    "webhooks/repository.py:claim_due": (
+        SystemContext.WEBHOOKS, "due deliveries of every organization"),
+    "webhooks/repository.py:endpoints_by_id": (
+        SystemContext.WEBHOOKS, "the endpoints of deliveries the worker leased"),
+    "webhooks/repository.py:owner_grants": (
+        SystemContext.WEBHOOKS, "an external owner's grants, checked again before sending"),
+    "webhooks/repository.py:record": (SystemContext.WEBHOOKS, "a delivery the worker leased"),
+    "webhooks/repository.py:endpoint_succeeded": (
+        SystemContext.WEBHOOKS, "the endpoint of a delivery the worker leased"),
+    "webhooks/repository.py:endpoint_failed": (
+        SystemContext.WEBHOOKS, "the endpoint of a delivery the worker leased"),
+    "webhooks/repository.py:admin_emails": (
+        SystemContext.WEBHOOKS, "whom to tell of an endpoint disabled after a day of failures"),
+    "webhooks/repository.py:delete_settled": (
+        SystemContext.HOUSEKEEPING, "every organization's deliveries settled a month ago"),
 }
 # module -> why it writes SQL outside a repository.
 SQL_ALLOWED = {
