@@ -41,6 +41,9 @@ from portal_graph.db.session import RequestSession
 from tests.factories import Factory
 from tests.mail.mail_support import SmtpServer
 
+ROOMY = "1000000000/100000000"
+ROOMY_BUCKETS = {"cost_bucket_staff": ROOMY, "cost_bucket_external": ROOMY,
+                 "cost_bucket_anonymous": ROOMY}
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -116,6 +119,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         run_outbox_worker=False,
         log_format="text",
         smtp_url=None,
+        # Cost buckets that no test fills by accident; tests/cost/ sizes its own.
+        **ROOMY_BUCKETS,
     )
 
 

@@ -47,11 +47,15 @@ class SweepResult:
     api_tokens: int
     password_resets: int = 0
     domain_events: int = 0
+    cost_buckets: int = 0
 
 
 async def sweep(services: Services) -> SweepResult:
     longest_window = max(limit.window_seconds for limit in vars(services.rate_limits).values())
     windows = await services.rate_limiter.prune(older_than_seconds=2 * longest_window)
+    longest_drain = max(-(-size.maximum // size.restore_rate)
+                        for size in services.bucket_sizes.values())
+    buckets = await services.cost_buckets.prune(older_than_seconds=2 * longest_drain)
     housekeeping = system_tenancy(SystemContext.HOUSEKEEPING)  # every organization's credentials
     async with services.sessionmaker(**housekeeping) as session, session.begin():
         sessions = await session.execute(delete(models.Session).where(
@@ -69,7 +73,8 @@ async def sweep(services: Services) -> SweepResult:
     return SweepResult(windows, sessions.rowcount or 0,  # type: ignore[attr-defined]
                        tokens.rowcount or 0,  # type: ignore[attr-defined]
                        resets.rowcount or 0,  # type: ignore[attr-defined]
-                       events.rowcount or 0)  # type: ignore[attr-defined]
+                       events.rowcount or 0,  # type: ignore[attr-defined]
+                       buckets)
 
 
 async def run(services: Services, stop: asyncio.Event, every_seconds: float = 600) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from portal_graph.auth.email import email_key
 from portal_graph.config import Settings
+from portal_graph.cost_buckets import BucketSize, CostBuckets
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
 from portal_graph.graphql.budgets import audience_limits
@@ -28,6 +29,8 @@ from portal_graph.ratelimit import (
     limit_keys,
     rate_key,
 )
+from portal_graph.scope import Audience
+from portal_graph.trusted_documents import TrustedDocuments
 
 if TYPE_CHECKING:
     from portal_graph.graphql.context import Context
@@ -48,6 +51,11 @@ class Services:
     executor: Executor
     box: SecretBox
     rate_limiter: RateLimiter
+    # Query cost per token, session and anonymous address; on the limiter's pool too, for
+    # the same reasons (cost_buckets.py).
+    cost_buckets: CostBuckets
+    bucket_sizes: dict[Audience, BucketSize]
+    trusted_documents: TrustedDocuments
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
 
@@ -57,13 +65,16 @@ class Services:
         sessionmaker = make_sessionmaker(engine, settings.db_request_role)
         limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
                                      name="portal-graph-limits", durable_commits=False)
+        limiter_sessions = make_sessionmaker(limiter_engine, settings.db_request_role)
         return cls(
             settings=settings, engine=engine, limiter_engine=limiter_engine,
             sessionmaker=sessionmaker,
             executor=Executor(audience_limits(settings)),
             box=SecretBox.from_settings(settings),
-            rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
-                                                       settings.db_request_role)),
+            rate_limiter=RateLimiter(limiter_sessions),
+            cost_buckets=CostBuckets(limiter_sessions),
+            bucket_sizes=bucket_sizes(settings),
+            trusted_documents=TrustedDocuments(),
             rate_limits=_rate_limits(settings),
             rate_secret=rate_key(server_key(settings)),
         )
@@ -113,6 +124,13 @@ class Services:
         keys = limit_keys(RateAction.ANONYMOUS, client_address or "unknown",
                           secret=self.rate_secret, limits=self.rate_limits)
         return await self.rate_limiter.hit_all(keys, weight=operations)
+
+
+def bucket_sizes(settings: Settings) -> dict[Audience, BucketSize]:
+    staff = BucketSize.parse(settings.cost_bucket_staff)
+    return {Audience.ANONYMOUS: BucketSize.parse(settings.cost_bucket_anonymous),
+            Audience.EXTERNAL: BucketSize.parse(settings.cost_bucket_external),
+            Audience.STAFF: staff, Audience.ADMIN: staff}
 
 
 def _rate_limits(settings: Settings) -> RateLimits:

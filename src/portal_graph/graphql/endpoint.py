@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal_graph.auth.service import InvalidToken, resolve_viewer
+from portal_graph.cost_buckets import Bucket, ThrottleStatus, bucket_for
 from portal_graph.db.outage import database_unavailable
 from portal_graph.graphql.context import Context
+from portal_graph.graphql.cost import actual_cost, cost_extension, with_cost
 from portal_graph.graphql.execution import format_error
 from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes
@@ -65,7 +68,8 @@ def _json(body: Any, status: int, media_type: str, **headers: str) -> Response:
 
 def _wants_graphiql(request: Request) -> bool:
     return (request.method == "GET" and "text/html" in request.headers.get("accept", "")
-            and "query" not in request.query_params)
+            and "query" not in request.query_params
+            and "documentId" not in request.query_params)
 
 
 def _invalid_token(media_type: str) -> Response:
@@ -84,6 +88,15 @@ def _rate_limited(decision: RateDecision, media_type: str) -> Response:
                         "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}]}
     OperationObservation().finish(body)
     return _json(body, 429, media_type, **{"Retry-After": str(seconds)})
+
+
+@dataclass
+class Answer:
+    """One operation's answer: its body, HTTP status and, when throttled, the retry delay."""
+
+    body: dict[str, Any]
+    status: int
+    retry_after: int | None = None
 
 
 @dataclass
@@ -156,20 +169,25 @@ class GraphQLEndpoint:
                 return _invalid_token(media_type)
             max_cost = self.services.executor.limits[viewer.audience].max_cost
             budget = BatchBudget(max_cost, max_cost)
+            bucket = bucket_for(viewer, client_address(request), self.services.bucket_sizes,
+                                secret=self.services.rate_secret)
             results = []
             for one in requests:
                 context = Context(session=session, viewer=viewer, settings=settings,
                                   services=self.services, client_address=client_address(request),
                                   request_id=request_id, request=request)
                 with observe_operation() as observed:
-                    answer = await self._one(context, one, request.method, media_type,
-                                             observed, budget)
-                    observed.finish(answer[0])
+                    answer = await self._costed(context, one, request.method, media_type,
+                                                observed, budget, bucket)
+                    observed.finish(answer.body)
                 results.append(answer)
         if isinstance(parsed, GraphQLBatch):
-            return _json([body for body, _ in results], 200, media_type)
-        result, status = results[0]
-        return _json(result, status, media_type)
+            return _json([answer.body for answer in results], 200, media_type)
+        answer = results[0]
+        if answer.retry_after is not None:
+            return _json(answer.body, answer.status, media_type,
+                         **{"Retry-After": str(answer.retry_after)})
+        return _json(answer.body, answer.status, media_type)
 
     async def _anonymous_refused(self, request: Request, operations: int,
                                  ) -> RateDecision | None:
@@ -186,43 +204,112 @@ class GraphQLEndpoint:
             return None
         return None if decision.allowed else decision
 
+    async def _costed(self, context: Context, one: GraphQLRequest, method: str,
+                      media_type: str, observed: OperationObservation, budget: BatchBudget,
+                      bucket: Bucket) -> Answer:
+        """The operation's answer with `extensions.cost`. Its requested cost is taken from the
+        caller's bucket before any resolver runs (THROTTLED, and nothing runs, when it does
+        not fit), then corrected to the actual cost; an operation refused before that is
+        charged nothing, and its answer tells the bucket as it is."""
+        buckets = self.services.cost_buckets
+        outcome = await self._one(context, one, method, media_type, observed, budget)
+        if isinstance(outcome, Answer):
+            status = await buckets.charge(bucket, 0)
+            return Answer(with_cost(outcome.body, cost_extension(0, 0, status)), outcome.status)
+        runnable = outcome
+        status = await buckets.charge(bucket, runnable.cost)
+        if not status.admitted:
+            return _throttled(runnable.cost, status, context.request_id)
+        result = await runnable.run()
+        actual = actual_cost(result.body.get("data"))
+        if actual != status.charged:
+            status = await buckets.correct(bucket, status.charged, actual)
+        return Answer(with_cost(result.body, cost_extension(runnable.cost, actual, status)),
+                      result.status)
+
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
                    media_type: str, observed: OperationObservation, budget: BatchBudget,
-                   ) -> tuple[dict[str, Any], int]:
+                   ) -> Answer | Runnable:
+        """The operation ready to run, or the answer that refuses it."""
         executor = self.services.executor
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
+
+        def refused(*errors: GraphQLError, status: int = status) -> Answer:
+            return Answer({"errors": [format_error(e, context.request_id) for e in errors]},
+                          status)
+
         if nul_bytes.value_has_nul(one.variables):
-            return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
-        prepared = executor.prepare(context.viewer.audience, one.query, one.variables)
+            return refused(nul_bytes.nul_error())
+        query = await self._document(context, one)
+        if isinstance(query, GraphQLError):
+            return refused(query)
+        prepared = executor.prepare(context.viewer.audience, query, one.variables)
         if prepared.document is None:
-            return {"errors": [format_error(e, context.request_id)
-                               for e in prepared.errors]}, status
-        if nul_bytes.document_has_nul(one.query, prepared.document):
-            return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
+            return refused(*prepared.errors)
+        if nul_bytes.document_has_nul(query, prepared.document):
+            return refused(nul_bytes.nul_error())
         over_budget = budget.take(prepared.cost)
         if over_budget is not None:
-            return {"errors": [format_error(over_budget, context.request_id)]}, status
+            return refused(over_budget)
         # A name becomes a metrics label only from a signed-in caller (or from the product's
         # own pages): anonymous clients cannot fill the label slots with names of their own.
         observed.identify(prepared.document, one.operation_name,
                           admit_new_name=context.viewer.audience is not Audience.ANONYMOUS)
         operation = executor.operation_type(prepared.document, one.operation_name)
         if operation is None:
-            error = GraphQLError("Unknown or ambiguous operation name.",
-                                 extensions={"code": "BAD_REQUEST"})
-            return {"errors": [format_error(error, context.request_id)]}, 400
+            return refused(GraphQLError("Unknown or ambiguous operation name.",
+                                        extensions={"code": "BAD_REQUEST"}), status=400)
         if method == "GET" and operation is not OperationType.QUERY:
-            error = GraphQLError("Mutations are only accepted over POST.",
-                                 extensions={"code": "METHOD_NOT_ALLOWED"})
-            return {"errors": [format_error(error, context.request_id)]}, 405
-        result = await executor.run(context, prepared.document, one.variables,
-                                    one.operation_name)
-        for error in result.errors or ():
-            if error.original_error is not None and database_unavailable(error.original_error):
-                # The whole request is lost with its connection: a 503 to retry, not a
-                # masked field error (see classify).
-                raise error.original_error
-        body: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            body["errors"] = [format_error(e, context.request_id) for e in result.errors]
-        return body, 200
+            return refused(GraphQLError("Mutations are only accepted over POST.",
+                                        extensions={"code": "METHOD_NOT_ALLOWED"}), status=405)
+        document = prepared.document
+
+        async def run() -> Answer:
+            result = await executor.run(context, document, one.variables, one.operation_name)
+            for error in result.errors or ():
+                if (error.original_error is not None
+                        and database_unavailable(error.original_error)):
+                    # The whole request is lost with its connection: a 503 to retry, not a
+                    # masked field error (see classify).
+                    raise error.original_error
+            body: dict[str, Any] = {"data": result.data}
+            if result.errors:
+                body["errors"] = [format_error(e, context.request_id) for e in result.errors]
+            return Answer(body, 200)
+
+        return Runnable(prepared.cost, run)
+
+    async def _document(self, context: Context, one: GraphQLRequest) -> str | GraphQLError:
+        """The text to run: the query sent, or the stored document named by its id.
+
+        An audience in TRUSTED_DOCUMENTS may send only ids of stored documents."""
+        if one.document_id is not None:
+            body = await self.services.trusted_documents.body(context.session, one.document_id)
+            if body is None:
+                return GraphQLError("No stored document has this documentId.",
+                                    extensions={"code": "PERSISTED_QUERY_NOT_FOUND"})
+            return body
+        audience = context.viewer.audience.value.lower()
+        if audience in context.settings.trusted_document_audiences:
+            return GraphQLError("Send the documentId of a stored document: this API runs only "
+                                "stored documents for your audience.",
+                                extensions={"code": "PERSISTED_QUERY_ID_REQUIRED"})
+        return one.query
+
+
+@dataclass
+class Runnable:
+    """An operation that passed every check, with its requested (static) cost."""
+
+    cost: int
+    run: Callable[[], Awaitable[Answer]]
+
+
+def _throttled(requested: int, status: ThrottleStatus, request_id: str) -> Answer:
+    seconds = status.retry_after_seconds
+    error = GraphQLError(
+        f"Throttled: this query's cost ({requested}) is more than your bucket holds now "
+        f"({status.currently_available}). Try again in {seconds} seconds.",
+        extensions={"code": "THROTTLED", "retryAfter": seconds})
+    body = {"errors": [format_error(error, request_id)]}
+    return Answer(with_cost(body, cost_extension(requested, 0, status)), 429, seconds)
