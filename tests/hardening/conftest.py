@@ -112,12 +112,13 @@ def app_over(services: Any) -> Any:
 def app_with(services: Any) -> AppFactory:
     """An app over the shared engine whose settings (and rate limits) are overridden."""
     from portal_graph.app import create_app
-    from portal_graph.services import _rate_limits
+    from portal_graph.services import _rate_limits, bucket_sizes
 
     def build(**overrides: Any) -> Any:
         settings = services.settings.model_copy(update=overrides)
         tuned = dataclasses.replace(services, settings=settings,
-                                    rate_limits=_rate_limits(settings))
+                                    rate_limits=_rate_limits(settings),
+                                    bucket_sizes=bucket_sizes(settings))
         return create_app(settings, tuned)
 
     return build
