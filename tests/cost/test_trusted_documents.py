@@ -3,6 +3,7 @@ TRUSTED_DOCUMENTS may send nothing else."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,30 @@ def test_documents_add_refuses_a_document_the_schema_does_not_have(
     assert "bad.graphql" in capsys.readouterr().err
     assert main(["documents", "list"]) == 0
     assert capsys.readouterr().out == ""  # all or nothing
+
+
+# --- the server's own pages --------------------------------------------------------------------
+
+
+def test_every_document_of_the_pages_is_known() -> None:
+    from portal_graph.web.page_documents import PAGE_SCRIPTS, STATIC_DIR, page_documents
+
+    constants = sum(len(re.findall(r"const [A-Z_]+_(?:QUERY|MUTATION) = `",
+                                   (STATIC_DIR / name).read_text()))
+                    for name in PAGE_SCRIPTS)
+
+    assert constants == len(page_documents()) == 6
+
+
+async def test_the_accept_page_works_under_the_hardened_setting(app_with: Any,
+                                                               api_for: Any) -> None:
+    from portal_graph.web.page_documents import page_documents
+
+    api = api_for(app_with(trusted_documents="external,anonymous"))
+    preview = next(d for d in page_documents() if "invitationPreview" in d)
+
+    as_the_page_sends_it = await api(preview, {"token": "not-a-real-token"})
+    reworded = await api(preview.replace("expired ", ""), {"token": "not-a-real-token"})
+
+    assert as_the_page_sends_it["data"] == {"invitationPreview": None}
+    assert code(reworded) == "PERSISTED_QUERY_ID_REQUIRED"

@@ -40,6 +40,7 @@ from portal_graph.ratelimit import RateDecision
 from portal_graph.scope import Audience
 from portal_graph.services import Services
 from portal_graph.web import graphiql_response
+from portal_graph.web.page_documents import page_documents
 
 log = logging.getLogger("portal_graph.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -282,7 +283,8 @@ class GraphQLEndpoint:
     async def _document(self, context: Context, one: GraphQLRequest) -> str | GraphQLError:
         """The text to run: the query sent, or the stored document named by its id.
 
-        An audience in TRUSTED_DOCUMENTS may send only ids of stored documents."""
+        An audience in TRUSTED_DOCUMENTS may send only ids of stored documents (and the
+        server's own pages' documents, which they send as text)."""
         if one.document_id is not None:
             body = await self.services.trusted_documents.body(context.session, one.document_id)
             if body is None:
@@ -290,7 +292,8 @@ class GraphQLEndpoint:
                                     extensions={"code": "PERSISTED_QUERY_NOT_FOUND"})
             return body
         audience = context.viewer.audience.value.lower()
-        if audience in context.settings.trusted_document_audiences:
+        if (audience in context.settings.trusted_document_audiences
+                and one.query not in page_documents()):
             return GraphQLError("Send the documentId of a stored document: this API runs only "
                                 "stored documents for your audience.",
                                 extensions={"code": "PERSISTED_QUERY_ID_REQUIRED"})
