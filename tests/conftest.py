@@ -183,6 +183,14 @@ def app(settings: Settings, services: Any):  # type: ignore[no-untyped-def]
     return create_app(settings, services)
 
 
+def without_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """A response body without its `extensions.cost` (every GraphQL response carries one, see
+    tests/cost/), for tests that compare whole bodies."""
+    extensions = {k: v for k, v in (body.get("extensions") or {}).items() if k != "cost"}
+    stripped = {k: v for k, v in body.items() if k != "extensions"}
+    return {**stripped, "extensions": extensions} if extensions else stripped
+
+
 class Api:
     """POSTs GraphQL to the app; returns the decoded body (and keeps the last response)."""
 

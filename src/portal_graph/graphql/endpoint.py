@@ -212,21 +212,36 @@ class GraphQLEndpoint:
         caller's bucket before any resolver runs (THROTTLED, and nothing runs, when it does
         not fit), then corrected to the actual cost; an operation refused before that is
         charged nothing, and its answer tells the bucket as it is."""
-        buckets = self.services.cost_buckets
         outcome = await self._one(context, one, method, media_type, observed, budget)
         if isinstance(outcome, Answer):
-            status = await buckets.charge(bucket, 0)
+            status = await self._charge(bucket, 0)
             return Answer(with_cost(outcome.body, cost_extension(0, 0, status)), outcome.status)
         runnable = outcome
-        status = await buckets.charge(bucket, runnable.cost)
-        if not status.admitted:
+        status = await self._charge(bucket, runnable.cost)
+        if status is not None and not status.admitted:
             return _throttled(runnable.cost, status, context.request_id)
         result = await runnable.run()
         actual = actual_cost(result.body.get("data"))
-        if actual != status.charged:
-            status = await buckets.correct(bucket, status.charged, actual)
+        if status is not None and actual != status.charged:
+            status = await self._charge(bucket, actual, corrects=status.charged)
         return Answer(with_cost(result.body, cost_extension(runnable.cost, actual, status)),
                       result.status)
+
+    async def _charge(self, bucket: Bucket, cost: int,
+                      corrects: int | None = None) -> ThrottleStatus | None:
+        """Charge the bucket (or correct an earlier charge to `cost`). None while the database
+        is unreachable: like an uncounted anonymous request, the request goes on uncharged,
+        and whatever else it needs of the database fails on its own."""
+        buckets = self.services.cost_buckets
+        try:
+            if corrects is None:
+                return await buckets.charge(bucket, cost)
+            return await buckets.correct(bucket, corrects, cost)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.debug("cost not charged: database unavailable (%s)", type(error).__name__)
+            return None
 
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
                    media_type: str, observed: OperationObservation, budget: BatchBudget,
