@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     rate_limit_anonymous_per_address: str = "300/60"  # every request without a bearer token
     # Leaky buckets of query cost as "MAXIMUM/RESTORE_PER_SECOND", one per API token, session
     # and anonymous address, shared by all processes (cost_buckets.py). Admins share staff's.
+    cost_accounting: bool = Field(
+        default=True, description="extensions.cost and throttling by cost; off only to measure "
+        "what they cost (bench/cost_overhead.py) or behind a gateway that throttles")
     cost_bucket_staff: str = "100000/5000"
     cost_bucket_external: str = "50000/1000"
     cost_bucket_anonymous: str = "4000/100"

@@ -154,3 +154,12 @@ def test_the_actual_cost_counts_every_field_in_every_object() -> None:
     assert actual_cost(data) == 1 + 2 + 40 + 80 + 1
     assert actual_cost(None) == 0
     assert actual_cost({"me": None}) == 1
+
+
+async def test_with_cost_accounting_off_nothing_is_charged_or_reported(
+        app_with: Any, api_for: Any, world: World) -> None:
+    api = api_for(app_with(cost_accounting=False, cost_bucket_external="20/1"))
+
+    answers = [await api(THREE_JOBS, token=world.external_token) for _ in range(3)]
+
+    assert all("errors" not in body and "extensions" not in body for body in answers)
