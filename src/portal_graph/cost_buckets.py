@@ -105,8 +105,9 @@ class CostBuckets:
         async with self._sessionmaker() as session, session.begin():
             used = (await session.execute(_CORRECT, {
                 "key": bucket.key, "delta": float(actual - charged),
-                "rate": float(size.restore_rate)})).scalar_one()
-        return _status(size, float(used), True, 0, actual)
+                "rate": float(size.restore_rate)})).scalar_one_or_none()
+        # No row: swept since the charge (it would have had to sit full for a long while).
+        return _status(size, float(used or 0.0), True, 0, actual)
 
     async def prune(self, older_than_seconds: int) -> int:
         """Delete buckets untouched for `older_than_seconds` (pass at least the longest
