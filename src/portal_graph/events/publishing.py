@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-from portal_graph.db.session import RequestSession
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from portal_graph.events import repository as repo
 from portal_graph.events.kinds import Event, EventKind
 from portal_graph.scope import Scope
 
-Handler = Callable[[RequestSession, Scope, Event], Awaitable[None]]
+Handler = Callable[[AsyncSession, Scope, Event], Awaitable[None]]
 _HANDLERS: list[Handler] = []
 
 
@@ -26,7 +27,7 @@ def on_publish(handler: Handler) -> Handler:
     return handler
 
 
-async def publish(session: RequestSession, scope: Scope, kind: EventKind, subject_type: str,
+async def publish(session: AsyncSession, scope: Scope, kind: EventKind, subject_type: str,
                   subject_id: uuid.UUID, *, customer_id: uuid.UUID | None = None) -> Event:
     """Record that `kind` happened to a row of this scope's organization; listeners hear of it
     when the transaction commits."""

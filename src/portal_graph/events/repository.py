@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
@@ -18,7 +19,7 @@ CHANNEL = "portal_graph_events"
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
-async def add(session: RequestSession, scope: Scope, *, kind: str, subject_type: str,
+async def add(session: AsyncSession, scope: Scope, *, kind: str, subject_type: str,
               subject_id: uuid.UUID, customer_id: uuid.UUID | None) -> Row[Any]:
     return (await session.execute(
         insert(domain_events).values(
@@ -27,7 +28,7 @@ async def add(session: RequestSession, scope: Scope, *, kind: str, subject_type:
         .returning(*domain_events.c))).one()
 
 
-async def notify(session: RequestSession, payload: str) -> None:
+async def notify(session: AsyncSession, payload: str) -> None:
     """Queue a notification; PostgreSQL sends it when the transaction commits (never if not)."""
     await session.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
 

@@ -17,6 +17,7 @@ from portal_graph.auth import revocation
 from portal_graph.customers import repository as customers_repo
 from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
+from portal_graph.events import EventKind, publish
 from portal_graph.external_users import repository as repo
 from portal_graph.invitations import repository as invitations_repo
 from portal_graph.mail import outbox
@@ -67,6 +68,7 @@ async def revoke_access(session: RequestSession, scope: Scope, actor: Actor, *,
         raise not_found("Customer access", "customerId")
     await record(session, scope, actor, AuditAction.ACCESS_REVOKED, target_person_id=user.person_id,
                  target_email=user.email, customer_ids=removed)
+    await _changed(session, scope, user.id, EventKind.EXTERNAL_USER_UPDATED)
     return await _fresh(session, scope, user.id)
 
 
@@ -81,6 +83,7 @@ async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor,
                                                                 user.email_normalized)
     for invitation_id in cancelled:
         await outbox.discard_queued(session, scope.organization_id, invitation_id)
+        await publish(session, scope, EventKind.INVITATION_UPDATED, "Invitation", invitation_id)
     sessions, api_tokens = await revocation.end_membership_credentials(
         session, scope.organization_id, user.person_id)
     await repo.set_access_revoked(session, scope, user.id, revoked=True)
@@ -88,6 +91,7 @@ async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor,
                  target_person_id=user.person_id, target_email=user.email, customer_ids=removed,
                  details={"invitations_revoked": [str(i) for i in cancelled],
                           "sessions_ended": sessions, "api_tokens_revoked": api_tokens})
+    await _changed(session, scope, user.id, EventKind.EXTERNAL_USER_ACCESS_REVOKED)
     return await _fresh(session, scope, user.id)
 
 
@@ -107,4 +111,14 @@ async def set_customers(session: RequestSession, scope: Scope, actor: Actor, *,
                  target_person_id=user.person_id, target_email=user.email, customer_ids=wanted,
                  details={"added": sorted(str(c) for c in wanted - held),
                           "removed": [str(c) for c in removed]})
+    await _changed(session, scope, user.id, EventKind.EXTERNAL_USER_UPDATED)
     return await _fresh(session, scope, user.id)
+
+
+async def _changed(session: RequestSession, scope: Scope, external_user_id: uuid.UUID,
+                   kind: EventKind) -> None:
+    """Tell of changed grants; revoking everything is also an external_user.updated."""
+    await publish(session, scope, kind, "ExternalUser", external_user_id)
+    if kind is not EventKind.EXTERNAL_USER_UPDATED:
+        await publish(session, scope, EventKind.EXTERNAL_USER_UPDATED, "ExternalUser",
+                      external_user_id)

@@ -28,6 +28,7 @@ from portal_graph.customers.service import clean_name
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext
+from portal_graph.events import EventKind, publish
 from portal_graph.external_users import repository as external_repo
 from portal_graph.invitations import repository as repo
 from portal_graph.invitations import tokens
@@ -158,6 +159,8 @@ async def _accept_found(session: RequestSession, settings: Settings, found: Foun
                  details={"kind": row.kind.value, "via_email": found.via_email,
                           "entry": admission.entry.value,
                           **({"role": row.role.value} if row.role else {})})
+    for kind in (EventKind.INVITATION_ACCEPTED, EventKind.INVITATION_UPDATED):
+        await publish(session, scope, kind, "Invitation", row.id)
     return await auth.start_session_in(
         session, settings, person_id, row.organization_id, client_address,
         parent_session_id=caller.session_id if signed_in else None)

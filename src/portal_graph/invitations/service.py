@@ -25,6 +25,7 @@ from portal_graph.config import Settings
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.events import EventKind, publish
 from portal_graph.external_users import repository as external_repo
 from portal_graph.external_users.service import NO_COMPANY, require_customers
 from portal_graph.invitations import repository as repo
@@ -86,6 +87,7 @@ async def invite(session: RequestSession, scope: Scope, actor: Actor, mail: Mail
     await record(session, scope, actor, AuditAction.INVITATION_SENT, target_email=row.email,
                  invitation_id=row.id, customer_ids=missing,
                  details={"merged": merged, "kind": EXTERNAL.value})
+    await _changed(session, scope, row)
     return Issued(row, url.copied)
 
 
@@ -102,6 +104,7 @@ async def invite_staff(session: RequestSession, scope: Scope, actor: Actor, mail
     await record(session, scope, actor, AuditAction.INVITATION_SENT, target_email=row.email,
                  invitation_id=row.id,
                  details={"merged": merged, "kind": STAFF.value, "role": role.value})
+    await _changed(session, scope, row)
     return Issued(row, url.copied)
 
 
@@ -200,6 +203,7 @@ async def resend(session: RequestSession, scope: Scope, actor: Actor, mail: Mail
     await record(session, scope, actor, AuditAction.INVITATION_RESENT, target_email=row.email,
                  invitation_id=row.id, customer_ids=customer_ids,
                  details={"kind": row.kind.value})
+    await _changed(session, scope, row)
     return Issued(row, urls.copied)
 
 
@@ -214,6 +218,7 @@ async def revoke(session: RequestSession, scope: Scope, actor: Actor, *,
     await record(session, scope, actor, AuditAction.INVITATION_REVOKED, target_email=row.email,
                  invitation_id=row.id, customer_ids=[c.id for c in customers],
                  details={"kind": row.kind.value})
+    await _changed(session, scope, row)
     return row
 
 
@@ -241,3 +246,8 @@ async def _queue_email(session: RequestSession, scope: Scope, actor: Actor, mail
 
 def _ids(rows: Iterable[Row[Any]]) -> list[uuid.UUID]:
     return [row.id for row in rows]
+
+
+async def _changed(session: RequestSession, scope: Scope, invitation: Row[Any]) -> None:
+    """Tell of an invitation issued, merged, re-sent or cancelled."""
+    await publish(session, scope, EventKind.INVITATION_UPDATED, "Invitation", invitation.id)

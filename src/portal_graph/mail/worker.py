@@ -37,10 +37,12 @@ from portal_graph.config import LEASE_SPARE_SECONDS, Settings
 from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
 from portal_graph.db.tenancy import SystemContext, system_tenancy
+from portal_graph.events import EventKind, publish
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.transport import Transport
 from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
+from portal_graph.scope import admin_scope
 
 logger = logging.getLogger("portal_graph.mail")
 
@@ -207,15 +209,20 @@ class OutboxWorker:
         claim, email = outcome.claim, outcome.email
         if outcome.error is None:
             sent = await outbox.mark_sent(session, claim, email)
-            return models.OutboxStatus.SENT if sent else None
-        return await outbox.mark_failed(
-            session,
-            claim,
-            email,
-            error=outcome.error,
-            max_attempts=self._settings.outbox_max_attempts,
-            retry_in_seconds=retry_delay(email.attempts + 1, self._settings.outbox_backoff_seconds),
-        )
+            status = models.OutboxStatus.SENT if sent else None
+        else:
+            status = await outbox.mark_failed(
+                session,
+                claim,
+                email,
+                error=outcome.error,
+                max_attempts=self._settings.outbox_max_attempts,
+                retry_in_seconds=retry_delay(email.attempts + 1,
+                                             self._settings.outbox_backoff_seconds),
+            )
+        if email.invitation_id is not None and status in FINAL:
+            await _invitation_email_settled(session, email, status)
+        return status
 
     @staticmethod
     def _log(outcome: Outcome, status: models.OutboxStatus | None) -> None:
@@ -258,3 +265,17 @@ class _Lease:
 
     def renewed(self, started: float) -> None:
         self._ends = started + self.seconds
+
+
+FINAL = (models.OutboxStatus.SENT, models.OutboxStatus.FAILED)
+
+
+async def _invitation_email_settled(session: AsyncSession, email: models.OutboxEmail,
+                                    status: models.OutboxStatus) -> None:
+    """An invitation's email went out or was given up on: its `emailStatus` changed."""
+    assert email.invitation_id is not None
+    scope = admin_scope(email.organization_id)
+    await publish(session, scope, EventKind.INVITATION_UPDATED, "Invitation", email.invitation_id)
+    if status is models.OutboxStatus.FAILED:
+        await publish(session, scope, EventKind.INVITATION_EMAIL_FAILED, "Invitation",
+                      email.invitation_id)

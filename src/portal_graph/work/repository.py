@@ -84,6 +84,14 @@ async def insert_job(session: RequestSession, scope: Scope, values: dict[str, An
     return row
 
 
+async def status_for_update(session: RequestSession, scope: Scope,
+                            job_id: uuid.UUID) -> models.JobStatus | None:
+    """The job's status, its row locked until the transaction ends (None: no such job)."""
+    return await session.scalar(select(jobs.c.status)  # type: ignore[no-any-return]
+                                .where(visible(scope, jobs), jobs.c.id == job_id)
+                                .with_for_update())
+
+
 async def update_job_status(session: RequestSession, scope: Scope, job_id: uuid.UUID,
                             status: models.JobStatus) -> Row[Any] | None:
     completed_at = (func.coalesce(jobs.c.completed_at, func.now())

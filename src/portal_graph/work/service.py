@@ -14,6 +14,7 @@ from portal_graph.customers.service import clean_name
 from portal_graph.db import models
 from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
+from portal_graph.events import EventKind, publish
 from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
 from portal_graph.scope import Scope, Viewer
 from portal_graph.work import repository as repo
@@ -84,7 +85,7 @@ async def create_job(
         raise invalid("Every asset must belong to the job's customer.", "assetIds")
     staff = await _staff(session, scope, assigned_staff_ids)
     try:
-        return await repo.insert_job(session, scope, {
+        job = await repo.insert_job(session, scope, {
             "customer_id": customer_id, "title": title, "reference": reference,
             "scheduled_for": scheduled_for, "status": status,
             "completed_at": None, "internal_notes": _optional_text(internal_notes,
@@ -94,6 +95,17 @@ async def create_job(
     except repo.DuplicateReference:
         raise Rejected(UserErrorCode.DUPLICATE_REFERENCE,
                        f"A job with reference {reference} already exists.", "reference") from None
+    await _job_changed(session, scope, job, EventKind.JOB_CREATED)
+    return job
+
+
+async def _job_changed(session: RequestSession, scope: Scope, job: Row[Any],
+                       kind: EventKind) -> None:
+    """Tell of a new or changed job; one that is COMPLETED now is also a job.completed."""
+    await publish(session, scope, kind, "Job", job.id, customer_id=job.customer_id)
+    if job.status is models.JobStatus.COMPLETED:
+        await publish(session, scope, EventKind.JOB_COMPLETED, "Job", job.id,
+                      customer_id=job.customer_id)
 
 
 async def _staff(session: RequestSession, scope: Scope,
@@ -108,9 +120,12 @@ async def _staff(session: RequestSession, scope: Scope,
 
 async def set_job_status(session: RequestSession, scope: Scope, *, job_id: uuid.UUID | None,
                          status: models.JobStatus) -> Row[Any]:
+    before = await repo.status_for_update(session, scope, job_id) if job_id else None
     row = await repo.update_job_status(session, scope, job_id, status) if job_id else None
     if row is None:
         raise not_found("Job", "jobId")
+    if before is not status:  # setting the status it has changes nothing
+        await _job_changed(session, scope, row, EventKind.JOB_UPDATED)
     return row
 
 
@@ -154,4 +169,7 @@ async def create_map_capture(
     }
     if captured_at is not None:
         values["captured_at"] = captured_at
-    return await repo.insert_row(session, scope, repo.map_captures, values)
+    capture = await repo.insert_row(session, scope, repo.map_captures, values)
+    await publish(session, scope, EventKind.MAP_CAPTURE_CREATED, "MapCapture", capture.id,
+                  customer_id=customer_id)
+    return capture
