@@ -3,7 +3,9 @@
 One database session (one transaction) per request, opened here and committed at the end;
 mutations run in savepoints inside it (see payloads.run_mutation). A request without a bearer
 token is counted against its address (RATE_LIMIT_ANONYMOUS_PER_ADDRESS) before anything else;
-a batch shares one cost budget.
+a batch shares one cost budget. Each operation is charged to its caller's cost bucket
+(cost_buckets.py) before it runs and answers with `extensions.cost` (graphql/cost.py); a
+`documentId` names a stored document (trusted_documents.py).
 """
 
 from __future__ import annotations
