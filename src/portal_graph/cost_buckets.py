@@ -16,11 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal_graph.ratelimit import client_network
 from portal_graph.scope import Audience, Viewer
@@ -82,15 +81,21 @@ _PRUNE = text("DELETE FROM cost_buckets WHERE updated_at < now() - make_interval
 
 
 class CostBuckets:
-    def __init__(self, sessionmaker: Callable[[], AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
+    """On a plain connection of the limiter's engine, not a request session: the buckets are
+    no tenant's rows, so a statement here needs neither a tenant nor the request role. Each
+    is a single statement in autocommit (atomic on its own): one round trip, not the four of
+    a session's BEGIN, opening statement, upsert and COMMIT. Every operation pays a charge
+    and usually a correction, so this is on every request's path."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def charge(self, bucket: Bucket, cost: int) -> ThrottleStatus:
         """Take `cost` from the bucket if it fits; a refused charge takes nothing."""
         size = bucket.size
         cost = max(0, min(cost, size.maximum))
-        async with self._sessionmaker() as session, session.begin():
-            row = (await session.execute(_CHARGE, {
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(_CHARGE, {
                 "key": bucket.key, "cost": float(cost), "maximum": float(size.maximum),
                 "rate": float(size.restore_rate)})).one()
         used, admitted = float(row.used), bool(row.admitted)
@@ -102,8 +107,8 @@ class CostBuckets:
     async def correct(self, bucket: Bucket, charged: int, actual: int) -> ThrottleStatus:
         """Replace a charge by what the request actually cost."""
         size = bucket.size
-        async with self._sessionmaker() as session, session.begin():
-            used = (await session.execute(_CORRECT, {
+        async with self._engine.connect() as connection:
+            used = (await connection.execute(_CORRECT, {
                 "key": bucket.key, "delta": float(actual - charged),
                 "rate": float(size.restore_rate)})).scalar_one_or_none()
         # No row: swept since the charge (it would have had to sit full for a long while).
@@ -112,8 +117,8 @@ class CostBuckets:
     async def prune(self, older_than_seconds: int) -> int:
         """Delete buckets untouched for `older_than_seconds` (pass at least the longest
         drain time, maximum / restore rate, or a bucket still filling is reset)."""
-        async with self._sessionmaker() as session, session.begin():
-            result = await session.execute(_PRUNE, {"age": float(older_than_seconds)})
+        async with self._engine.connect() as connection:
+            result = await connection.execute(_PRUNE, {"age": float(older_than_seconds)})
         return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -72,7 +72,7 @@ class Services:
             executor=Executor(audience_limits(settings)),
             box=SecretBox.from_settings(settings),
             rate_limiter=RateLimiter(limiter_sessions),
-            cost_buckets=CostBuckets(limiter_sessions),
+            cost_buckets=CostBuckets(limiter_engine),
             bucket_sizes=bucket_sizes(settings),
             trusted_documents=TrustedDocuments(),
             rate_limits=_rate_limits(settings),
