@@ -47,8 +47,8 @@ async def test_two_apps_on_one_database_share_one_bucket(separate_apps: Any, api
     four = await second_app(THREE_JOBS, token=world.external_token)
 
     assert "errors" not in one and "errors" not in two
-    # The second app saw the first app's charge.
-    assert cost(two)["throttleStatus"]["currentlyAvailable"] <= 20 - 2 * THREE_JOBS_ACTUAL + 1
+    # It holds less than the second process's own charge left: the first one's is in it too.
+    assert cost(two)["throttleStatus"]["currentlyAvailable"] < 20 - THREE_JOBS_ACTUAL
     assert three["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert four["errors"][0]["extensions"]["code"] == "THROTTLED"
 
@@ -76,6 +76,7 @@ async def test_a_serve_process_and_an_app_share_one_bucket(
         server.terminate()
 
     assert "errors" not in one and "errors" not in two
-    assert cost(two)["throttleStatus"]["currentlyAvailable"] <= 20 - 2 * THREE_JOBS_ACTUAL + 1
+    # It holds less than the second process's own charge left: the first one's is in it too.
+    assert cost(two)["throttleStatus"]["currentlyAvailable"] < 20 - THREE_JOBS_ACTUAL
     assert three["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert four["errors"][0]["extensions"]["code"] == "THROTTLED"
