@@ -63,7 +63,9 @@ class Services:
     def create(cls, settings: Settings, database_url: str | None = None) -> Services:
         engine = make_engine(settings, database_url)
         sessionmaker = make_sessionmaker(engine, settings.db_request_role)
-        limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
+        # Every operation charges its cost bucket here (one statement before, one after), so
+        # a few connections stay open: past the pool, each is opened and closed per use.
+        limiter_engine = make_engine(settings, database_url, pool_size=4, max_overflow=6,
                                      name="portal-graph-limits", durable_commits=False)
         limiter_sessions = make_sessionmaker(limiter_engine, settings.db_request_role)
         return cls(
