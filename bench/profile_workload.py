@@ -32,13 +32,13 @@ async def main() -> None:
     args = parser.parse_args()
 
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     data, _ = await prepare_data(args.database_url, args.quick)
     workload = next(w for w in WORKLOADS if w.key == args.workload)
     settings = bench_settings(args.database_url)
-    services = Services.create(settings, args.database_url)
-    app = create_app(settings, services)
+    runtime = Runtime.create(settings, args.database_url)
+    app = create_app(settings, runtime)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
@@ -69,7 +69,7 @@ async def main() -> None:
             print(profiler.output_text(unicode=False, color=False, show_all=False))
     print(f"{args.workload}: {wall / args.repeat * 1000:.1f} ms wall, "
           f"{cpu / args.repeat * 1000:.1f} ms CPU per iteration (profiled, in process)")
-    await services.close()
+    await runtime.close()
 
 
 if __name__ == "__main__":

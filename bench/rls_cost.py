@@ -77,7 +77,7 @@ async def sql_cost(url: str) -> list[str]:
 
     from bench.workloads import NODE, PORTAL, SEARCH, bench_settings
     from portal_graph.app import create_app
-    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.graphql.core.relay import to_global_id
     from portal_graph.scale import mint_session, search_fragment
 
     conn = await asyncpg.connect(url)
@@ -94,7 +94,7 @@ async def sql_cost(url: str) -> list[str]:
     external, staff = await mint_session(url, org, client), await mint_session(url, org, admin)
     settings = bench_settings(url)
     app = create_app(settings)
-    engine = app.state.services.engine.sync_engine
+    engine = app.state.runtime.engine.sync_engine
     cases = {"external portal, 50 jobs": (PORTAL, {"jobs": 10}, external),
              "external portal, 500 jobs": (PORTAL, {"jobs": 100}, external),
              "admin externalUsers(search:)": (SEARCH, {"search": search_fragment()}, staff),
@@ -121,7 +121,7 @@ async def sql_cost(url: str) -> list[str]:
                          f"{on - off:+.2f} ms |")
         lines.append(f"\nthe transaction's opening statement: {await _opening_ms(app):.3f} ms "
                      "median round trip, through the app's own session")
-    await app.state.services.close()
+    await app.state.runtime.close()
     await conn.close()
     return lines
 
@@ -132,7 +132,7 @@ async def _opening_ms(app: Any) -> float:
 
     from portal_graph.db.tenancy import APPLY, Tenancy
 
-    async with app.state.services.sessionmaker() as session, session.begin():
+    async with app.state.runtime.sessionmaker() as session, session.begin():
         timings = []
         for _ in range(2000):
             began = time.perf_counter()

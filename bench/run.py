@@ -81,7 +81,7 @@ async def ensure_database(url: str) -> None:
 
 async def prepare_data(url: str, quick: bool) -> tuple[BenchData, dict[str, Any]]:
     from portal_graph.db.migrate import upgrade
-    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.graphql.core.relay import to_global_id
     from portal_graph.scale import QUICK, Sizes, mint_session, seed_scale
 
     await ensure_database(url)

@@ -21,17 +21,17 @@ async def count_statements(data: BenchData, workloads: list[Workload], *,
                            verbose: bool = False) -> dict[str, list[int]]:
     """Per workload, the statements of each HTTP call of one iteration (after a warm-up)."""
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     settings = bench_settings(data.database_url)
-    services = Services.create(settings, data.database_url)
+    runtime = Runtime.create(settings, data.database_url)
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    event.listen(services.engine.sync_engine, "before_cursor_execute", record)
-    app = create_app(settings, services)
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", record)
+    app = create_app(settings, runtime)
     counts: dict[str, list[int]] = {}
     try:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
@@ -57,7 +57,7 @@ async def count_statements(data: BenchData, workloads: list[Workload], *,
                 await workload.graphql(sender, data, 0, 1)
                 counts[workload.key] = list(per_call)
     finally:
-        await services.close()
+        await runtime.close()
     return counts
 
 
@@ -92,18 +92,18 @@ async def _peak(iteration: Callable[[int], Awaitable[None]]) -> int:
 async def memory_peaks(data: BenchData, workload_key: str = "portal_500") -> dict[str, int]:
     """The tracemalloc peak of one request of `workload_key`, GraphQL and floor, in process."""
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     workload = next(w for w in WORKLOADS if w.key == workload_key)
     peaks: dict[str, int] = {}
     settings = bench_settings(data.database_url)
-    services = Services.create(settings, data.database_url)
+    runtime = Runtime.create(settings, data.database_url)
     try:
-        async with _over_asgi(create_app(settings, services)) as send:
+        async with _over_asgi(create_app(settings, runtime)) as send:
             peaks[f"GraphQL {workload_key}"] = await _peak(
                 lambda i: workload.graphql(send, data, 0, i))
     finally:
-        await services.close()
+        await runtime.close()
 
     from bench import floor
 

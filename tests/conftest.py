@@ -167,20 +167,20 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def services(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any]:
-    """The app's services, connecting as the database's owner (see `database_url`)."""
-    from portal_graph.services import Services  # imported late: the app is heavy
+async def runtime(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The app's runtime, connecting as the database's owner (see `database_url`)."""
+    from portal_graph.runtime import Runtime  # imported late: the app is heavy
 
-    services = Services.create(settings, settings.database_url)
-    yield services
-    await services.close()
+    runtime = Runtime.create(settings, settings.database_url)
+    yield runtime
+    await runtime.close()
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, services: Any):  # type: ignore[no-untyped-def]
+def app(settings: Settings, runtime: Any):  # type: ignore[no-untyped-def]
     from portal_graph.app import create_app
 
-    return create_app(settings, services)
+    return create_app(settings, runtime)
 
 
 def without_cost(body: dict[str, Any]) -> dict[str, Any]:

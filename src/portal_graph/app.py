@@ -14,7 +14,9 @@ from starlette.routing import Route
 
 from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
+from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.endpoint import GraphQLEndpoint
+from portal_graph.graphql.execution import Executor
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
 from portal_graph.http.health import health_routes
 from portal_graph.http.request_id import RequestIdMiddleware
@@ -28,15 +30,17 @@ from portal_graph.observability import (
     setup_tracing,
     shutdown_tracing,
 )
-from portal_graph.services import Services
+from portal_graph.runtime import Runtime
 from portal_graph.web import web_routes
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or get_settings()
-    services = services or Services.create(settings)
+    runtime = runtime or Runtime.create(settings)
+    # The audience schemas, their rules and caches: built once per app, over the runtime.
+    executor = Executor(audience_limits(runtime.settings))
     setup_tracing()
-    for engine in (services.engine, services.limiter_engine):
+    for engine in (runtime.engine, runtime.limiter_engine):
         instrument_engine(engine)
 
     @contextlib.asynccontextmanager
@@ -53,10 +57,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         gc.set_threshold(5_000, 200, 20)
         worker_task = None
         if settings.run_outbox_worker:
-            worker = OutboxWorker(services.sessionmaker, settings, services.box,
+            worker = OutboxWorker(runtime.sessionmaker, settings, runtime.box,
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
-        sweeper = asyncio.create_task(maintenance.run(services, stop), name="maintenance")
+        sweeper = asyncio.create_task(maintenance.run(runtime, stop), name="maintenance")
         try:
             yield
         finally:
@@ -65,13 +69,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(worker_task, timeout=30)
-            await services.close()
+            await runtime.close()
             shutdown_tracing()
 
-    endpoint = GraphQLEndpoint(services)
+    endpoint = GraphQLEndpoint(runtime, executor)
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-        *health_routes(services.engine.url),
+        *health_routes(runtime.engine.url),
         *web_routes(settings.graphiql_cdn_url),
         *metrics_routes(),
     ]
@@ -85,5 +89,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                      **cors_middleware_kwargs(settings.cors_allow_origins)))
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.services = services
+    app.state.runtime = runtime
     return app

@@ -89,7 +89,7 @@ def cmd_create_organization(args: argparse.Namespace) -> int:
     from portal_graph.accounts.bootstrap import create_organization
     from portal_graph.db.migrate import upgrade
     from portal_graph.db.tenancy import SystemContext, system_tenancy
-    from portal_graph.graphql.relay import to_global_id
+    from portal_graph.graphql.core.relay import to_global_id
     from portal_graph.problems import Rejected
 
     settings = get_settings()

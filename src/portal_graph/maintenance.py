@@ -18,7 +18,7 @@ from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
 from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
-from portal_graph.services import Services
+from portal_graph.runtime import Runtime
 
 log = logging.getLogger("portal_graph.maintenance")
 # Dead credentials are kept a while for investigations (the audit log keeps the rest).
@@ -50,14 +50,14 @@ class SweepResult:
     cost_buckets: int = 0
 
 
-async def sweep(services: Services) -> SweepResult:
-    longest_window = max(limit.window_seconds for limit in vars(services.rate_limits).values())
-    windows = await services.rate_limiter.prune(older_than_seconds=2 * longest_window)
+async def sweep(runtime: Runtime) -> SweepResult:
+    longest_window = max(limit.window_seconds for limit in vars(runtime.rate_limits).values())
+    windows = await runtime.rate_limiter.prune(older_than_seconds=2 * longest_window)
     longest_drain = max(-(-size.maximum // size.restore_rate)
-                        for size in services.bucket_sizes.values())
-    buckets = await services.cost_buckets.prune(older_than_seconds=2 * longest_drain)
+                        for size in runtime.bucket_sizes.values())
+    buckets = await runtime.cost_buckets.prune(older_than_seconds=2 * longest_drain)
     housekeeping = system_tenancy(SystemContext.HOUSEKEEPING)  # every organization's credentials
-    async with services.sessionmaker(**housekeeping) as session, session.begin():
+    async with runtime.sessionmaker(**housekeeping) as session, session.begin():
         sessions = await session.execute(delete(models.Session).where(
             func.coalesce(models.Session.ended_at, models.Session.expires_at)
             < func.now() - text(f"interval '{KEEP_ENDED_SESSIONS}'"),
@@ -77,7 +77,7 @@ async def sweep(services: Services) -> SweepResult:
                        buckets)
 
 
-async def run(services: Services, stop: asyncio.Event, every_seconds: float = 600) -> None:
+async def run(runtime: Runtime, stop: asyncio.Event, every_seconds: float = 600) -> None:
     """Sweep every `every_seconds` (with jitter, so instances spread out) until `stop`."""
     while not stop.is_set():
         try:
@@ -86,7 +86,7 @@ async def run(services: Services, stop: asyncio.Event, every_seconds: float = 60
         except TimeoutError:
             pass
         try:
-            result = await sweep(services)
+            result = await sweep(runtime)
             log.info("maintenance sweep", extra={"swept": vars(result)})
         except Exception as error:
             if not database_unavailable(error):

@@ -24,6 +24,10 @@ from enum import StrEnum
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal_graph.auth.email import email_key
+from portal_graph.config import Settings
+from portal_graph.problems import Rejected, UserErrorCode
+
 
 @dataclass(frozen=True)
 class RateDecision:
@@ -135,6 +139,66 @@ class RateLimiter:
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(_PRUNE, {"older_than": float(older_than_seconds)})
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def rate_limits_from(settings: Settings) -> RateLimits:
+    """The configured limits (RATE_* settings)."""
+    names = ("login_per_address", "login_per_email", "accept_per_address",
+             "preview_per_address", "invites_per_organization", "reset_per_address",
+             "reset_per_email", "anonymous_per_address")
+    return RateLimits(**{name: Limit(*settings.rate(name)) for name in names})
+
+
+class RateGuard:
+    """Refuses an attempt with RATE_LIMITED when it is over any of its limits. Each door
+    passes what it is limited by (the client's address, an email, the organization), so
+    nothing here knows who asks how."""
+
+    def __init__(self, limiter: RateLimiter, limits: RateLimits, secret: bytes) -> None:
+        self.limiter = limiter
+        self.limits = limits
+        self._secret = secret
+
+    async def _guard(self, action: RateAction, address: str | None, email: str | None = None,
+                     organization_id: uuid.UUID | None = None) -> None:
+        """An email is counted by its comparison key, so spellings of one address share one
+        counter."""
+        if email:
+            email = email_key(email) or email
+        keys = limit_keys(action, address or "unknown", email, secret=self._secret,
+                          organization_id=organization_id, limits=self.limits)
+        decision = await self.limiter.hit_all(keys)
+        if not decision.allowed:
+            raise Rejected(UserErrorCode.RATE_LIMITED,
+                           f"Too many attempts. Try again in {decision.retry_after_seconds} "
+                           "seconds.")
+
+    async def login(self, address: str | None, email: str) -> None:
+        await self._guard(RateAction.LOGIN, address, email)
+
+    async def accept(self, address: str | None) -> None:
+        await self._guard(RateAction.ACCEPT, address)
+
+    async def preview(self, address: str | None) -> None:
+        await self._guard(RateAction.PREVIEW, address)
+
+    async def invite(self, organization_id: uuid.UUID | None) -> None:
+        await self._guard(RateAction.INVITE, None, organization_id=organization_id)
+
+    async def password_guess(self, email: str) -> None:
+        """A current password about to be checked elsewhere than login: login's per-email
+        limit, so the same lockout holds whichever door the guesses come through."""
+        await self._guard(RateAction.PASSWORD_GUESS, None, email)
+
+    async def reset(self, address: str | None, email: str) -> None:
+        await self._guard(RateAction.RESET, address, email)
+
+    async def count_anonymous(self, address: str | None, operations: int) -> RateDecision:
+        """Count a request without a bearer token (each operation of a batch) against its
+        address, before its documents are parsed."""
+        keys = limit_keys(RateAction.ANONYMOUS, address or "unknown", secret=self._secret,
+                          limits=self.limits)
+        return await self.limiter.hit_all(keys, weight=operations)
 
 
 def rate_key(server_key: str) -> bytes:

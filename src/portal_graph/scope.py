@@ -76,7 +76,7 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 # The scope's values are NAMED parameters, so that a statement's text depends on the shape of
 # the scope (staff or external), never on its values: the grants are one array parameter
 # (`= ANY($n::UUID[])`), whatever their number. A statement built once per shape runs with
-# `parameters(scope)` (see db/shapes.py).
+# `parameters(scope)` (see scoped_sql/shapes.py).
 
 ORGANIZATION = "scope_organization_id"
 GRANTED = "scope_customer_ids"

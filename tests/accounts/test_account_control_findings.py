@@ -105,7 +105,7 @@ async def beta_sets_up_the_account(api: Any, beta: Org, route: str) -> str:
 
 @pytest.mark.parametrize("route", ["staff", "external"])
 async def test_f1_a_password_another_organization_set_never_opens_acme(
-        api, acme, beta, sessionmaker, services, route):
+        api, acme, beta, sessionmaker, runtime, route):
     attacker_session = await beta_sets_up_the_account(api, beta, route)
     attacker_api_token = only(await api(CREATE_API_TOKEN, token=attacker_session))["token"]
 
@@ -122,7 +122,7 @@ async def test_f1_a_password_another_organization_set_never_opens_acme(
     assert [(e["node"]["email"], e["node"]["role"]) for e in pending] == [(NEW_HIRE, "ADMIN")]
     invitation_id = await scalar(sessionmaker, "SELECT id FROM invitations WHERE "
                                  "organization_id = :org AND kind = 'STAFF'", org=acme.id)
-    link = await emailed_link(sessionmaker, services.box, gid("Invitation", invitation_id))
+    link = await emailed_link(sessionmaker, runtime.box, gid("Invitation", invitation_id))
     preview = only(await api(PREVIEW_CHOICE, {"token": token_of(link)}))
     assert preview == {"kind": "STAFF", "role": "ADMIN", "passwordChoice": "NEW_PASSWORD"}
     owner = only(await api(ACCEPT, {"token": token_of(link), "password": OWNER_PASSWORD}))

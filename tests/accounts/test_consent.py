@@ -99,14 +99,14 @@ async def test_a_wrong_password_is_refused_and_writes_nothing(api, acme, beta, m
 
 
 async def test_an_account_set_up_through_a_copied_link_needs_the_mailbox_to_join_elsewhere(
-        api, acme, beta, sessionmaker, services):
+        api, acme, beta, sessionmaker, runtime):
     # Beta's copied link made the account: its password proves nothing about the mailbox.
     made = await invited(api, beta, "dana@acme.test", "Beta Client")
     await accept(api, token_of(made["inviteUrl"]), password=OWN_PASSWORD)
     sent = await invited(api, acme, "dana@acme.test", "Acme Client")
 
     by_copied_link = await accept(api, token_of(sent["inviteUrl"]), password=OWN_PASSWORD)
-    emailed = token_of(await emailed_link(sessionmaker, services.box, sent["invitation"]["id"]))
+    emailed = token_of(await emailed_link(sessionmaker, runtime.box, sent["invitation"]["id"]))
     by_email = await accept(api, emailed, password=OWN_PASSWORD)
 
     assert [e["code"] for e in by_copied_link["userErrors"]] == ["MAILBOX_NOT_PROVEN"]
@@ -130,12 +130,12 @@ async def test_the_copied_link_still_works_in_the_organization_that_issued_it(
 
 
 async def test_the_emailed_link_lets_the_mailbox_owner_take_an_unproven_account_back(
-        api, acme, beta, sessionmaker, services):
+        api, acme, beta, sessionmaker, runtime):
     made = await invited(api, beta, "dana@acme.test", "Beta Client")
     squatter = (await accept(api, token_of(made["inviteUrl"]), password="someone elses pass"))[
         "token"]
     sent = await invited(api, acme, "dana@acme.test", "Acme Client")
-    emailed = token_of(await emailed_link(sessionmaker, services.box, sent["invitation"]["id"]))
+    emailed = token_of(await emailed_link(sessionmaker, runtime.box, sent["invitation"]["id"]))
 
     preview = only(await api(PREVIEW, {"t": emailed}))
     taken = await accept(api, emailed, password=OWN_PASSWORD)
@@ -150,10 +150,10 @@ async def test_the_emailed_link_lets_the_mailbox_owner_take_an_unproven_account_
 
 
 async def test_the_emailed_link_of_a_proven_account_still_needs_its_password(
-        api, acme, beta, make, sessionmaker, services):
+        api, acme, beta, make, sessionmaker, runtime):
     await make.staff(acme.id, email="dana@acme.test")
     sent = await invited(api, beta, "dana@acme.test", "Beta Client")
-    emailed = token_of(await emailed_link(sessionmaker, services.box, sent["invitation"]["id"]))
+    emailed = token_of(await emailed_link(sessionmaker, runtime.box, sent["invitation"]["id"]))
 
     preview = only(await api(PREVIEW, {"t": emailed}))
     guessed = await accept(api, emailed, password="a new password of mine")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.factories import INVALID_TOKEN, PASSWORD
 
 LOGIN = """

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from portal_graph.auth.tokens import token_digest
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from portal_graph.mail.transport import SmtpTransport
 from portal_graph.mail.worker import OutboxWorker
 from portal_graph.ratelimit import Limit, RateLimits
@@ -44,12 +44,12 @@ async def dana(make: Any) -> dict[str, Any]:
                          await make.session_token(beta, person_id)]}
 
 
-async def reset_link(sessionmaker: Any, services: Any) -> str:
+async def reset_link(sessionmaker: Any, runtime: Any) -> str:
     """The link in the newest reset email waiting in the outbox, opened with the key."""
     sealed = await scalar(sessionmaker, """SELECT secret_ciphertext FROM email_outbox
         WHERE template = 'password_reset' ORDER BY created_at DESC, id DESC LIMIT 1""")
     assert sealed is not None, "no reset email in the outbox"
-    return services.box.decrypt(sealed)  # type: ignore[no-any-return]
+    return runtime.box.decrypt(sealed)  # type: ignore[no-any-return]
 
 
 def token_in(link: str) -> str:
@@ -67,10 +67,10 @@ async def test_the_answer_is_the_same_for_any_email_and_only_an_account_gets_mai
 
 
 async def test_the_link_is_kept_only_as_a_digest_and_sealed_in_the_outbox(
-        api, dana, sessionmaker, services, settings):
+        api, dana, sessionmaker, runtime, settings):
     only(await api(REQUEST, {"email": "dana@acme.test"}))
 
-    link = await reset_link(sessionmaker, services)
+    link = await reset_link(sessionmaker, runtime)
     token = token_in(link)
 
     assert link == "http://portal.test/reset/" + token and token.startswith("pgr_")
@@ -82,10 +82,10 @@ async def test_the_link_is_kept_only_as_a_digest_and_sealed_in_the_outbox(
 
 
 async def test_resetting_sets_the_password_and_ends_every_session_and_api_token(
-        api, dana, sessionmaker, services):
+        api, dana, sessionmaker, runtime):
     api_token = only(await api(CREATE_API_TOKEN, token=dana["sessions"][0]))["token"]
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    token = token_in(await reset_link(sessionmaker, services))
+    token = token_in(await reset_link(sessionmaker, runtime))
 
     done = only(await api(RESET, {"token": token, "password": NEW}))
 
@@ -98,12 +98,12 @@ async def test_resetting_sets_the_password_and_ends_every_session_and_api_token(
                                   "org": to_global_id("Organization", dana["beta"])}))["token"]
 
 
-async def test_a_reset_proves_the_mailbox(api, make, sessionmaker, services):
+async def test_a_reset_proves_the_mailbox(api, make, sessionmaker, runtime):
     org = await make.organization()
     unproven = await make.staff(org, email="ops@acme.test", email_verified_at=None)
     only(await api(REQUEST, {"email": "ops@acme.test"}))
 
-    only(await api(RESET, {"token": token_in(await reset_link(sessionmaker, services)),
+    only(await api(RESET, {"token": token_in(await reset_link(sessionmaker, runtime)),
                            "password": NEW}))
 
     assert await scalar(sessionmaker, "SELECT email_verified_at IS NOT NULL FROM persons "
@@ -111,11 +111,11 @@ async def test_a_reset_proves_the_mailbox(api, make, sessionmaker, services):
 
 
 async def test_a_link_works_once_and_using_it_voids_the_others(api, dana, sessionmaker,
-                                                               services):
+                                                               runtime):
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    first = token_in(await reset_link(sessionmaker, services))
+    first = token_in(await reset_link(sessionmaker, runtime))
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    second = token_in(await reset_link(sessionmaker, services))
+    second = token_in(await reset_link(sessionmaker, runtime))
 
     used = only(await api(RESET, {"token": second, "password": NEW}))
     again = only(await api(RESET, {"token": second, "password": "yet another passphrase"}))
@@ -128,9 +128,9 @@ async def test_a_link_works_once_and_using_it_voids_the_others(api, dana, sessio
 
 
 async def test_of_concurrent_uses_of_one_link_exactly_one_wins(api, dana, sessionmaker,
-                                                               services):
+                                                               runtime):
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    token = token_in(await reset_link(sessionmaker, services))
+    token = token_in(await reset_link(sessionmaker, runtime))
 
     results = await asyncio.gather(*(api(RESET, {"token": token, "password": f"{NEW} {n}"})
                                      for n in range(8)))
@@ -138,9 +138,9 @@ async def test_of_concurrent_uses_of_one_link_exactly_one_wins(api, dana, sessio
     assert sum(r["data"]["resetPassword"]["reset"] for r in results) == 1
 
 
-async def test_an_hour_old_link_is_refused(api, dana, sessionmaker, services):
+async def test_an_hour_old_link_is_refused(api, dana, sessionmaker, runtime):
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    token = token_in(await reset_link(sessionmaker, services))
+    token = token_in(await reset_link(sessionmaker, runtime))
     await sql(sessionmaker, "UPDATE password_resets SET expires_at = now() - interval '1 second'")
 
     refused = only(await api(RESET, {"token": token, "password": NEW}))
@@ -149,9 +149,9 @@ async def test_an_hour_old_link_is_refused(api, dana, sessionmaker, services):
 
 
 async def test_a_weak_password_is_refused_and_the_link_still_works(api, dana, sessionmaker,
-                                                                   services):
+                                                                   runtime):
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    token = token_in(await reset_link(sessionmaker, services))
+    token = token_in(await reset_link(sessionmaker, runtime))
 
     weak = only(await api(RESET, {"token": token, "password": "short"}))
     strong = only(await api(RESET, {"token": token, "password": NEW}))
@@ -163,12 +163,12 @@ async def test_a_weak_password_is_refused_and_the_link_still_works(api, dana, se
 
 
 async def test_the_reset_is_in_every_organizations_audit_log(api, dana, sessionmaker,
-                                                             services, make):
+                                                             runtime, make):
     admin = await make.staff(dana["beta"], email="boss@beta.test")
     boss = await make.session_token(dana["beta"], admin["person"]["id"])
     only(await api(REQUEST, {"email": "dana@acme.test"}))
 
-    only(await api(RESET, {"token": token_in(await reset_link(sessionmaker, services)),
+    only(await api(RESET, {"token": token_in(await reset_link(sessionmaker, runtime)),
                            "password": NEW}))
 
     events = [e["node"] for e in only(await api(AUDIT, token=boss))["edges"]]
@@ -182,8 +182,8 @@ async def test_the_reset_is_in_every_organizations_audit_log(api, dana, sessionm
     (RateLimits(reset_per_email=Limit(2, 3600)), ["dana@acme.test"] * 2),
     (RateLimits(reset_per_address=Limit(2, 3600)), ["a@acme.test", "b@acme.test"]),
 ], ids=["per-email", "per-address"])
-async def test_requests_are_rate_limited(api, dana, services, monkeypatch, limits, emails):
-    monkeypatch.setattr(services, "rate_limits", limits)
+async def test_requests_are_rate_limited(api, dana, runtime, monkeypatch, limits, emails):
+    monkeypatch.setattr(runtime, "rate_limits", limits)
     for email in emails:
         assert only(await api(REQUEST, {"email": email}))["requested"] is True
 
@@ -200,9 +200,9 @@ async def test_an_invalid_address_is_refused_without_a_word_about_accounts(api):
 
 
 async def test_the_reset_email_reaches_the_mailbox_over_smtp(api, dana, sessionmaker, settings,
-                                                             services, smtp_server):
+                                                             runtime, smtp_server):
     only(await api(REQUEST, {"email": "dana@acme.test"}))
-    worker = OutboxWorker(sessionmaker, settings, services.box, SmtpTransport(smtp_server.url))
+    worker = OutboxWorker(sessionmaker, settings, runtime.box, SmtpTransport(smtp_server.url))
 
     assert await worker.run_once() == 1
 

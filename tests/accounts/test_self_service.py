@@ -70,8 +70,8 @@ async def test_a_refused_change_changes_nothing(api, signed_in, current, new, co
 
 
 async def test_guesses_of_the_current_password_count_against_the_login_limit(
-        api, signed_in, services, monkeypatch):
-    monkeypatch.setattr(services, "rate_limits", RateLimits(login_per_email=Limit(3, 900)))
+        api, signed_in, runtime, monkeypatch):
+    monkeypatch.setattr(runtime, "rate_limits", RateLimits(login_per_email=Limit(3, 900)))
     for n in range(3):
         only(await api(CHANGE, {"current": f"guess {n}", "new": NEW}, token=signed_in["here"]))
 

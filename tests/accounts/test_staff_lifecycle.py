@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.factories import INVALID_TOKEN, PASSWORD
 from tests.invitations.support import AUDIT, only, scalar
 

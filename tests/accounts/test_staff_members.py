@@ -175,10 +175,10 @@ async def test_a_person_from_another_organization_joins_with_their_password_whic
 
 
 async def test_the_email_carries_a_link_of_its_own_that_proves_the_mailbox(
-        api, org, sessionmaker, services):
+        api, org, sessionmaker, runtime):
     sent = await invite_staff(api, org, "lead@example.com")
 
-    link = await emailed_link(sessionmaker, services.box, sent["invitation"]["id"])
+    link = await emailed_link(sessionmaker, runtime.box, sent["invitation"]["id"])
 
     assert link != sent["inviteUrl"]
     assert only(await api(PREVIEW, {"token": token_of(link)}))["passwordChoice"] == (

@@ -60,7 +60,7 @@ def test_migrate_on_an_up_to_date_database_does_nothing(database_url, monkeypatc
 def test_create_organization_prints_its_id(database_url, monkeypatch, capsys, engine):
     monkeypatch.setenv("DATABASE_URL", database_url)
     from portal_graph.config import get_settings
-    from portal_graph.graphql.relay import from_global_id
+    from portal_graph.graphql.core.relay import from_global_id
 
     get_settings.cache_clear()
     try:

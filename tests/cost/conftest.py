@@ -45,14 +45,14 @@ async def world(make: Factory) -> World:
 
 
 @pytest.fixture
-def app_with(services: Any) -> Callable[..., Any]:
+def app_with(runtime: Any) -> Callable[..., Any]:
     """An app over the shared engine with settings (buckets, TRUSTED_DOCUMENTS) overridden."""
     from portal_graph.app import create_app
-    from portal_graph.services import bucket_sizes
+    from portal_graph.runtime import bucket_sizes
 
     def build(**overrides: Any) -> Any:
-        settings = services.settings.model_copy(update=overrides)
-        tuned = dataclasses.replace(services, settings=settings,
+        settings = runtime.settings.model_copy(update=overrides)
+        tuned = dataclasses.replace(runtime, settings=settings,
                                     bucket_sizes=bucket_sizes(settings))
         return create_app(settings, tuned)
 

@@ -124,14 +124,14 @@ async def test_each_api_token_and_session_has_its_own_bucket(app_with: Any, api_
 
 
 async def test_throttled_arrives_before_any_sql_of_the_refused_request(
-        services: Any, app_with: Any, api_for: Any, world: World) -> None:
+        runtime: Any, app_with: Any, api_for: Any, world: World) -> None:
     api = api_for(app_with(cost_bucket_external="20/1"))
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    target = services.engine.sync_engine
+    target = runtime.engine.sync_engine
     event.listen(target, "before_cursor_execute", record)
     try:
         await api("{ __typename }", token=world.external_token)  # the viewer, nothing else

@@ -21,20 +21,20 @@ BUCKET = "20/1"  # two charges of 10 (corrected to 8) fit, a third does not
 
 @pytest.fixture
 async def separate_apps(settings: Settings) -> AsyncIterator[Callable[[], Any]]:
-    """Apps with Services of their own (engines, pools, caches), as two processes have."""
+    """Apps with runtimes of their own (engines, pools, caches), as two processes have."""
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     made: list[Any] = []
 
     def build() -> Any:
         tuned = settings.model_copy(update={"cost_bucket_external": BUCKET})
-        made.append(Services.create(tuned, tuned.database_url))
+        made.append(Runtime.create(tuned, tuned.database_url))
         return create_app(tuned, made[-1])
 
     yield build
-    for services in made:
-        await services.close()
+    for runtime in made:
+        await runtime.close()
 
 
 async def test_two_apps_on_one_database_share_one_bucket(separate_apps: Any, api_for: Any,

@@ -157,7 +157,7 @@ async def test_a_lost_listening_connection_is_replaced_and_subscribers_are_told(
 
 
 
-async def test_events_are_swept_after_three_days(services, make, sessionmaker):
+async def test_events_are_swept_after_three_days(runtime, make, sessionmaker):
     org = await make.organization()
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
@@ -168,6 +168,6 @@ async def test_events_are_swept_after_three_days(services, make, sessionmaker):
              "subject_id": uuid.uuid4(), "occurred_at": now - timedelta(days=1)},
         ])
 
-    result = await maintenance.sweep(services)
+    result = await maintenance.sweep(runtime)
 
     assert result.domain_events == 1

@@ -125,10 +125,10 @@ async def test_revoke_all_removes_grants_pending_invites_sessions_and_api_tokens
 
 
 async def test_revoke_all_keeps_the_account_and_other_organizations_untouched(
-        api, org, make, ana, sessionmaker, services):
+        api, org, make, ana, sessionmaker, runtime):
     other = await organization(make, name="Second Contractor", customers=("Their Site",))
     elsewhere = await invited(api, other, "ana@client.example", "Their Site")
-    emailed = await emailed_link(sessionmaker, services.box, elsewhere["invitation"]["id"])
+    emailed = await emailed_link(sessionmaker, runtime.box, elsewhere["invitation"]["id"])
     there = await accept(api, token_of(emailed))
     assert there["userErrors"] == []
 

@@ -83,41 +83,42 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def services_with(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
-    """Services (own engine and pool) over the test database with settings overridden."""
-    from portal_graph.services import Services  # imported late: the app is heavy
+async def runtime_with(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """A Runtime (own engine and pool) over the test database with settings overridden."""
+    from portal_graph.runtime import Runtime  # imported late: the app is heavy
 
     made: list[Any] = []
 
     def build(**overrides: Any) -> Any:
         tuned = settings.model_copy(update=overrides)
-        made.append(Services.create(tuned, overrides.get("database_url", tuned.database_url)))
+        made.append(Runtime.create(tuned, overrides.get("database_url", tuned.database_url)))
         return made[-1]
 
     yield build
-    for services in made:
-        await services.close()
+    for runtime in made:
+        await runtime.close()
 
 
 CLOSED = "postgresql://postgres@127.0.0.1:9/nowhere"  # the discard port: nothing listens
 
 
-def app_over(services: Any) -> Any:
+def app_over(runtime: Any) -> Any:
     from portal_graph.app import create_app
 
-    return create_app(services.settings, services)
+    return create_app(runtime.settings, runtime)
 
 
 @pytest.fixture
-def app_with(services: Any) -> AppFactory:
+def app_with(runtime: Any) -> AppFactory:
     """An app over the shared engine whose settings (and rate limits) are overridden."""
     from portal_graph.app import create_app
-    from portal_graph.services import _rate_limits, bucket_sizes
+    from portal_graph.ratelimit import rate_limits_from
+    from portal_graph.runtime import bucket_sizes
 
     def build(**overrides: Any) -> Any:
-        settings = services.settings.model_copy(update=overrides)
-        tuned = dataclasses.replace(services, settings=settings,
-                                    rate_limits=_rate_limits(settings),
+        settings = runtime.settings.model_copy(update=overrides)
+        tuned = dataclasses.replace(runtime, settings=settings,
+                                    rate_limits=rate_limits_from(settings),
                                     bucket_sizes=bucket_sizes(settings))
         return create_app(settings, tuned)
 

@@ -10,8 +10,6 @@ import dataclasses
 import secrets
 from typing import Any
 
-from portal_graph.graphql.budgets import audience_limits
-from portal_graph.graphql.execution import Executor
 from tests.conftest import Api, without_cost
 from tests.hardening.conftest import AppFactory, World, api_for
 
@@ -79,13 +77,12 @@ async def test_each_operation_of_an_anonymous_batch_counts(app_with: AppFactory,
     assert next_one.status_code == 429
 
 
-async def test_a_batch_shares_one_cost_budget(services: Any, client_for: Any,
+async def test_a_batch_shares_one_cost_budget(runtime: Any, client_for: Any,
                                               world: World) -> None:
     from portal_graph.app import create_app
 
-    settings = services.settings.model_copy(update={"query_max_cost": 1000})
-    tuned = dataclasses.replace(services, settings=settings,
-                                executor=Executor(audience_limits(settings)))
+    settings = runtime.settings.model_copy(update={"query_max_cost": 1000})
+    tuned = dataclasses.replace(runtime, settings=settings)  # the app's executor reads them
     client = client_for(create_app(settings, tuned))
     headers = {"Authorization": f"Bearer {world.admin_token}"}
 

@@ -20,9 +20,9 @@ SET_TTL = """mutation { updateOrganizationSettings(input: {invitationTtlDays: 9}
   organization { invitationTtlDays } userErrors { code } } }"""
 
 
-async def test_the_defaults_are_set_on_every_connection(services: Any,
+async def test_the_defaults_are_set_on_every_connection(runtime: Any,
                                                          settings: Settings) -> None:
-    async with services.sessionmaker() as session, session.begin():
+    async with runtime.sessionmaker() as session, session.begin():
         lock, idle = (await session.execute(TIMEOUTS)).one()
 
     assert (settings.db_lock_timeout_ms, settings.db_idle_in_transaction_timeout_ms) \
@@ -31,8 +31,8 @@ async def test_the_defaults_are_set_on_every_connection(services: Any,
 
 
 async def test_configured_timeouts_are_what_the_connections_get(
-        services_with: Callable[..., Any]) -> None:
-    tuned = services_with(db_lock_timeout_ms=1234, db_idle_in_transaction_timeout_ms=5678)
+        runtime_with: Callable[..., Any]) -> None:
+    tuned = runtime_with(db_lock_timeout_ms=1234, db_idle_in_transaction_timeout_ms=5678)
 
     async with tuned.sessionmaker() as session, session.begin():
         assert tuple((await session.execute(TIMEOUTS)).one()) == ("1234ms", "5678ms")
@@ -41,9 +41,9 @@ async def test_configured_timeouts_are_what_the_connections_get(
 
 
 async def test_a_request_behind_a_row_lock_gives_up_instead_of_waiting(
-        services_with: Callable[..., Any], client_for: Any, world: World,
+        runtime_with: Callable[..., Any], client_for: Any, world: World,
         engine: Any) -> None:
-    api = api_for(client_for(app_over(services_with(db_lock_timeout_ms=200))))
+    api = api_for(client_for(app_over(runtime_with(db_lock_timeout_ms=200))))
 
     async with engine.connect() as holder:  # another transaction holds the organization row
         await holder.execute(text("SELECT 1 FROM organizations WHERE id = :id FOR UPDATE"),
@@ -60,8 +60,8 @@ async def test_a_request_behind_a_row_lock_gives_up_instead_of_waiting(
 
 
 async def test_a_transaction_left_open_is_ended_by_the_server(
-        services_with: Callable[..., Any]) -> None:
-    tuned = services_with(db_idle_in_transaction_timeout_ms=200)
+        runtime_with: Callable[..., Any]) -> None:
+    tuned = runtime_with(db_idle_in_transaction_timeout_ms=200)
 
     async with tuned.sessionmaker() as session:
         await session.begin()
@@ -71,11 +71,11 @@ async def test_a_transaction_left_open_is_ended_by_the_server(
             await session.execute(text("SELECT 1"))
 
 
-async def test_rate_limit_counts_do_not_wait_for_the_disk_but_requests_do(services: Any) -> None:
+async def test_rate_limit_counts_do_not_wait_for_the_disk_but_requests_do(runtime: Any) -> None:
     durability = text("SELECT current_setting('synchronous_commit')")
-    async with services.sessionmaker() as session, session.begin():
+    async with runtime.sessionmaker() as session, session.begin():
         requests = await session.scalar(durability)
-    async with services.rate_limiter._sessionmaker() as session, session.begin():
+    async with runtime.rate_limiter._sessionmaker() as session, session.begin():
         counters = await session.scalar(durability)
 
     assert (requests, counters) == ("on", "off")

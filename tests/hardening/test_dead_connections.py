@@ -113,7 +113,7 @@ async def test_a_connection_closed_while_pooled_is_replaced_at_checkout(
 
 
 async def test_a_request_after_its_pooled_connection_died_is_answered(
-    api: Any, make: Any, services: Any, engine: AsyncEngine,
+    api: Any, make: Any, runtime: Any, engine: AsyncEngine,
 ) -> None:
     org = await make.organization()
     admin = await make.staff(org)

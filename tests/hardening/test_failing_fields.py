@@ -37,7 +37,7 @@ SIBLINGS_OF_A_BAD_CURSOR = """
 @pytest.mark.parametrize("query", [CREATE_WITH_A_BAD_CURSOR, SIBLINGS_OF_A_BAD_CURSOR],
                          ids=["loader-batch-outlives-the-response", "sibling-cancelled-mid-sql"])
 async def test_a_failing_field_leaves_the_connection_sound(
-    api: Api, world: World, services: Any, query: str
+    api: Api, world: World, runtime: Any, query: str
 ) -> None:
     for _ in range(3):
         body = await api(query, token=world.admin_token)
@@ -46,7 +46,7 @@ async def test_a_failing_field_leaves_the_connection_sound(
         assert api.response is not None
         assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
         assert following["data"]["me"] is not None
-    assert services.engine.pool.checkedout() == 0
+    assert runtime.engine.pool.checkedout() == 0
 
 
 async def test_a_mutation_whose_payload_has_a_failing_field_still_commits(

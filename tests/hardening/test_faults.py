@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from portal_graph.auth.tokens import token_digest
 from portal_graph.config import Settings
 from portal_graph.db.engine import asyncpg_url
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.factories import Factory
 from tests.hardening.processes import PrivatePostgres, ServerProcess, start_server
 from tests.mail.mail_support import CollectingHandler, SmtpServer

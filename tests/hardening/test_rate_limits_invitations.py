@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.conftest import without_cost
 from tests.hardening.conftest import AppFactory, World, api_for
 

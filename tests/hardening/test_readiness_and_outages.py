@@ -57,11 +57,11 @@ async def eventually(condition: Callable[[], bool]) -> None:
 
 
 async def test_a_full_pool_is_busy_not_down_ready_with_its_use_in_the_metrics(
-    services_with: Callable[..., Any], client_for: Any,
+    runtime_with: Callable[..., Any], client_for: Any,
 ) -> None:
     # given an instance whose one pooled connection is in use, and a request waiting for it
-    services = services_with(db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=30)
-    client = client_for(app_over(services), address="127.0.0.1")  # /metrics: loopback only
+    runtime = runtime_with(db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=30)
+    client = client_for(app_over(runtime), address="127.0.0.1")  # /metrics: loopback only
     before = pool_gauges(await scrape(client))
     waiting = DB_POOL_WAITING.labels(POOL)
     waiting_before = waiting._value.get()
@@ -70,9 +70,9 @@ async def test_a_full_pool_is_busy_not_down_ready_with_its_use_in_the_metrics(
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async with services.engine.connect() as held:
+    async with runtime.engine.connect() as held:
         await held.execute(text("SELECT 1"))
-        waiter = asyncio.create_task(wait_for_a_connection(services.engine))
+        waiter = asyncio.create_task(wait_for_a_connection(runtime.engine))
         await eventually(lambda: waiting._value.get() == waiting_before + 1)
 
         # when
@@ -88,9 +88,9 @@ async def test_a_full_pool_is_busy_not_down_ready_with_its_use_in_the_metrics(
 
 
 async def test_an_unreachable_database_is_not_ready_and_logged_as_a_warning(
-    services_with: Callable[..., Any], client_for: Any, request_log: pytest.LogCaptureFixture,
+    runtime_with: Callable[..., Any], client_for: Any, request_log: pytest.LogCaptureFixture,
 ) -> None:
-    client = client_for(app_over(services_with(database_url=CLOSED)))
+    client = client_for(app_over(runtime_with(database_url=CLOSED)))
 
     ready = await client.get("/readyz")
     health = await client.get("/healthz")
@@ -114,9 +114,9 @@ async def test_readiness_reports_a_reachable_database_up(client: httpx.AsyncClie
 
 
 async def test_a_request_refused_for_want_of_the_database_is_one_warning_line_and_a_count(
-    services_with: Callable[..., Any], client_for: Any, request_log: pytest.LogCaptureFixture,
+    runtime_with: Callable[..., Any], client_for: Any, request_log: pytest.LogCaptureFixture,
 ) -> None:
-    api = api_for(client_for(app_over(services_with(database_url=CLOSED))))
+    api = api_for(client_for(app_over(runtime_with(database_url=CLOSED))))
     counted = DATABASE_UNAVAILABLE.labels("request")
     before = counted._value.get()
 

@@ -44,8 +44,8 @@ async def sleeping_sessions(engine: AsyncEngine) -> int:
 # --- the pool --------------------------------------------------------------------------------
 
 
-async def test_the_pool_is_bounded_by_default(services: Any, settings: Settings) -> None:
-    pool = services.engine.pool
+async def test_the_pool_is_bounded_by_default(runtime: Any, settings: Settings) -> None:
+    pool = runtime.engine.pool
 
     assert pool.size() == settings.db_pool_size == 10
     assert pool._max_overflow == settings.db_max_overflow == 5  # type: ignore[attr-defined]
@@ -53,9 +53,9 @@ async def test_the_pool_is_bounded_by_default(services: Any, settings: Settings)
 
 
 async def test_concurrent_requests_wait_for_the_pool_instead_of_opening_connections(
-    services_with: Callable[..., Any], client_for: Any, world: World
+    runtime_with: Callable[..., Any], client_for: Any, world: World
 ) -> None:
-    services = services_with(db_pool_size=2, db_max_overflow=0)
+    runtime = runtime_with(db_pool_size=2, db_max_overflow=0)
     out, peak = 0, 0
 
     def checkout(*args: Any) -> None:
@@ -67,28 +67,28 @@ async def test_concurrent_requests_wait_for_the_pool_instead_of_opening_connecti
         nonlocal out
         out -= 1
 
-    event.listen(services.engine.sync_engine, "checkout", checkout)
-    event.listen(services.engine.sync_engine, "checkin", checkin)
-    api = api_for(client_for(app_over(services)))
+    event.listen(runtime.engine.sync_engine, "checkout", checkout)
+    event.listen(runtime.engine.sync_engine, "checkin", checkin)
+    api = api_for(client_for(app_over(runtime)))
 
     bodies = await asyncio.gather(*(api(ME, token=world.admin_token) for _ in range(12)))
 
     assert all(b["data"]["me"] for b in bodies)
     assert peak == 2
-    assert services.engine.pool.checkedout() == 0  # every connection went back
+    assert runtime.engine.pool.checkedout() == 0  # every connection went back
 
 
 # --- statement timeout -----------------------------------------------------------------------
 
 
 async def test_a_slow_statement_is_cancelled_by_the_statement_timeout(
-    services_with: Callable[..., Any],
+    runtime_with: Callable[..., Any],
 ) -> None:
-    services = services_with(db_statement_timeout_ms=200)
+    runtime = runtime_with(db_statement_timeout_ms=200)
 
     started = time.perf_counter()
     with pytest.raises(exc.DBAPIError) as raised:
-        async with services.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             await session.execute(text("SELECT pg_sleep(3)"))
     elapsed = time.perf_counter() - started
 
@@ -98,10 +98,10 @@ async def test_a_slow_statement_is_cancelled_by_the_statement_timeout(
 
 
 async def test_a_request_whose_statement_is_cancelled_gets_a_masked_error(
-    services_with: Callable[..., Any], client_for: Any, world: World,
+    runtime_with: Callable[..., Any], client_for: Any, world: World,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    api = api_for(client_for(app_over(services_with(db_statement_timeout_ms=200))))
+    api = api_for(client_for(app_over(runtime_with(db_statement_timeout_ms=200))))
     sleeping_viewer(monkeypatch, 3, in_sql=True)
 
     body = await api(ME, token=world.admin_token)
@@ -132,11 +132,11 @@ async def test_a_request_past_its_deadline_is_answered_504_timeout(
 
 
 async def test_a_timed_out_request_cancels_its_sql_and_returns_its_connection(
-    services_with: Callable[..., Any], client_for: Any, world: World, engine: AsyncEngine,
+    runtime_with: Callable[..., Any], client_for: Any, world: World, engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    services = services_with(request_timeout_seconds=0.5, db_pool_size=1, db_max_overflow=0)
-    api = api_for(client_for(app_over(services)))
+    runtime = runtime_with(request_timeout_seconds=0.5, db_pool_size=1, db_max_overflow=0)
+    api = api_for(client_for(app_over(runtime)))
     sleeping_viewer(monkeypatch, 30, in_sql=True)
 
     timed_out = await api(ME, token=world.admin_token)
@@ -175,9 +175,9 @@ async def test_a_mutation_cut_off_by_the_deadline_leaves_nothing_behind(
 # --- the database is gone --------------------------------------------------------------------
 
 async def test_graphql_answers_503_while_the_database_is_unreachable(
-    services_with: Callable[..., Any], client_for: Any
+    runtime_with: Callable[..., Any], client_for: Any
 ) -> None:
-    api = api_for(client_for(app_over(services_with(database_url=CLOSED))))
+    api = api_for(client_for(app_over(runtime_with(database_url=CLOSED))))
 
     body = await api(ME, token="pgs_" + "x" * 43)  # a session token: it must be looked up
 
@@ -190,9 +190,9 @@ async def test_graphql_answers_503_while_the_database_is_unreachable(
 
 
 async def test_a_request_that_needs_no_database_is_still_answered(
-    services_with: Callable[..., Any], client_for: Any
+    runtime_with: Callable[..., Any], client_for: Any
 ) -> None:
-    api = api_for(client_for(app_over(services_with(database_url=CLOSED))))
+    api = api_for(client_for(app_over(runtime_with(database_url=CLOSED))))
 
     assert without_cost(await api("{ __typename }")) == {"data": {"__typename": "Query"}}
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal_graph.auth.tokens import token_digest
 from portal_graph.config import Settings
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.conftest import Api, without_cost
 from tests.hardening.conftest import World
 

@@ -20,13 +20,13 @@ async def org(make: Any) -> Org:
 
 
 @pytest.fixture
-def make_worker(sessionmaker: Any, settings: Any, services: Any,
+def make_worker(sessionmaker: Any, settings: Any, runtime: Any,
                 smtp_server: SmtpServer) -> Callable[..., OutboxWorker]:
     """A worker sending with the app's key to the test SMTP server."""
 
     def make(**setting_overrides: Any) -> OutboxWorker:
         worker_settings = settings.model_copy(update=setting_overrides)
-        return OutboxWorker(sessionmaker, worker_settings, services.box,
+        return OutboxWorker(sessionmaker, worker_settings, runtime.box,
                             SmtpTransport(smtp_server.url))
 
     return make

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import from_global_id, to_global_id
+from portal_graph.graphql.core.relay import from_global_id, to_global_id
 from portal_graph.mail.secretbox import SecretBox
 from tests.factories import Factory
 

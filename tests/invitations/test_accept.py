@@ -60,13 +60,13 @@ async def test_without_a_name_the_invitations_name_is_kept(api, org):
 
 
 async def test_a_person_with_an_account_proves_it_with_the_current_password_which_stays(
-        api, org, make, sessionmaker, services):
+        api, org, make, sessionmaker, runtime):
     other = await make.organization(name="Their Employer")
     staff = await make.staff(other, email="dual@example.com")
     before = await scalar(sessionmaker, "SELECT password_hash FROM persons WHERE id = :id",
                           id=staff["person"]["id"])
     sent = await invited(api, org, "dual@example.com", "Riverside Council")
-    emailed = await emailed_link(sessionmaker, services.box, sent["invitation"]["id"])
+    emailed = await emailed_link(sessionmaker, runtime.box, sent["invitation"]["id"])
     preview = only(await api(PREVIEW, {"token": token_of(emailed)}))
 
     accepted = await accept(api, token_of(sent["inviteUrl"]), password=PASSWORD,
@@ -211,12 +211,12 @@ async def test_an_email_that_became_an_employee_here_cannot_accept(api, org, mak
 
 
 async def test_an_external_user_of_two_organizations_sees_only_each_organizations_grants(
-        api, org, make, sessionmaker, services):
+        api, org, make, sessionmaker, runtime):
     other = await organization(make, name="Second Contractor", customers=("Their Site",))
     first = await invited(api, org, "ana@client.example", "Riverside Council")
     second = await invited(api, other, "ana@client.example", "Their Site")
     here = await accept(api, token_of(first["inviteUrl"]))
-    emailed = await emailed_link(sessionmaker, services.box, second["invitation"]["id"])
+    emailed = await emailed_link(sessionmaker, runtime.box, second["invitation"]["id"])
     there = await accept(api, token_of(emailed), password=NEW_PASSWORD)
 
     mine_here = await api(MY_PORTAL, token=here["token"])
@@ -241,8 +241,8 @@ async def test_accept_is_audited_with_the_invitee_as_actor(api, org):
     assert events[0]["customers"] == [{"name": "Riverside Council"}]
 
 
-async def test_RATE_LIMITED_accepts_per_address(api, org, services, monkeypatch):
-    monkeypatch.setattr(services, "rate_limits", RateLimits(accept_per_address=Limit(2, 60)))
+async def test_RATE_LIMITED_accepts_per_address(api, org, runtime, monkeypatch):
+    monkeypatch.setattr(runtime, "rate_limits", RateLimits(accept_per_address=Limit(2, 60)))
     sent = await invited(api, org, "ana@client.example", "Riverside Council")
     for _ in range(2):
         await accept(api, token_of(sent["inviteUrl"]), password="short")
@@ -252,9 +252,9 @@ async def test_RATE_LIMITED_accepts_per_address(api, org, services, monkeypatch)
     assert codes(refused) == ["RATE_LIMITED"]
 
 
-async def test_RATE_LIMITED_previews_per_address_as_a_top_level_error(api, org, services,
+async def test_RATE_LIMITED_previews_per_address_as_a_top_level_error(api, org, runtime,
                                                                        monkeypatch):
-    monkeypatch.setattr(services, "rate_limits", RateLimits(preview_per_address=Limit(1, 60)))
+    monkeypatch.setattr(runtime, "rate_limits", RateLimits(preview_per_address=Limit(1, 60)))
     await api(PREVIEW, {"token": "x" * 43})
 
     refused = await api(PREVIEW, {"token": "x" * 43})

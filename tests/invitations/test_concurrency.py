@@ -21,10 +21,10 @@ PARALLEL_INVITES = 20  # more than the request pool holds: rate limits have a po
 
 
 async def test_of_concurrent_accepts_of_one_token_exactly_one_wins(api, org, sessionmaker,
-                                                                   services, monkeypatch):
+                                                                   runtime, monkeypatch):
     # Each attempt with a password counts against the email's login limit: lift it, this test
     # is about the race.
-    monkeypatch.setattr(services, "rate_limits",
+    monkeypatch.setattr(runtime, "rate_limits",
                         RateLimits(login_per_email=Limit(PARALLEL_ACCEPTS, 60)))
     sent = await invited(api, org, "ana@client.example", "Riverside Council")
     variables = {"input": {"token": token_of(sent["inviteUrl"]), "password": NEW_PASSWORD}}

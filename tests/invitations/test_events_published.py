@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import from_global_id
+from portal_graph.graphql.core.relay import from_global_id
 from tests.invitations.support import (
     REVOKE_ALL,
     Org,

@@ -253,8 +253,8 @@ async def test_inviting_records_an_audit_event_with_actor_target_customers_and_a
     assert event["occurredAt"]
 
 
-async def test_RATE_LIMITED_invites_per_organization(api, org, services, monkeypatch):
-    monkeypatch.setattr(services, "rate_limits",
+async def test_RATE_LIMITED_invites_per_organization(api, org, runtime, monkeypatch):
+    monkeypatch.setattr(runtime, "rate_limits",
                         RateLimits(invites_per_organization=Limit(2, 3600)))
     for n in range(2):
         await invited(api, org, f"person{n}@client.example", "Riverside Council")

@@ -11,7 +11,6 @@ def test_query_limit_defaults_match_the_settings_defaults():
 
 
 def test_rate_limit_defaults_match_the_settings_defaults():
-    from portal_graph.ratelimit import RateLimits
-    from portal_graph.services import _rate_limits
+    from portal_graph.ratelimit import RateLimits, rate_limits_from
 
-    assert _rate_limits(Settings(_env_file=None)) == RateLimits()
+    assert rate_limits_from(Settings(_env_file=None)) == RateLimits()

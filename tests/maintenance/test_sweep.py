@@ -11,10 +11,10 @@ from sqlalchemy import func, insert, select
 from portal_graph import maintenance
 from portal_graph.auth.tokens import new_token, token_digest
 from portal_graph.db import models
-from portal_graph.services import Services
+from portal_graph.runtime import Runtime
 
 
-async def test_the_sweep_removes_only_what_is_long_dead(services, make, sessionmaker):
+async def test_the_sweep_removes_only_what_is_long_dead(runtime, make, sessionmaker):
     org = await make.organization()
     staff = await make.staff(org)
     person_id = staff["person"]["id"]
@@ -40,7 +40,7 @@ async def test_the_sweep_removes_only_what_is_long_dead(services, make, sessionm
             {"key": "login:address:now", "window_start": now, "hits": 1},
         ])
 
-    result = await maintenance.sweep(services)
+    result = await maintenance.sweep(runtime)
 
     assert result == maintenance.SweepResult(rate_limit_windows=1, sessions=1, api_tokens=1)
     async with sessionmaker() as session:
@@ -55,19 +55,19 @@ async def test_a_sweep_the_database_is_away_for_is_a_warning_line_not_an_error(
     settings, caplog
 ):
     # given an instance whose database cannot be reached
-    services = Services.create(settings, "postgresql://postgres@127.0.0.1:9/nowhere")
+    runtime = Runtime.create(settings, "postgresql://postgres@127.0.0.1:9/nowhere")
     stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="portal_graph.maintenance")
 
     # when it sweeps a few times
-    task = asyncio.create_task(maintenance.run(services, stop, every_seconds=0.02))
+    task = asyncio.create_task(maintenance.run(runtime, stop, every_seconds=0.02))
     for _ in range(500):
         if len(caplog.records) >= 2:
             break
         await asyncio.sleep(0.01)
     stop.set()
     await task
-    await services.close()
+    await runtime.close()
 
     # then each failed sweep is one warning line, without a traceback
     assert {(r.levelname, r.exc_info) for r in caplog.records} == {("WARNING", None)}
@@ -75,7 +75,7 @@ async def test_a_sweep_the_database_is_away_for_is_a_warning_line_not_an_error(
                                          "again: ConnectionRefusedError") for r in caplog.records)
 
 
-async def test_a_dead_session_stays_while_a_live_token_descends_from_it(services, make,
+async def test_a_dead_session_stays_while_a_live_token_descends_from_it(runtime, make,
                                                                          sessionmaker):
     org = await make.organization()
     person_id = (await make.staff(org))["person"]["id"]
@@ -95,7 +95,7 @@ async def test_a_dead_session_stays_while_a_live_token_descends_from_it(services
             organization_id=org, id=models.new_id(), person_id=person_id, name="feed",
             token_hash=token_digest(new_token()), session_id=parent))
 
-    result = await maintenance.sweep(services)
+    result = await maintenance.sweep(runtime)
 
     assert result.sessions == 1
     async with sessionmaker() as session:
@@ -103,7 +103,7 @@ async def test_a_dead_session_stays_while_a_live_token_descends_from_it(services
     assert kept == {grandparent, parent}
 
 
-async def test_used_and_expired_reset_links_go_after_a_day(services, make, sessionmaker):
+async def test_used_and_expired_reset_links_go_after_a_day(runtime, make, sessionmaker):
     person_id = (await make.person())["id"]
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
@@ -114,7 +114,7 @@ async def test_used_and_expired_reset_links_go_after_a_day(services, make, sessi
                                      ("used", now + timedelta(hours=1), now - timedelta(days=2)),
                                      ("live", now + timedelta(hours=1), None)]])
 
-    result = await maintenance.sweep(services)
+    result = await maintenance.sweep(runtime)
 
     assert result.password_resets == 2
     async with sessionmaker() as session:

@@ -103,14 +103,14 @@ async def test_a_batch_reports_its_sql_statements_as_one_batch(client, make, scr
         "portal_graph_graphql_requests_total", operation="Other", outcome="ok") == 1
 
 
-async def test_the_outbox_is_read_from_the_database_at_each_scrape(scraper, make, services,
+async def test_the_outbox_is_read_from_the_database_at_each_scrape(scraper, make, runtime,
                                                                     sessionmaker):
     org = await make.organization()
     empty = await scrape(scraper)
     async with sessionmaker() as session, session.begin():
         for address in ("a@example.com", "b@example.com"):
             await outbox.enqueue(session, organization_id=org, template="invitation",
-                                 to_address=address, params={}, secret=None, box=services.box)
+                                 to_address=address, params={}, secret=None, box=runtime.box)
 
     queued = await scrape(scraper)
 
@@ -210,8 +210,8 @@ async def test_without_a_metrics_token_only_this_machine_may_scrape(client, scra
 
 
 async def test_a_metrics_token_guards_the_page_from_anywhere_when_configured(
-        client, scraper, services, monkeypatch):
-    monkeypatch.setattr(services.settings, "metrics_token", "scrape-secret")
+        client, scraper, runtime, monkeypatch):
+    monkeypatch.setattr(runtime.settings, "metrics_token", "scrape-secret")
 
     anonymous = await client.get("/metrics")
     local = await scraper.get("/metrics")

@@ -1,6 +1,6 @@
 """An app whose SQL statements are counted, for tests that bound statements per request.
 
-Its own Services (engine and pool) so that the counter sees only this app's statements, and a
+Its own Runtime (engine and pool) so that the counter sees only this app's statements, and a
 cost limit raised past the portal query's static upper bound: the multiplicative cost model
 prices `customers(first: 50) { jobs(first: 100) { mapCaptures(first: 10) ... } }` at far more
 than the default 5000 (it prices the most a query could return, not what the data holds).
@@ -39,26 +39,26 @@ class StatementLog:
 
 
 @pytest.fixture(scope="session")
-async def counted_services(settings: Settings) -> AsyncIterator[Any]:
-    from portal_graph.services import Services
+async def counted_runtime(settings: Settings) -> AsyncIterator[Any]:
+    from portal_graph.runtime import Runtime
 
     roomy = settings.model_copy(update={"query_max_cost": 10_000_000})
-    services = Services.create(roomy, roomy.database_url)
-    yield services
-    await services.close()
+    runtime = Runtime.create(roomy, roomy.database_url)
+    yield runtime
+    await runtime.close()
 
 
 @pytest.fixture(scope="session")
-def counted_app(counted_services: Any) -> Any:
+def counted_app(counted_runtime: Any) -> Any:
     from portal_graph.app import create_app
 
-    return create_app(counted_services.settings, counted_services)
+    return create_app(counted_runtime.settings, counted_runtime)
 
 
 @pytest.fixture
-def statements(counted_services: Any) -> Iterator[StatementLog]:
+def statements(counted_runtime: Any) -> Iterator[StatementLog]:
     log = StatementLog()
-    target = counted_services.engine.sync_engine
+    target = counted_runtime.engine.sync_engine
     event.listen(target, "before_cursor_execute", log.record)
     try:
         yield log

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 
 CREATE_STAFF = """mutation($email: String!) { createStaffMember(input: {email: $email,
   role: USER}) { inviteUrl userErrors { code } } }"""

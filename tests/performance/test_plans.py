@@ -21,9 +21,10 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.exc import StatementError
 
-from portal_graph.db import models, shapes
-from portal_graph.db.rows import visible_by_ids
+from portal_graph.db import models
 from portal_graph.scope import admin_scope, scoped
+from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import visible_by_ids
 from tests.performance.portal_data import portal_rows
 from tests.performance.test_statement_counts import PORTAL
 
@@ -164,7 +165,7 @@ SEARCH = """query($search: String!) { externalUsers(first: 20, search: $search) 
 
 
 async def test_a_new_viewers_statements_are_neither_built_nor_compiled_again(
-        counted_api, counted_services, make, sessionmaker, monkeypatch):
+        counted_api, counted_runtime, make, sessionmaker, monkeypatch):
     _, first_viewer = await _viewer(make, sessionmaker, customers=1, jobs_per_customer=2)
     _, second_viewer = await _viewer(make, sessionmaker, customers=4, jobs_per_customer=30)
     org = await make.organization()
@@ -182,17 +183,17 @@ async def test_a_new_viewers_statements_are_neither_built_nor_compiled_again(
     built = []
     forget = shapes.without_values
     monkeypatch.setattr(shapes, "without_values", lambda s: built.append(s) or forget(s))
-    event.listen(counted_services.engine.sync_engine, "before_cursor_execute", record)
+    event.listen(counted_runtime.engine.sync_engine, "before_cursor_execute", record)
     try:
         portal = await counted_api(PORTAL, {"jobs": 20}, token=second_viewer)
         search = await counted_api(SEARCH, {"search": "estates"}, token=tokens[1])
     finally:
-        event.remove(counted_services.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(counted_runtime.engine.sync_engine, "before_cursor_execute", record)
 
     assert "errors" not in portal and "errors" not in search
     assert len(search["data"]["externalUsers"]["edges"]) == 1
     assert len(compiled) >= 5 + 3
-    assert built == []  # every statement was kept from the warm-up (db/shapes.py)
+    assert built == []  # every statement was kept from the warm-up (scoped_sql/shapes.py)
     assert [what for what, hit in compiled if hit is not CACHE_HIT] == []
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.performance.portal_data import portal_rows
 
 PORTAL = """query($jobs: Int!) { customers(first: 50) { edges { node { name

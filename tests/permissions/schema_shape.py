@@ -19,7 +19,7 @@ from graphql import (
     get_named_type,
 )
 
-from portal_graph.graphql.audiences import AudienceSet, field_audiences
+from portal_graph.graphql.core.audiences import AudienceSet, field_audiences
 from portal_graph.graphql.schema import NODE_KINDS, full_schema
 from portal_graph.scope import Audience
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal_graph.graphql.permissions import NotByApiToken
+from portal_graph.graphql.core.permissions import NotByApiToken
 from tests.conftest import without_cost
 from tests.factories import PASSWORD
 from tests.permissions.conftest import Cast

@@ -143,14 +143,14 @@ VIEWER_LOOKUP = ("set_config('app.organization_id'", "FROM sessions c", "FROM ap
 
 
 @contextmanager
-def statements(services: Any) -> Iterator[list[str]]:
+def statements(runtime: Any) -> Iterator[list[str]]:
     """Every SQL statement the app's engine runs inside the block."""
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    target = services.engine.sync_engine
+    target = runtime.engine.sync_engine
     event.listen(target, "before_cursor_execute", record)
     try:
         yield seen
@@ -161,8 +161,8 @@ def statements(services: Any) -> Iterator[list[str]]:
 @pytest.mark.parametrize(("who", "document", "code"), REFUSED,
                          ids=[f"{who}:{document[:60]}" for who, document, _ in REFUSED])
 async def test_a_hidden_field_is_refused_at_validation_and_runs_no_sql(
-        api, cast, services, who, document, code):
-    with statements(services) as ran:
+        api, cast, runtime, who, document, code):
+    with statements(runtime) as ran:
         result = await api(document, token=cast.tokens[who])
 
     assert result.get("data") is None

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from portal_graph.graphql.audiences import STAFF, AudienceSchema, audience, field
+from portal_graph.graphql.core.audiences import STAFF, AudienceSchema, audience, field
 from portal_graph.graphql.schema import full_schema
 from portal_graph.scope import Audience
 from tests.permissions.schema_shape import declared_audiences, expected_shape

@@ -10,7 +10,10 @@ from __future__ import annotations
 import pytest
 from graphql import execute, parse
 
-from portal_graph.graphql.context import Context
+from portal_graph.config import Settings
+from portal_graph.graphql.budgets import audience_limits
+from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.execution import Executor
 from portal_graph.scope import Audience, Viewer
 
 NARROWED = [
@@ -20,10 +23,16 @@ NARROWED = [
 ]
 
 
+@pytest.fixture(scope="module")
+def executor() -> Executor:
+    """The app's executor (the audience schemas as served, plain fields installed)."""
+    return Executor(audience_limits(Settings(_env_file=None)))
+
+
 @pytest.mark.parametrize(("document", "root"), NARROWED)
 async def test_staff_only_fields_refuse_an_external_viewer_in_the_admin_schema(
-        services, settings, sessionmaker, make, document, root):
-    from portal_graph.graphql.relay import to_global_id
+        runtime, executor, settings, sessionmaker, make, document, root):
+    from portal_graph.graphql.core.relay import to_global_id
 
     org = await make.organization()
     customer = await make.customer(org)
@@ -36,8 +45,8 @@ async def test_staff_only_fields_refuse_an_external_viewer_in_the_admin_schema(
         .replace("$cid", f'"{to_global_id("Customer", customer)}"')
 
     async with sessionmaker() as session, session.begin():
-        context = Context(session=session, viewer=viewer, settings=settings, services=services)
-        result = await execute(services.executor.schemas[Audience.ADMIN], parse(query),
+        context = Context(session=session, viewer=viewer, settings=settings, runtime=runtime)
+        result = await execute(executor.schemas[Audience.ADMIN], parse(query),
                                context_value=context)
 
     assert [e.extensions["code"] for e in result.errors or []] == ["FORBIDDEN"]

@@ -25,7 +25,7 @@ from portal_graph.auth.tokens import (
 )
 from portal_graph.db import models
 from portal_graph.db.models import InvitationState, JobStatus, Role
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 from tests.factories import PASSWORD_HASH
 
 __all__ = ["InvitationState", "JobStatus", "Member", "Role", "World", "gid", "store"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphql import GraphQLObjectType
 
-from portal_graph.graphql.relay import from_global_id, to_global_id
+from portal_graph.graphql.core.relay import from_global_id, to_global_id
 from portal_graph.graphql.schema import NODE_KINDS, full_schema
 
 

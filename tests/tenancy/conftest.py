@@ -52,7 +52,7 @@ class Organization:
 @dataclass
 class Deployment:
     setup: str
-    services: Any
+    runtime: Any
     api: Api
     admin_engine: AsyncEngine  # sees every row: the test's own view, never the app's
 
@@ -83,17 +83,17 @@ class Deployment:
 async def _deployment(setup: str, settings: Settings, database_url: str,
                       admin_url: str) -> AsyncIterator[Deployment]:
     from portal_graph.app import create_app
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     tuned = settings.model_copy(update={"database_url": database_url})
-    services = Services.create(tuned, database_url)
+    runtime = Runtime.create(tuned, database_url)
     admin_engine = create_async_engine(asyncpg_url(admin_url), pool_size=2)
-    transport = httpx.ASGITransport(app=create_app(tuned, services), client=("203.0.113.8", 1))
+    transport = httpx.ASGITransport(app=create_app(tuned, runtime), client=("203.0.113.8", 1))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
-            yield Deployment(setup, services, Api(http), admin_engine)
+            yield Deployment(setup, runtime, Api(http), admin_engine)
     finally:
-        await services.close()
+        await runtime.close()
         await admin_engine.dispose()
 
 

@@ -66,7 +66,7 @@ WHO = text("""SELECT current_user AS role, session_user AS login, r.rolsuper, r.
 
 async def test_requests_run_as_a_role_that_row_level_security_binds(deployment: Deployment):
     # The very sessions the endpoint opens for each request.
-    async with deployment.services.sessionmaker() as session, session.begin():
+    async with deployment.runtime.sessionmaker() as session, session.begin():
         who = (await session.execute(WHO)).one()
 
     assert (who.rolsuper, who.rolbypassrls, who.bound) == (False, False, True)
@@ -77,7 +77,7 @@ async def test_requests_run_as_a_role_that_row_level_security_binds(deployment: 
 
 
 async def test_the_rate_limit_connection_too_runs_as_a_bound_role(deployment: Deployment):
-    sessionmaker = deployment.services.rate_limiter._sessionmaker
+    sessionmaker = deployment.runtime.rate_limiter._sessionmaker
     async with sessionmaker() as session, session.begin():
         who = (await session.execute(WHO)).one()
 
@@ -86,7 +86,7 @@ async def test_the_rate_limit_connection_too_runs_as_a_bound_role(deployment: De
 
 async def test_a_transaction_that_says_nothing_sees_no_tenant_row(deployment: Deployment):
     await deployment.organization("Someone")
-    async with deployment.services.sessionmaker() as session, session.begin():
+    async with deployment.runtime.sessionmaker() as session, session.begin():
         counts = (await session.execute(text(
             "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM organizations), "
             "(SELECT count(*) FROM sessions)"))).one()
@@ -96,19 +96,19 @@ async def test_a_transaction_that_says_nothing_sees_no_tenant_row(deployment: De
 
 async def test_the_organization_a_request_acted_for_is_gone_from_its_pooled_connection(
         settings: Settings, deployment: Deployment) -> None:
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
     org = await deployment.organization("Pooled")
     one_connection = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
-    services = Services.create(one_connection, deployment.services.settings.database_url)
+    runtime = Runtime.create(one_connection, deployment.runtime.settings.database_url)
     try:
-        async with services.sessionmaker() as session, session.begin():
+        async with runtime.sessionmaker() as session, session.begin():
             viewer = await resolve_viewer(session, org.admin_token, settings)
             during = await _tenant_state(session)
-        async with services.sessionmaker() as session, session.begin():
+        async with runtime.sessionmaker() as session, session.begin():
             after = await _tenant_state(session)
     finally:
-        await services.close()
+        await runtime.close()
 
     assert viewer.organization_id == org.id
     assert during == (str(org.id), "", 1)

@@ -17,7 +17,7 @@ ALLOWED: dict[SystemContext, set[str]] = {
     # login and switchOrganization: the person's memberships and the new session.
     SystemContext.SIGN_IN: {"auth/service.py"},
     # `me.memberships`: the organizations the signed-in person can switch to.
-    SystemContext.MEMBERSHIPS: {"accounts/queries.py"},
+    SystemContext.MEMBERSHIPS: {"accounts/viewer.py"},
     # invitationPreview and acceptInvitation: the invitation a token's digest names.
     SystemContext.INVITATION_TOKEN: {"invitations/accept.py"},
     # Ending a person's credentials and their descendants, which cross organizations.

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 
 from portal_graph.customers import repository as customers_repo
-from portal_graph.db import shapes
-from portal_graph.graphql import loaders
-from portal_graph.graphql import pagination as graphql_pagination
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core import loaders
+from portal_graph.graphql.core import pagination as graphql_pagination
+from portal_graph.graphql.core.relay import to_global_id
+from portal_graph.scoped_sql import shapes
 from portal_graph.work import repository as work_repo
 from tests.tenancy.conftest import Deployment, Organization
 
@@ -33,7 +33,7 @@ NODE = "query($id: ID!) { node(id: $id) { ... on Customer { name } } }"
 def _customers_unscoped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(customers_repo, "listing",
                         lambda scope, search=None: select(customers_repo.customers))
-    # The list's statements are kept once built (db/shapes.py): start from none kept, so the
+    # The list's statements are kept once built (scoped_sql/shapes.py): start from none kept, so the
     # broken listing is the one built.
     monkeypatch.setattr(graphql_pagination, "_LISTINGS", shapes.Shapes())
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal_graph.db import models
-from portal_graph.graphql.relay import to_global_id
+from portal_graph.graphql.core.relay import to_global_id
 
 CREATE_CUSTOMER = """mutation($name: String!) { createCustomer(input: {name: $name})
   { customer { id name } userErrors { code field message } } }"""

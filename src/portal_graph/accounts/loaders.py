@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from portal_graph.accounts import repository as repo
-from portal_graph.graphql.loaders import ScopedLoader
+from portal_graph.graphql.core.loaders import ScopedLoader
 
 
 class StaffMemberByIdLoader(ScopedLoader):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import strawberry
 
 from portal_graph.accounts import service
-from portal_graph.accounts.queries import viewer_of_session
 from portal_graph.accounts.types import (
     ApiToken,
     Organization,
@@ -17,13 +16,14 @@ from portal_graph.accounts.types import (
     Viewer,
     memberships,
 )
+from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.permissions import NotByApiToken
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.permissions import NotByApiToken
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
 
@@ -111,7 +111,7 @@ class AccountMutations:
         ctx = info.context
 
         async def act() -> LoginPayload:
-            await ctx.services.guard_login(ctx, input.email)
+            await ctx.runtime.rate_guard.login(ctx.client_address, input.email)
             try:
                 result = await auth.login(
                     ctx.session, ctx.settings, email=input.email, password=input.password,

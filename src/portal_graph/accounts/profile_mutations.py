@@ -8,12 +8,12 @@ import dataclasses
 import strawberry
 
 from portal_graph.accounts import recovery, self_service
-from portal_graph.accounts.queries import build_viewer
 from portal_graph.accounts.types import Viewer
-from portal_graph.graphql.audiences import EVERYONE, SIGNED_IN, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.permissions import NotByApiToken
+from portal_graph.accounts.viewer import build_viewer
+from portal_graph.graphql.core.audiences import EVERYONE, SIGNED_IN, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.permissions import NotByApiToken
 
 
 @strawberry.input
@@ -74,7 +74,7 @@ class ProfileMutations:
         ctx = info.context
 
         async def act() -> ChangePasswordPayload:
-            await ctx.services.guard_login(ctx, ctx.viewer.email or "")
+            await ctx.runtime.rate_guard.login(ctx.client_address, ctx.viewer.email or "")
             ended = await self_service.change_password(
                 ctx.session, ctx.viewer, current=input.current_password,
                 new=input.new_password, client_address=ctx.client_address)
@@ -103,8 +103,8 @@ class ProfileMutations:
         ctx = info.context
 
         async def act() -> RequestPasswordResetPayload:
-            await ctx.services.guard_reset(ctx, input.email)
-            await recovery.request_reset(ctx.session, ctx.settings, ctx.services.box,
+            await ctx.runtime.rate_guard.reset(ctx.client_address, input.email)
+            await recovery.request_reset(ctx.session, ctx.settings, ctx.runtime.box,
                                          email=input.email, client_address=ctx.client_address)
             return RequestPasswordResetPayload(requested=True)
 

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models, shapes
+from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
+from portal_graph.scoped_sql import shapes
 
 staff_members = models.table_of(models.StaffMember)
 persons = models.table_of(models.Person)

@@ -9,11 +9,11 @@ import strawberry
 from portal_graph.accounts import staff
 from portal_graph.accounts.types import Role, StaffMember
 from portal_graph.audit.service import Actor
-from portal_graph.graphql.audiences import ADMIN, mutation
-from portal_graph.graphql.context import Context, Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.permissions import NotByApiToken
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import ADMIN, mutation
+from portal_graph.graphql.core.context import Context, Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.permissions import NotByApiToken
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import service as invitations
 from portal_graph.invitations.types import Invitation
 
@@ -80,10 +80,10 @@ class StaffMutations:
         ctx = info.context
 
         async def act() -> CreateStaffMemberPayload:
-            await ctx.services.guard_invite(ctx)
+            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
             issued = await invitations.invite_staff(
                 ctx.session, ctx.scope, _actor(ctx),
-                invitations.Mail(ctx.settings, ctx.services.box),
+                invitations.Mail(ctx.settings, ctx.runtime.box),
                 email=input.email, name=input.name, role=input.role)
             return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
                                             invite_url=issued.invite_url)

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Row
 
 from portal_graph.auth.repository import Membership
 from portal_graph.db import models
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, SIGNED_IN, STAFF, audience, field
-from portal_graph.graphql.relay import Node, to_global_id
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.core.relay import Node, to_global_id
 from portal_graph.scope import Audience
 
 Role = strawberry.enum(models.Role, name="Role")

@@ -6,11 +6,11 @@ import strawberry
 
 from portal_graph.audit import repository
 from portal_graph.audit.types import AuditEvent
-from portal_graph.db.pagination import NEWEST_FIRST
-from portal_graph.graphql.audiences import ADMIN, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
-from portal_graph.graphql.relay import Connection
+from portal_graph.graphql.core.audiences import ADMIN, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.core.relay import Connection
+from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 
 
 @strawberry.type

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Select, insert, select
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models, shapes
+from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
+from portal_graph.scoped_sql import shapes
 
 audit_events = models.table_of(models.AuditEvent)
 persons = models.table_of(models.Person)

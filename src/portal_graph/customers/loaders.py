@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal_graph.db import models
-from portal_graph.graphql.loaders import RowByIdLoader
+from portal_graph.graphql.core.loaders import RowByIdLoader
 
 
 class CustomerByIdLoader(RowByIdLoader):

@@ -6,9 +6,9 @@ import strawberry
 
 from portal_graph.customers import service
 from portal_graph.customers.types import Customer
-from portal_graph.graphql.audiences import STAFF, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.audiences import STAFF, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
 
 
 @strawberry.input

@@ -7,11 +7,11 @@ import strawberry
 from portal_graph.customers import repository
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.customers.types import Customer
-from portal_graph.db.pagination import BY_NAME
-from portal_graph.graphql.audiences import SIGNED_IN, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate_kept
-from portal_graph.graphql.relay import Connection, parse_id
+from portal_graph.graphql.core.audiences import SIGNED_IN, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate_kept
+from portal_graph.graphql.core.relay import Connection, parse_id
+from portal_graph.scoped_sql.pagination import BY_NAME
 
 
 @strawberry.type

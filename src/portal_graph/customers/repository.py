@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import Select, func, insert
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models, shapes
+from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped
+from portal_graph.scoped_sql import shapes
 
 customers = models.table_of(models.Customer)
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy.engine import Row
 
-from portal_graph.graphql import pagination
-from portal_graph.graphql.audiences import ADMIN, SIGNED_IN, STAFF, audience, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST
-from portal_graph.graphql.relay import Connection, Node
+from portal_graph.graphql.core import pagination
+from portal_graph.graphql.core.audiences import ADMIN, SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST
+from portal_graph.graphql.core.relay import Connection, Node
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture, job_status
 

@@ -8,12 +8,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, Pool
 
 from portal_graph.config import Settings
 from portal_graph.db.embedded import start_embedded
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import DEFAULT_REQUEST_ROLE, REQUEST_ROLE, watch_login_role
-from portal_graph.observability.pool import ObservedPool
 
 POOL_RECYCLE_SECONDS = 1800
 
@@ -32,9 +32,12 @@ def asyncpg_url(url: str) -> str:
 
 def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None,
                 max_overflow: int | None = None, name: str = "portal-graph",
-                durable_commits: bool = True) -> AsyncEngine:
+                durable_commits: bool = True,
+                poolclass: type[Pool] = AsyncAdaptedQueuePool) -> AsyncEngine:
     """`durable_commits=False`: commits don't wait for the WAL flush (for rate-limit counters,
-    where losing the last hits in a crash is harmless and a flush per request is not)."""
+    where losing the last hits in a crash is harmless and a flush per request is not).
+    `poolclass`: the server's runtime passes one that reports to /metrics
+    (observability/pool.py); the pool's logging name is `name`."""
     commits = {} if durable_commits else {"synchronous_commit": "off"}
     engine = create_async_engine(
         asyncpg_url(url or resolve_database_url(settings)),
@@ -45,7 +48,7 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         # and none is kept longer than this, so one silently dropped is not kept forever.
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_timeout=settings.db_pool_timeout_seconds,
-        poolclass=ObservedPool,  # its use shows in /metrics, under the application name
+        poolclass=poolclass,
         pool_logging_name=name,
         # A failed statement's exception (logged with its request id) never carries the
         # parameters: they can hold emails, search terms and token digests.

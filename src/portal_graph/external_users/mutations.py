@@ -7,10 +7,10 @@ import strawberry
 from portal_graph.audit.service import Actor
 from portal_graph.external_users import service
 from portal_graph.external_users.types import ExternalUser
-from portal_graph.graphql.audiences import ADMIN, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import ADMIN, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.relay import parse_id
 
 
 @strawberry.input

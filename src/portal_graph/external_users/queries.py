@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.db.pagination import Ordering
 from portal_graph.external_users import repository
 from portal_graph.external_users.types import ExternalUser
-from portal_graph.graphql.audiences import ADMIN, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate_kept
-from portal_graph.graphql.relay import Connection
+from portal_graph.graphql.core.audiences import ADMIN, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate_kept
+from portal_graph.graphql.core.relay import Connection
+from portal_graph.scoped_sql.pagination import Ordering
 
 BY_EMAIL = Ordering(("email_normalized", "id"))
 MAX_SEARCH = 200

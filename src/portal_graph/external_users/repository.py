@@ -24,9 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models, shapes
+from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
+from portal_graph.scoped_sql import shapes
 
 external_users = models.table_of(models.ExternalUser)
 grants = models.table_of(models.CustomerGrant)

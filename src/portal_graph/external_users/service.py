@@ -15,7 +15,6 @@ from sqlalchemy.engine import Row
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.auth import revocation
 from portal_graph.customers import repository as customers_repo
-from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.external_users import repository as repo
@@ -23,6 +22,7 @@ from portal_graph.invitations import repository as invitations_repo
 from portal_graph.mail import outbox
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Scope
+from portal_graph.scoped_sql.rows import visible_by_ids
 
 NO_COMPANY = "Select at least one company"
 

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Row
 
 from portal_graph.customers.types import Customer
 from portal_graph.external_users import loaders
-from portal_graph.graphql.audiences import ADMIN, audience, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.relay import Node
+from portal_graph.graphql.core.audiences import ADMIN, audience, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.relay import Node
 
 
 @strawberry.enum(name="ExternalUserStatus")

@@ -24,9 +24,9 @@ from starlette.responses import Response
 from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.cost_buckets import Bucket, ThrottleStatus, bucket_for
 from portal_graph.db.outage import database_unavailable
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 from portal_graph.graphql.cost import actual_cost, cost_extension, with_cost
-from portal_graph.graphql.execution import format_error
+from portal_graph.graphql.execution import Executor, format_error
 from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes
 from portal_graph.http.failures import classify, failure_response
@@ -39,8 +39,8 @@ from portal_graph.http.graphql_http import (
 from portal_graph.http.request_id import new_request_id
 from portal_graph.observability import OperationObservation, observe_operation
 from portal_graph.ratelimit import RateDecision
+from portal_graph.runtime import Runtime
 from portal_graph.scope import Audience
-from portal_graph.services import Services
 from portal_graph.web import graphiql_response
 from portal_graph.web.page_documents import page_documents
 
@@ -121,8 +121,9 @@ class BatchBudget:
 
 
 class GraphQLEndpoint:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime, executor: Executor) -> None:
+        self.runtime = runtime
+        self.executor = executor
 
     async def handle(self, request: Request) -> Response:
         """The answer within REQUEST_TIMEOUT_SECONDS; a failure is answered masked, not raised.
@@ -133,7 +134,7 @@ class GraphQLEndpoint:
         state = request.scope.setdefault("state", {})
         request_id = state.get("request_id") or new_request_id()
         state["request_id"] = request_id
-        deadline = asyncio.timeout(self.services.settings.request_timeout_seconds)
+        deadline = asyncio.timeout(self.runtime.settings.request_timeout_seconds)
         try:
             async with deadline:
                 return await self._handle(request)
@@ -142,7 +143,7 @@ class GraphQLEndpoint:
             return failure_response(code, request_id, _media_type(request))
 
     async def _handle(self, request: Request) -> Response:
-        settings = self.services.settings
+        settings = self.runtime.settings
         request_id = request.scope["state"]["request_id"]
         if _wants_graphiql(request):
             if not settings.graphiql:
@@ -165,19 +166,19 @@ class GraphQLEndpoint:
             if refused is not None:
                 return _rate_limited(refused, media_type)
         # settled(): no statement may still run when the transaction ends (see RequestSession).
-        async with self.services.sessionmaker() as session, session.begin(), session.settled():
+        async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
             try:
                 viewer = await resolve_viewer(session, token, settings)
             except InvalidToken:
                 return _invalid_token(media_type)
-            max_cost = self.services.executor.limits[viewer.audience].max_cost
+            max_cost = self.executor.limits[viewer.audience].max_cost
             budget = BatchBudget(max_cost, max_cost)
-            bucket = bucket_for(viewer, client_address(request), self.services.bucket_sizes,
-                                secret=self.services.rate_secret)
+            bucket = bucket_for(viewer, client_address(request), self.runtime.bucket_sizes,
+                                secret=self.runtime.rate_secret)
             results = []
             for one in requests:
                 context = Context(session=session, viewer=viewer, settings=settings,
-                                  services=self.services, client_address=client_address(request),
+                                  runtime=self.runtime, client_address=client_address(request),
                                   request_id=request_id, request=request)
                 with observe_operation() as observed:
                     answer = await self._costed(context, one, request.method, media_type,
@@ -198,7 +199,8 @@ class GraphQLEndpoint:
         While the database is unreachable it is let through uncounted: its documents are
         still held to the anonymous budgets, and nothing else it could do works anyway."""
         try:
-            decision = await self.services.count_anonymous(client_address(request), operations)
+            decision = await self.runtime.rate_guard.count_anonymous(client_address(request),
+                                                                 operations)
         except Exception as error:
             if not database_unavailable(error):
                 raise
@@ -236,7 +238,7 @@ class GraphQLEndpoint:
         """Charge the bucket (or correct an earlier charge to `cost`). None while the database
         is unreachable: like an uncounted anonymous request, the request goes on uncharged,
         and whatever else it needs of the database fails on its own."""
-        buckets = self.services.cost_buckets
+        buckets = self.runtime.cost_buckets
         try:
             if corrects is None:
                 return await buckets.charge(bucket, cost)
@@ -251,7 +253,7 @@ class GraphQLEndpoint:
                    media_type: str, observed: OperationObservation, budget: BatchBudget,
                    ) -> Answer | Runnable:
         """The operation ready to run, or the answer that refuses it."""
-        executor = self.services.executor
+        executor = self.executor
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
 
         def refused(*errors: GraphQLError, status: int = status) -> Answer:
@@ -305,7 +307,7 @@ class GraphQLEndpoint:
         An audience in TRUSTED_DOCUMENTS may send only ids of stored documents (and the
         server's own pages' documents, which they send as text)."""
         if one.document_id is not None:
-            body = await self.services.trusted_documents.body(context.session, one.document_id)
+            body = await self.runtime.trusted_documents.body(context.session, one.document_id)
             if body is None:
                 return GraphQLError("No stored document has this documentId.",
                                     extensions={"code": "PERSISTED_QUERY_NOT_FOUND"})

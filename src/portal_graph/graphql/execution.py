@@ -31,13 +31,13 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.utils.await_maybe import await_maybe
 
 from portal_graph.graphql import plain_fields
-from portal_graph.graphql.audiences import (
+from portal_graph.graphql.core.audiences import (
     FORBIDDEN,
     TOLD_WHAT_IS_HIDDEN,
     forbidden_field_rule,
     forbidden_type_rule,
 )
-from portal_graph.graphql.context import Context
+from portal_graph.graphql.core.context import Context
 from portal_graph.graphql.limits import (
     QueryLimits,
     check_limits,

@@ -33,7 +33,7 @@ from graphql import (
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 from graphql.pyutils import is_awaitable as graphql_is_awaitable
 
-from portal_graph.graphql.pagination import resolve_nested_directly
+from portal_graph.graphql.core.pagination import resolve_nested_directly
 
 _AWAITABLE: dict[type, bool] = {}
 

@@ -26,10 +26,10 @@ from portal_graph.external_users.schema import (
     EXTERNAL_USER_NODES,
     EXTERNAL_USER_QUERIES,
 )
-from portal_graph.graphql.audiences import SIGNED_IN, AudienceSchema, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.loaders import ScopedLoader
-from portal_graph.graphql.relay import Node, from_global_id
+from portal_graph.graphql.core.audiences import SIGNED_IN, AudienceSchema, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.loaders import ScopedLoader
+from portal_graph.graphql.core.relay import Node, from_global_id
 from portal_graph.scope import Audience
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.mutations import WorkMutations

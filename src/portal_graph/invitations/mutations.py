@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.accounts.queries import viewer_of_session
 from portal_graph.accounts.types import Viewer
+from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.audit.service import Actor
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, mutation
-from portal_graph.graphql.context import Context, Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.permissions import NotByApiToken
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, mutation
+from portal_graph.graphql.core.context import Context, Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.permissions import NotByApiToken
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import accept, service
 from portal_graph.invitations.types import Invitation
 
@@ -78,7 +78,7 @@ def _actor(ctx: Context) -> Actor:
 
 
 def _mail(ctx: Context) -> service.Mail:
-    return service.Mail(ctx.settings, ctx.services.box)
+    return service.Mail(ctx.settings, ctx.runtime.box)
 
 
 @strawberry.type
@@ -91,7 +91,7 @@ class InvitationMutations:
         ctx = info.context
 
         async def act() -> InviteExternalUserPayload:
-            await ctx.services.guard_invite(ctx)
+            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
             issued = await service.invite(
                 ctx.session, ctx.scope, _actor(ctx), _mail(ctx), email=input.email,
                 name=input.name,
@@ -108,7 +108,7 @@ class InvitationMutations:
         ctx = info.context
 
         async def act() -> ResendInvitationPayload:
-            await ctx.services.guard_invite(ctx)
+            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
             issued = await service.resend(
                 ctx.session, ctx.scope, _actor(ctx), _mail(ctx),
                 invitation_id=parse_id(input.invitation_id, "Invitation"))
@@ -137,10 +137,10 @@ class InvitationMutations:
         ctx = info.context
 
         async def guard_password(email: str) -> None:
-            await ctx.services.guard_password_guess(ctx, email)
+            await ctx.runtime.rate_guard.password_guess(email)
 
         async def act() -> AcceptInvitationPayload:
-            await ctx.services.guard_accept(ctx)
+            await ctx.runtime.rate_guard.accept(ctx.client_address)
             result = await accept.accept(ctx.session, ctx.settings, token=input.token,
                                          password=input.password, name=input.name,
                                          caller=ctx.viewer, client_address=ctx.client_address,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from portal_graph.db.pagination import NEWEST_FIRST
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
-from portal_graph.graphql.relay import Connection
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.core.relay import Connection
 from portal_graph.invitations import accept, repository
 from portal_graph.invitations.types import (
     Invitation,
@@ -18,6 +17,7 @@ from portal_graph.invitations.types import (
     InvitationStatus,
 )
 from portal_graph.problems import Rejected
+from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 
 
 @strawberry.type
@@ -39,7 +39,7 @@ class InvitationQueries:
     async def invitation_preview(self, info: Info, token: str) -> InvitationPreview | None:
         ctx = info.context
         try:
-            await ctx.services.guard_preview(ctx)
+            await ctx.runtime.rate_guard.preview(ctx.client_address)
         except Rejected as refused:
             raise GraphQLError(str(refused), extensions={"code": "RATE_LIMITED"}) from None
         found = await accept.preview(ctx.session, token)

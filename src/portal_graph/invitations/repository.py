@@ -15,10 +15,11 @@ from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models, shapes
+from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.invitations.tokens import IssuedLinks
 from portal_graph.scope import Scope, visible
+from portal_graph.scoped_sql import shapes
 
 invitations = models.table_of(models.Invitation)
 invitation_customers = models.table_of(models.InvitationCustomer)

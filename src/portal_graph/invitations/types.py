@@ -14,9 +14,9 @@ from portal_graph.accounts.ownership import PasswordChoice
 from portal_graph.accounts.types import Role
 from portal_graph.customers.types import Customer
 from portal_graph.db import models
-from portal_graph.graphql.audiences import ADMIN, EVERYONE, audience, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.relay import Node
+from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, audience, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.relay import Node
 from portal_graph.invitations import loaders
 from portal_graph.invitations.accept import Preview
 

@@ -35,8 +35,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
-from portal_graph.db.shapes import one_of
 from portal_graph.mail.secretbox import SecretBox
+from portal_graph.scoped_sql.shapes import one_of
 
 Outbox = models.OutboxEmail
 

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from portal_graph.db.engine import make_sessionmaker
 from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox
 
@@ -205,15 +206,13 @@ class OutboxCollector(Collector):
 
 
 async def _outbox_depth(request: Request) -> dict[str, int] | None:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
         return None
     try:
         # On the small pool beside the request pool: a scrape of a busy server must not
         # queue behind its requests. Every organization's emails: the METRICS context.
-        from portal_graph.db.engine import make_sessionmaker  # late: the engine imports us
-
-        limiter = make_sessionmaker(services.limiter_engine, services.settings.db_request_role)
+        limiter = make_sessionmaker(runtime.limiter_engine, runtime.settings.db_request_role)
         async with limiter(**system_tenancy(SystemContext.METRICS)) as session:
             return await asyncio.wait_for(outbox.queue_depth(session),
                                           OUTBOX_QUERY_TIMEOUT_SECONDS)
@@ -251,7 +250,7 @@ def _loopback(request: Request) -> bool:
 async def metrics_page(request: Request) -> Response:
     """With METRICS_TOKEN set, only for `Authorization: Bearer <it>`; without it, only for
     clients on this machine (a scraper beside the server, or through a tunnel)."""
-    token = request.app.state.services.settings.metrics_token
+    token = request.app.state.runtime.settings.metrics_token
     if token is not None:
         offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):

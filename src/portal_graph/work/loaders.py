@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select
 
 from portal_graph.db import models
-from portal_graph.graphql.loaders import CountByParentLoader, PageByParentLoader, RowByIdLoader
+from portal_graph.graphql.core.loaders import CountByParentLoader, PageByParentLoader, RowByIdLoader
 from portal_graph.work import repository as repo
 
 

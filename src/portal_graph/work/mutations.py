@@ -10,10 +10,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from portal_graph.db import models
-from portal_graph.graphql.audiences import STAFF, mutation
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.relay import parse_id
+from portal_graph.graphql.core.audiences import STAFF, mutation
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.work import service
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
 

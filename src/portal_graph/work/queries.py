@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.db.pagination import NEWEST_FIRST
-from portal_graph.graphql.audiences import SIGNED_IN, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST, paginate
-from portal_graph.graphql.relay import Connection, parse_id
+from portal_graph.graphql.core.audiences import SIGNED_IN, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST, paginate
+from portal_graph.graphql.core.relay import Connection, parse_id
+from portal_graph.scoped_sql.pagination import NEWEST_FIRST
 from portal_graph.work import loaders, repository
 from portal_graph.work.types import Job, JobStatus, MapCapture
 

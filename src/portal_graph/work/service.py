@@ -12,11 +12,11 @@ from sqlalchemy.engine import Row
 
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
-from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
 from portal_graph.scope import Scope, Viewer
+from portal_graph.scoped_sql.rows import visible_by_ids
 from portal_graph.work import repository as repo
 
 MAX_TEXT = 10_000

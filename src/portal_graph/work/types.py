@@ -13,11 +13,11 @@ from strawberry.scalars import JSON
 
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.db import models
-from portal_graph.graphql import pagination
-from portal_graph.graphql.audiences import SIGNED_IN, STAFF, audience, field
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.pagination import DEFAULT_FIRST
-from portal_graph.graphql.relay import Connection, Node
+from portal_graph.graphql.core import pagination
+from portal_graph.graphql.core.audiences import SIGNED_IN, STAFF, audience, field
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.pagination import DEFAULT_FIRST
+from portal_graph.graphql.core.relay import Connection, Node
 from portal_graph.work import loaders
 
 if TYPE_CHECKING:

@@ -33,11 +33,11 @@ from graphql.execution.values import get_argument_values, get_directive_values
 from sqlalchemy import Select
 from sqlalchemy.engine import Row
 
-from portal_graph.db import pagination, shapes
-from portal_graph.db.pagination import BadCursor, Ordering, Page, PageRequest
-from portal_graph.graphql.context import Info
-from portal_graph.graphql.loaders import CountByParentLoader, Loaders, PageByParentLoader
-from portal_graph.graphql.relay import Connection, Edge, PageInfo
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.loaders import CountByParentLoader, Loaders, PageByParentLoader
+from portal_graph.graphql.core.relay import Connection, Edge, PageInfo
+from portal_graph.scoped_sql import pagination, shapes
+from portal_graph.scoped_sql.pagination import BadCursor, Ordering, Page, PageRequest
 
 DEFAULT_FIRST = 20
 MAX_FIRST = 100
@@ -84,7 +84,7 @@ _LISTINGS = shapes.Shapes()
 async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable[[], Select[Any]],
                         values: dict[str, Any], ordering: Ordering, first: int | None,
                         after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
-    """`paginate`, for a list whose statements are built once per `shape` (db/shapes.py):
+    """`paginate`, for a list whose statements are built once per `shape` (scoped_sql/shapes.py):
     `build()` makes its statement the first time, with this request's `values` as named
     parameters, which later requests give their own."""
     scope = info.context.scope

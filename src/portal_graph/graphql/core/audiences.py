@@ -29,7 +29,7 @@ from graphql.validation import FieldsOnCorrectTypeRule, KnownTypeNamesRule, Vali
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
-from portal_graph.graphql.permissions import IsAdmin, IsAuthenticated, IsStaff
+from portal_graph.graphql.core.permissions import IsAdmin, IsAuthenticated, IsStaff
 from portal_graph.scope import Audience
 
 AudienceSet = frozenset[Audience]

@@ -10,8 +10,8 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from portal_graph.db.pagination import Page
-from portal_graph.graphql.audiences import SIGNED_IN, audience
+from portal_graph.graphql.core.audiences import SIGNED_IN, audience
+from portal_graph.scoped_sql.pagination import Page
 
 NodeType = TypeVar("NodeType")
 

@@ -2,7 +2,7 @@
 
 The last page costs what the first does (an index range scan, no OFFSET). Pages nested under a
 list of parents (the first 5 jobs of each of 50 customers) come from ONE statement that numbers
-rows per parent with a window function; it is built once per shape (db/shapes.py) and takes
+rows per parent with a window function; it is built once per shape (scoped_sql/shapes.py) and takes
 the parents as one array parameter.
 """
 
@@ -20,9 +20,9 @@ import orjson
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.engine import Row
 
-from portal_graph.db import shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope
+from portal_graph.scoped_sql import shapes
 
 PARENT_IDS = "parent_ids"
 PAGE_LIMIT = "page_limit"
@@ -137,7 +137,7 @@ class KeptListing:
 
 def keep_listing(statement: Select[Any], ordering: Ordering) -> KeptListing:
     """The pages and the count of `statement`, at most PAGE_LIMIT rows a page, without values
-    (db/shapes.py)."""
+    (scoped_sql/shapes.py)."""
     columns = _key_columns(statement, ordering)
 
     def page(after: bool) -> Select[Any]:

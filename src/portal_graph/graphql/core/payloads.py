@@ -8,8 +8,8 @@ from typing import Any, TypeVar, dataclass_transform
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from portal_graph.graphql.audiences import EVERYONE, audience
-from portal_graph.graphql.context import Info
+from portal_graph.graphql.core.audiences import EVERYONE, audience
+from portal_graph.graphql.core.context import Info
 from portal_graph.problems import Problem, Rejected, UserErrorCode
 
 UserErrorCodeEnum = strawberry.enum(UserErrorCode, name="UserErrorCode")

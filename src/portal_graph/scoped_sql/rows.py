@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Select, Table
 from sqlalchemy.engine import Row
 
-from portal_graph.db import shapes
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped
+from portal_graph.scoped_sql import shapes
 
 _BY_IDS = shapes.Shapes()
 

@@ -3,7 +3,7 @@
 Loaders are named `<Entity>By<Key>Loader` and built lazily, once per request and arguments, so
 that a request pays only for the loaders it uses and batching never widens what a viewer sees:
 every batch statement starts from `scope.scoped(...)`. Their statements are built once per
-shape and process (db/shapes.py), not once per request.
+shape and process (scoped_sql/shapes.py), not once per request.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from aiodataloader import DataLoader
 from sqlalchemy import Select, Table
 from sqlalchemy.engine import Row
 
-from portal_graph.db import pagination, shapes
-from portal_graph.db.pagination import Ordering, Page, PageRequest
-from portal_graph.db.rows import visible_by_ids
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope
+from portal_graph.scoped_sql import pagination, shapes
+from portal_graph.scoped_sql.pagination import Ordering, Page, PageRequest
+from portal_graph.scoped_sql.rows import visible_by_ids
 
 L = TypeVar("L", bound="ScopedLoader")
 _SHAPES = shapes.Shapes()

@@ -9,11 +9,11 @@ import strawberry
 
 from portal_graph.config import Settings
 from portal_graph.db.session import RequestSession
-from portal_graph.graphql.loaders import Loaders
+from portal_graph.graphql.core.loaders import Loaders
 from portal_graph.scope import Scope, Viewer, scope_for
 
 if TYPE_CHECKING:
-    from portal_graph.services import Services
+    from portal_graph.runtime import Runtime
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Context:
     session: RequestSession
     viewer: Viewer
     settings: Settings
-    services: Services
+    runtime: Runtime
     client_address: str | None = None
     request_id: str = ""
     request: Any = None
