@@ -31,6 +31,9 @@ class UserErrorCode(enum.Enum):
     MAILBOX_NOT_PROVEN = "MAILBOX_NOT_PROVEN"
     LAST_ADMIN = "LAST_ADMIN"
     INVALID_TOKEN = "INVALID_TOKEN"
+    # Someone changed the object since the client read it (its `updatedAt` moved on).
+    STALE_OBJECT = "STALE_OBJECT"
+    CUSTOMER_ARCHIVED = "CUSTOMER_ARCHIVED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,12 @@ class Rejected(Exception):
 
 def not_found(what: str, field: Sequence[str] | str | None = None) -> Rejected:
     return Rejected(UserErrorCode.NOT_FOUND, f"{what} not found", field)
+
+
+def stale(what: str) -> Rejected:
+    return Rejected(UserErrorCode.STALE_OBJECT,
+                    f"This {what} was changed by someone else since you read it: read it again "
+                    "and reapply your change.", "expectedUpdatedAt")
 
 
 def invalid(message: str, field: Sequence[str] | str | None = None) -> Rejected:

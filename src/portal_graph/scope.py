@@ -88,6 +88,20 @@ Asset = models.table_of(models.Asset)
 JobAsset = models.table_of(models.JobAsset)
 
 
+def current_grants_sql(organization_id: str, external_user_id: str) -> str:
+    """SQL for an external user's grants as their Scope holds them (`customer_ids`): those on
+    customers that are not archived. An archived customer disappears from its external users'
+    portals, with its jobs, captures and assets, because no filter below lets it through
+    without a grant; its grant rows stay, for the record and for un-archiving. Read once per
+    request with the viewer (auth/repository.py), so the filters cost nothing more.
+    The arguments are SQL expressions of the organization and external user ids."""
+    return (f"SELECT array_agg(g.customer_id ORDER BY g.customer_id) FROM customer_grants g "
+            f"JOIN customers c ON c.organization_id = g.organization_id "
+            f"AND c.id = g.customer_id AND c.archived_at IS NULL "
+            f"WHERE g.organization_id = {organization_id} "
+            f"AND g.external_user_id = {external_user_id}")
+
+
 def parameters(scope: Scope) -> dict[str, Any]:
     """The values of the scope's filters, by parameter name."""
     return {ORGANIZATION: scope.organization_id, GRANTED: sorted(scope.customer_ids)}
@@ -105,7 +119,9 @@ def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
 def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
-        condition = and_(condition, _granted(scope, table.c.id))
+        # Archived customers are not among current grants (current_grants_sql); the column
+        # says it again where it is free to.
+        condition = and_(condition, _granted(scope, table.c.id), table.c.archived_at.is_(None))
     return condition
 
 

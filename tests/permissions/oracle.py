@@ -4,13 +4,15 @@ Written from the visibility table, not from scope.py, so that the two can disagr
 
 | data         | staff (ADMIN, MANAGER, USER) | external user                                   |
 |--------------|------------------------------|-------------------------------------------------|
-| customers    | all of the org               | only granted ones                               |
+| customers    | all of the org               | only granted ones, not archived                 |
 | jobs         | all, any status              | only COMPLETED, of granted customers            |
 | map captures | all                          | of granted customers, no job or a completed job |
 | assets       | all                          | of granted customers, linked to a visible job   |
 | employees    | yes                          | no                                              |
 
-and, for ADMIN only, the organization's external users, invitations and audit log.
+An archived customer's jobs, captures and assets go with it (issue 13: "an archived customer
+disappears from external users' portals"). And, for ADMIN only, the organization's external
+users, invitations and audit log.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def sight(world: World, member: Member) -> Sight:
                        audit_events=frozenset(e for e, o in world.audit_events.items()
                                               if o == org))
 
-    granted = world.granted(member) & set(own)
+    granted = {c for c in world.granted(member) & set(own)
+               if not world.customers[c].archived}
     jobs = frozenset(j for j, row in world.jobs.items()
                      if row.organization_id == org and row.customer_id in granted
                      and row.status is JobStatus.COMPLETED)

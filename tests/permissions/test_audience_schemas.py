@@ -24,7 +24,14 @@ INTROSPECTION = "{ __schema { types { name fields { name } } } }"
 STAFF_ONLY = {"Job.price", "Job.internalNotes", "Job.assignedStaff", "MapCapture.capturedBy",
               "Query.staffMembers",
               "Customer.createdAt", "Mutation.createCustomer", "Mutation.createAsset",
-              "Mutation.createJob", "Mutation.setJobStatus", "Mutation.createMapCapture"}
+              "Mutation.createJob", "Mutation.setJobStatus", "Mutation.createMapCapture",
+              "Mutation.updateCustomer", "Mutation.updateJob", "Mutation.updateAsset",
+              "Mutation.updateMapCapture", "Mutation.deleteMapCapture",
+              "Customer.updatedAt", "Customer.archivedAt",
+              "Customer.viewerCanManageExternalUsers", "Job.updatedAt", "Job.viewerCanUpdate",
+              "Asset.updatedAt", "MapCapture.updatedAt", "ViewerCapabilities.editWork",
+              "ViewerCapabilities.archiveCustomers", "ViewerCapabilities.manageExternalUsers",
+              "ViewerCapabilities.manageStaff", "ViewerCapabilities.changeSettings"}
 ADMIN_ONLY = {"Mutation.createStaffMember", "Mutation.setStaffRole",
               "Mutation.deactivateStaffMember", "Mutation.reactivateStaffMember",
               "Mutation.updateOrganizationSettings",
@@ -32,7 +39,8 @@ ADMIN_ONLY = {"Mutation.createStaffMember", "Mutation.setStaffRole",
               "Query.auditEvents", "Customer.externalUsers", "Customer.pendingInvitations",
               "Mutation.inviteExternalUser", "Mutation.resendInvitation",
               "Mutation.revokeInvitation", "Mutation.revokeExternalAccess",
-              "Mutation.revokeAllExternalAccess", "Mutation.setExternalUserCustomers"}
+              "Mutation.revokeAllExternalAccess", "Mutation.setExternalUserCustomers",
+              "Mutation.archiveCustomer"}
 STAFF_TYPES = {"StaffMember", "ExternalUser", "Invitation", "AuditEvent"}
 ADMIN_TYPES = {"ExternalUser", "Invitation", "AuditEvent"}
 

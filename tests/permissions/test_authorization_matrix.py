@@ -58,6 +58,18 @@ JOB_STAFF = "query($id: ID!) { job(id: $id) { assignedStaff { id } } }"
 CAPTURED_BY = "query($id: ID!) { node(id: $id) { ... on MapCapture { capturedBy { id } } } }"
 TTL = "{ me { organization { invitationTtlDays } } }"
 STAFF_MEMBERS = "{ staffMembers { totalCount edges { node { id } } } }"
+CUSTOMER_UPDATED_AT = "query($id: ID!) { customer(id: $id) { updatedAt } }"
+CUSTOMER_ARCHIVED_AT = "query($id: ID!) { customer(id: $id) { archivedAt } }"
+CUSTOMER_CAN_MANAGE = "query($id: ID!) { customer(id: $id) { viewerCanManageExternalUsers } }"
+JOB_UPDATED_AT = "query($id: ID!) { job(id: $id) { updatedAt } }"
+JOB_CAN_UPDATE = "query($id: ID!) { job(id: $id) { viewerCanUpdate } }"
+NODE_UPDATED_AT = ("query($id: ID!) { node(id: $id) { ... on Asset { updatedAt } "
+                   "... on MapCapture { updatedAt } } }")
+CAPABILITIES = "{ me { capabilities { allowedMutations } } }"
+
+
+def capability(name: str) -> str:
+    return f"{{ me {{ capabilities {{ {name} }} }} }}"
 
 
 def mutation(name: str, input_type: str | None, selection: str) -> str:
@@ -97,6 +109,12 @@ REVOKE_ALL = mutation("revokeAllExternalAccess", "RevokeAllExternalAccessInput",
                       "externalUser { id }")
 SET_CUSTOMERS = mutation("setExternalUserCustomers", "SetExternalUserCustomersInput",
                          "externalUser { id }")
+UPDATE_CUSTOMER = mutation("updateCustomer", "UpdateCustomerInput", "customer { id }")
+ARCHIVE_CUSTOMER = mutation("archiveCustomer", "ArchiveCustomerInput", "customer { id }")
+UPDATE_JOB = mutation("updateJob", "UpdateJobInput", "job { id }")
+UPDATE_ASSET = mutation("updateAsset", "UpdateAssetInput", "asset { id }")
+UPDATE_CAPTURE = mutation("updateMapCapture", "UpdateMapCaptureInput", "mapCapture { id }")
+DELETE_CAPTURE = mutation("deleteMapCapture", "DeleteMapCaptureInput", "deletedMapCaptureId")
 
 Variables = Callable[[Cast], dict[str, Any]]
 
@@ -225,6 +243,27 @@ MATRIX = [
       "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "node.capturedBy"),
     R("Organization.invitationTtlDays", "", TTL, none,
       "UNAUTH    FORBID   FORBID    FORBID FORBID ok     ok", "me.organization.invitationTtlDays"),
+    R("Customer.updatedAt", "", CUSTOMER_UPDATED_AT, id_of("c1"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "customer.updatedAt"),
+    R("Customer.archivedAt", "C1 is not archived", CUSTOMER_ARCHIVED_AT, id_of("c1"),
+      "UNAUTH    FORBID   FORBID    null   null   null   null", "customer.archivedAt"),
+    R("Customer.viewerCanManageExternalUsers", "", CUSTOMER_CAN_MANAGE, id_of("c1"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     null",
+      "customer.viewerCanManageExternalUsers"),
+    R("Job.updatedAt", "", JOB_UPDATED_AT, id_of("j1"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "job.updatedAt"),
+    R("Job.viewerCanUpdate", "", JOB_CAN_UPDATE, id_of("j1"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "job.viewerCanUpdate"),
+    R("Asset.updatedAt", "", NODE_UPDATED_AT, id_of("a1"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "node.updatedAt"),
+    R("MapCapture.updatedAt", "", NODE_UPDATED_AT, id_of("m1"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     null", "node.updatedAt"),
+    R("Viewer.capabilities", "", CAPABILITIES, none,
+      "UNAUTH    ok       ok        ok     ok     ok     ok", "me.capabilities"),
+    *(R(f"ViewerCapabilities.{name}", "", capability(name), none,
+        "UNAUTH  FORBID   FORBID    ok     ok     ok     ok", f"me.capabilities.{name}")
+      for name in ("editWork", "archiveCustomers", "manageExternalUsers", "manageStaff",
+                   "changeSettings")),
     # Mutations.
     R("Mutation.login", "as the organization's user", LOGIN, login_as_user,
       "ok        ok       ok        ok     ok     ok     ok"),
@@ -274,6 +313,19 @@ MATRIX = [
       "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
     R("Mutation.createMapCapture", "for J1", CREATE_CAPTURE,
       given(customerId="$c1", jobId="$j1", latitude=51.5, longitude=-0.1),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
+    R("Mutation.updateCustomer", "C1", UPDATE_CUSTOMER, given(customerId="$c1", name="Renamed"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
+    R("Mutation.archiveCustomer", "C2", ARCHIVE_CUSTOMER, given(customerId="$c2"),
+      "UNAUTH    FORBID   FORBID    FORBID FORBID ok     NOT_FOUND"),
+    R("Mutation.updateJob", "J2", UPDATE_JOB, given(jobId="$j2", title="Edge the lawn"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
+    R("Mutation.updateAsset", "A1", UPDATE_ASSET, given(assetId="$a1", location="Depot"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
+    R("Mutation.updateMapCapture", "M1", UPDATE_CAPTURE,
+      given(mapCaptureId="$m1", note="Moved"),
+      "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
+    R("Mutation.deleteMapCapture", "M2", DELETE_CAPTURE, given(mapCaptureId="$m2"),
       "UNAUTH    FORBID   FORBID    ok     ok     ok     NOT_FOUND"),
     R("Mutation.inviteExternalUser", "to C1", INVITE,
       given(email="new-contact@example.com", customerIds=["$c1"]),

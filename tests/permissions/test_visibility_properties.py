@@ -35,7 +35,8 @@ EXAMPLES = int(os.environ.get("PERMISSION_EXAMPLES", "25"))
 def organizations(draw: st.DrawFn, world: World) -> uuid.UUID:
     """One organization: its customers, assets, jobs, captures, staff and external users."""
     org = world.organization()
-    customers = [world.customer(org) for _ in range(draw(st.integers(1, 3)))]
+    customers = [world.customer(org, archived=draw(st.booleans()))
+                 for _ in range(draw(st.integers(1, 3)))]
     assets = [world.asset(draw(st.sampled_from(customers)))
               for _ in range(draw(st.integers(0, 4)))]
     jobs = []

@@ -35,6 +35,7 @@ __all__ = ["InvitationState", "JobStatus", "Member", "Role", "World", "gid", "st
 class Customer:
     organization_id: uuid.UUID
     name: str
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,11 @@ class World:
         self.persons[person] = f"{self.labels[person]}-{person.hex}@example.com"
         return person
 
-    def customer(self, org: uuid.UUID, name: str | None = None) -> uuid.UUID:
+    def customer(self, org: uuid.UUID, name: str | None = None,
+                 archived: bool = False) -> uuid.UUID:
         n = sum(c.organization_id == org for c in self.customers.values()) + 1
         id_ = self._new(f"{self._org_label(org)}/C{n}")
-        self.customers[id_] = Customer(org, name or f"Customer {self.labels[id_]}")
+        self.customers[id_] = Customer(org, name or f"Customer {self.labels[id_]}", archived)
         return id_
 
     def job(self, customer: uuid.UUID, status: JobStatus,
@@ -238,6 +240,9 @@ class World:
         return [(name, id_) for name, ids in groups for id_ in ids]  # type: ignore[attr-defined]
 
 
+ARCHIVED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def gid(type_name: str, id_: uuid.UUID) -> str:
     return to_global_id(type_name, id_)
 
@@ -261,7 +266,8 @@ def _rows(world: World) -> list[tuple[type, list[dict[str, object]]]]:  # (model
                               for m in world.staff.values()]),
         (models.ExternalUser, [{"organization_id": m.organization_id, "id": m.id,
                                 "person_id": m.person_id} for m in world.externals.values()]),
-        (models.Customer, [{"organization_id": c.organization_id, "id": id_, "name": c.name}
+        (models.Customer, [{"organization_id": c.organization_id, "id": id_, "name": c.name,
+                            "archived_at": ARCHIVED_AT if c.archived else None}
                            for id_, c in world.customers.items()]),
         (models.CustomerGrant, [{"organization_id": world.externals[e].organization_id,
                                  "external_user_id": e, "customer_id": c}

@@ -19,10 +19,10 @@ from portal_graph.accounts.types import (
 from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN, mutation
+from portal_graph.capabilities import CHANGE_SETTINGS, OWN_CREDENTIALS, SIGN_IN
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.core.permissions import NotByApiToken
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
@@ -105,7 +105,7 @@ def _organization_id(raw: strawberry.ID | None) -> object:
 
 @strawberry.type
 class AccountMutations:
-    @mutation(audiences=EVERYONE, permission_classes=[NotByApiToken],
+    @mutation(rule=SIGN_IN,
               description="Sign in; returns a bearer token.")
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         ctx = info.context
@@ -126,12 +126,12 @@ class AccountMutations:
 
         return await run_mutation(info, LoginPayload, act)
 
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(rule=OWN_CREDENTIALS,
               description="End this session (and any session switched from it).")
     async def logout(self, info: Info) -> LogoutPayload:
         return LogoutPayload(ended=await auth.logout(info.context.session, info.context.viewer))
 
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=OWN_CREDENTIALS, description=(
         "Act in another of your organizations: a new session, minted by this one (which "
         "ends); ending what this one derives from ends it too."))
     async def switch_organization(self, info: Info,
@@ -149,7 +149,7 @@ class AccountMutations:
 
         return await run_mutation(info, LoginPayload, act)
 
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(rule=OWN_CREDENTIALS,
               description="A personal API token for an integration.")
     async def create_api_token(self, info: Info,
                                input: CreateApiTokenInput) -> CreateApiTokenPayload:
@@ -162,7 +162,7 @@ class AccountMutations:
 
         return await run_mutation(info, CreateApiTokenPayload, act)
 
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(rule=OWN_CREDENTIALS,
               description="Revoke one of your API tokens.")
     async def revoke_api_token(self, info: Info,
                                input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
@@ -179,7 +179,7 @@ class AccountMutations:
 
         return await run_mutation(info, RevokeApiTokenPayload, act)
 
-    @mutation(audiences=ADMIN, description="Change organization settings.")
+    @mutation(rule=CHANGE_SETTINGS, description="Change organization settings.")
     async def update_organization_settings(
         self, info: Info, input: UpdateOrganizationSettingsInput,
     ) -> UpdateOrganizationSettingsPayload:

@@ -10,10 +10,10 @@ import strawberry
 from portal_graph.accounts import recovery, self_service
 from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import build_viewer
-from portal_graph.graphql.core.audiences import EVERYONE, SIGNED_IN, mutation
+from portal_graph.capabilities import OWN_CREDENTIALS, SIGN_IN
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.core.permissions import NotByApiToken
 
 
 @strawberry.input
@@ -67,7 +67,7 @@ class ResetPasswordPayload:
 
 @strawberry.type
 class ProfileMutations:
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=OWN_CREDENTIALS, description=(
         "Change your password (the current one is required); your other sessions end."))
     async def change_password(self, info: Info,
                               input: ChangePasswordInput) -> ChangePasswordPayload:
@@ -82,7 +82,7 @@ class ProfileMutations:
 
         return await run_mutation(info, ChangePasswordPayload, act)
 
-    @mutation(audiences=SIGNED_IN, permission_classes=[NotByApiToken],
+    @mutation(rule=OWN_CREDENTIALS,
               description="Change your name, as every organization you belong to shows it.")
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
         ctx = info.context
@@ -94,7 +94,7 @@ class ProfileMutations:
 
         return await run_mutation(info, UpdateProfilePayload, act)
 
-    @mutation(audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=SIGN_IN, description=(
         "Forgot your password: a single-use link, valid one hour, is emailed to the address "
         "if it has an account. The answer is the same whatever the email."))
     async def request_password_reset(
@@ -110,7 +110,7 @@ class ProfileMutations:
 
         return await run_mutation(info, RequestPasswordResetPayload, act)
 
-    @mutation(audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=SIGN_IN, description=(
         "Set a new password with an emailed reset link. Ends every session and API token of "
         "the account, in every organization."))
     async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:

@@ -9,10 +9,10 @@ import strawberry
 from portal_graph.accounts import staff
 from portal_graph.accounts.types import Role, StaffMember
 from portal_graph.audit.service import Actor
-from portal_graph.graphql.core.audiences import ADMIN, mutation
+from portal_graph.capabilities import MANAGE_STAFF
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.core.permissions import NotByApiToken
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import service as invitations
 from portal_graph.invitations.types import Invitation
@@ -71,7 +71,7 @@ def _actor(ctx: Context) -> Actor:
 
 @strawberry.type
 class StaffMutations:
-    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=MANAGE_STAFF, description=(
         "Invite a person to join the staff with a role: the same invitation, email, link, "
         "expiry, resend, cancel and audit as external invitations. No password: the person "
         "sets it (or proves the one they have) on accepting."))
@@ -90,7 +90,7 @@ class StaffMutations:
 
         return await run_mutation(info, CreateStaffMemberPayload, act)
 
-    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=MANAGE_STAFF, description=(
         "Change a member's role; it applies to their next request. The last active admin "
         "cannot be demoted (LAST_ADMIN)."))
     async def set_staff_role(self, info: Info, input: SetStaffRoleInput) -> SetStaffRolePayload:
@@ -104,7 +104,7 @@ class StaffMutations:
 
         return await run_mutation(info, SetStaffRolePayload, act)
 
-    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=MANAGE_STAFF, description=(
         "Deactivate a member: from their next request they act for nobody here, and their "
         "sessions and API tokens here end. The last active admin cannot be (LAST_ADMIN)."))
     async def deactivate_staff_member(self, info: Info,
@@ -119,7 +119,7 @@ class StaffMutations:
 
         return await run_mutation(info, DeactivateStaffMemberPayload, act)
 
-    @mutation(audiences=ADMIN, permission_classes=[NotByApiToken],
+    @mutation(rule=MANAGE_STAFF,
               description="Let a deactivated member sign in here again.")
     async def reactivate_staff_member(self, info: Info,
                                       input: StaffMemberInput) -> ReactivateStaffMemberPayload:

@@ -10,11 +10,13 @@ from typing import Any
 import strawberry
 from sqlalchemy.engine import Row
 
+from portal_graph.accounts.capability_types import ViewerCapabilities
 from portal_graph.auth.repository import Membership
 from portal_graph.db import models
 from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.core.relay import Node, to_global_id
 from portal_graph.scope import Audience
+from portal_graph.scope import Viewer as ViewerState
 
 Role = strawberry.enum(models.Role, name="Role")
 
@@ -71,6 +73,7 @@ class OrganizationMembership:
 @strawberry.type(description="The signed-in person, acting inside one organization.")
 class Viewer:
     person_id: strawberry.Private[uuid.UUID]
+    state: strawberry.Private[ViewerState]  # who this is, as the request's rules see them
     email: str
     name: str | None
     audience: AudienceEnum
@@ -84,6 +87,12 @@ class Viewer:
     @field(audiences=EVERYONE, guard=False)
     def id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("Person", self.person_id))
+
+    @field(audiences=SIGNED_IN, description=(
+        "What you may do here (the rules the mutations enforce), for showing only the "
+        "buttons that work."))
+    def capabilities(self) -> ViewerCapabilities:
+        return ViewerCapabilities(state=self.state)
 
 
 @audience(SIGNED_IN)

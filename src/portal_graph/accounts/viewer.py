@@ -28,7 +28,7 @@ async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer |
     choices = await session.as_system(SystemContext.MEMBERSHIPS,
                                       lambda: auth_repo.memberships(session, person_id))
     return Viewer(
-        person_id=viewer.person_id, email=viewer.email or "", name=viewer.name,
+        person_id=viewer.person_id, state=viewer, email=viewer.email or "", name=viewer.name,
         audience=audience_of(viewer.audience), role=viewer.role,
         organization=Organization.from_row(org),
         memberships=membership_types(choices),

@@ -33,6 +33,13 @@ class AuditAction(enum.Enum):
     PASSWORD_CHANGED = "PASSWORD_CHANGED"
     # The mailbox owner replaced, through an emailed link, a password set through a copied one.
     ACCOUNT_TAKEN_BACK = "ACCOUNT_TAKEN_BACK"
+    # Changes staff make to what external users see of the work (issue 13).
+    CUSTOMER_UPDATED = "CUSTOMER_UPDATED"
+    CUSTOMER_ARCHIVED = "CUSTOMER_ARCHIVED"
+    JOB_UPDATED = "JOB_UPDATED"
+    ASSET_UPDATED = "ASSET_UPDATED"
+    MAP_CAPTURE_UPDATED = "MAP_CAPTURE_UPDATED"
+    MAP_CAPTURE_DELETED = "MAP_CAPTURE_DELETED"
 
 
 @dataclass(frozen=True, slots=True)

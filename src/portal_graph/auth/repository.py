@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, literal, select, text, update
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy
+from portal_graph.scope import current_grants_sql
 
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
 # the grants are read on every request so that a revocation applies to the very next one.
@@ -26,9 +27,7 @@ FROM (SELECT 1) AS one LEFT JOIN LATERAL (
 SELECT c.id AS credential_id, c.organization_id, c.person_id, {last_seen} AS last_seen_at,
        p.email, p.name, sm.id AS staff_member_id, sm.role,
        eu.id AS external_user_id,
-       COALESCE((SELECT array_agg(g.customer_id) FROM customer_grants g
-                  WHERE g.organization_id = c.organization_id
-                    AND g.external_user_id = eu.id), '{{}}') AS grants
+       COALESCE(({grants}), '{{}}') AS grants
 FROM {table} c
 JOIN persons p ON p.id = c.person_id
 LEFT JOIN staff_members sm
@@ -43,11 +42,13 @@ WHERE c.token_hash = :digest AND {alive}
 _SESSION_ALIVE = ("c.ended_at IS NULL AND c.expires_at > now() "
                   "AND c.last_seen_at > now() - make_interval(mins => :idle_minutes)")
 _TOKEN_ALIVE = "c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())"
+# The grants as the Scope holds them: scope.py says which count (not an archived customer's).
+_GRANTS = current_grants_sql("c.organization_id", "eu.id")
 SESSION_VIEWER = text(_VIEWER_SQL.format(table="sessions", alive=_SESSION_ALIVE,
-                                         last_seen="c.last_seen_at"))
+                                         last_seen="c.last_seen_at", grants=_GRANTS))
 # An API token's activity column is last_used_at; it is read under the session's name.
 TOKEN_VIEWER = text(_VIEWER_SQL.format(table="api_tokens", alive=_TOKEN_ALIVE,
-                                       last_seen="c.last_used_at"))
+                                       last_seen="c.last_used_at", grants=_GRANTS))
 _ENTERED = ("entered_organization", "entered_system")
 
 

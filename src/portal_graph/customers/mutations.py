@@ -1,14 +1,23 @@
-"""Staff data entry for customers."""
+"""Staff data entry for customers: create, correct, archive."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
+from portal_graph.audit.service import Actor
+from portal_graph.capabilities import ARCHIVE_CUSTOMERS, EDIT_WORK
 from portal_graph.customers import service
 from portal_graph.customers.types import Customer
-from portal_graph.graphql.core.audiences import STAFF, mutation
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.payloads import UserError, given, payload, run_mutation
+from portal_graph.graphql.core.relay import parse_id
+
+EXPECTED_UPDATED_AT = (
+    "The `updatedAt` you read. When the object has changed since, nothing is written and the "
+    "answer is STALE_OBJECT. Omit it to overwrite whatever is there.")
 
 
 @strawberry.input
@@ -22,9 +31,36 @@ class CreateCustomerPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class UpdateCustomerInput:
+    customer_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    expected_updated_at: datetime | None = strawberry.field(default=None,
+                                                            description=EXPECTED_UPDATED_AT)
+
+
+@payload
+class UpdateCustomerPayload:
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ArchiveCustomerInput:
+    customer_id: strawberry.ID
+    expected_updated_at: datetime | None = strawberry.field(default=None,
+                                                            description=EXPECTED_UPDATED_AT)
+
+
+@payload
+class ArchiveCustomerPayload:
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class CustomerMutations:
-    @mutation(audiences=STAFF, description="Add a customer (company).")
+    @mutation(rule=EDIT_WORK, description="Add a customer (company).")
     async def create_customer(self, info: Info,
                               input: CreateCustomerInput) -> CreateCustomerPayload:
         ctx = info.context
@@ -34,3 +70,33 @@ class CustomerMutations:
             return CreateCustomerPayload(customer=Customer.from_row(row))
 
         return await run_mutation(info, CreateCustomerPayload, act)
+
+    @mutation(rule=EDIT_WORK, description="Correct a customer; omitted fields stay as they are.")
+    async def update_customer(self, info: Info,
+                              input: UpdateCustomerInput) -> UpdateCustomerPayload:
+        ctx = info.context
+
+        async def act() -> UpdateCustomerPayload:
+            row = await service.update_customer(
+                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+                customer_id=parse_id(input.customer_id, "Customer"),
+                changes=given(input, "name"), expected_updated_at=input.expected_updated_at)
+            return UpdateCustomerPayload(customer=Customer.from_row(row))
+
+        return await run_mutation(info, UpdateCustomerPayload, act)
+
+    @mutation(rule=ARCHIVE_CUSTOMERS, description=(
+        "Archive a customer: it disappears from every external user's portal, with its jobs, "
+        "captures and assets, and cannot be invited to; staff keep it and its history."))
+    async def archive_customer(self, info: Info,
+                               input: ArchiveCustomerInput) -> ArchiveCustomerPayload:
+        ctx = info.context
+
+        async def act() -> ArchiveCustomerPayload:
+            row = await service.archive_customer(
+                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+                customer_id=parse_id(input.customer_id, "Customer"),
+                expected_updated_at=input.expected_updated_at)
+            return ArchiveCustomerPayload(customer=Customer.from_row(row))
+
+        return await run_mutation(info, ArchiveCustomerPayload, act)

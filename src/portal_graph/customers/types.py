@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy.engine import Row
 
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, customer_open
 from portal_graph.graphql.core import pagination
 from portal_graph.graphql.core.audiences import ADMIN, SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.core.context import Info
@@ -29,7 +30,17 @@ InvitationRef = Annotated["Invitation", strawberry.lazy("portal_graph.invitation
 class Customer(Node):
     name: str
     created_at: datetime = field(audiences=STAFF)
+    updated_at: datetime = field(audiences=STAFF, description=(
+        "When it last changed: send it back as `expectedUpdatedAt` with a change."))
+    archived_at: datetime | None = field(audiences=STAFF, description=(
+        "When it was archived (gone from external users' portals); null while active."))
 
+    @field(audiences=STAFF, description=(
+        "Whether you may invite external users to this customer and change who sees it "
+        "(the rule `inviteExternalUser` and `setExternalUserCustomers` enforce)."))
+    def viewer_can_manage_external_users(self, info: Info) -> bool:
+        return (MANAGE_EXTERNAL_USERS.allows(info.context.viewer)
+                and customer_open(self.archived_at))
 
     # Plain functions, not coroutines: a page loaded ahead answers at once (see pagination).
     @field(audiences=SIGNED_IN, guard=False)
@@ -68,7 +79,8 @@ class Customer(Node):
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Customer:
-        return cls(db_id=row.id, name=row.name, created_at=row.created_at)
+        return cls(db_id=row.id, name=row.name, created_at=row.created_at,
+                   updated_at=row.updated_at, archived_at=row.archived_at)
 
 
 JOBS_OF_CUSTOMER = pagination.nested_connection(

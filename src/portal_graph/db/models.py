@@ -214,6 +214,9 @@ class Customer(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    # Archived: gone from external users' portals (scope.py), no new invitations; history stays.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_customers_org_name", "organization_id", "name", "id"),
@@ -234,6 +237,7 @@ class Job(Base):
     price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     __table_args__ = (
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         _org_fk(["created_by_id"], "staff_members", ["id"], ondelete="SET NULL (created_by_id)"),
@@ -271,6 +275,7 @@ class Asset(Base):
     serial_number: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     __table_args__ = (
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
@@ -303,6 +308,7 @@ class MapCapture(Base):
     note: Mapped[str | None] = mapped_column(Text)
     captured_by_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
     __table_args__ = (
         _org_fk(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
         _org_fk(["job_id"], "jobs", ["id"], ondelete="SET NULL (job_id)"),

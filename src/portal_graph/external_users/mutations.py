@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from portal_graph.audit.service import Actor
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS
 from portal_graph.external_users import service
 from portal_graph.external_users.types import ExternalUser
-from portal_graph.graphql.core.audiences import ADMIN, mutation
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
 from portal_graph.graphql.core.relay import parse_id
@@ -50,7 +51,7 @@ class SetExternalUserCustomersPayload:
 
 @strawberry.type
 class ExternalUserMutations:
-    @mutation(audiences=ADMIN, description=(
+    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove an external user's access to one customer; their other customers stay."))
     async def revoke_external_access(
         self, info: Info, input: RevokeExternalAccessInput,
@@ -66,7 +67,7 @@ class ExternalUserMutations:
 
         return await run_mutation(info, RevokeExternalAccessPayload, act)
 
-    @mutation(audiences=ADMIN, description=(
+    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove all of an external user's access to this organization: grants, pending "
         "invitations, sessions and API tokens. Their account remains."))
     async def revoke_all_external_access(
@@ -82,7 +83,7 @@ class ExternalUserMutations:
 
         return await run_mutation(info, RevokeAllExternalAccessPayload, act)
 
-    @mutation(audiences=ADMIN, description=(
+    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
         "Set exactly which customers an external user sees (at least one). For a person whose "
         "access was revoked entirely, this gives access back."))
     async def set_external_user_customers(

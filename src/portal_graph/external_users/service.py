@@ -14,6 +14,7 @@ from sqlalchemy.engine import Row
 
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.auth import revocation
+from portal_graph.capabilities import customer_open
 from portal_graph.customers import repository as customers_repo
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
@@ -27,11 +28,15 @@ from portal_graph.scoped_sql.rows import visible_by_ids
 NO_COMPANY = "Select at least one company"
 
 
+ARCHIVED = "An archived customer cannot be given to external users."
+
+
 async def require_customers(session: RequestSession, scope: Scope,
                             customer_ids: Sequence[uuid.UUID | None],
                             field: str = "customerIds") -> list[Row[Any]]:
     """The named customers of this organization, by name; NO_COMPANY_SELECTED for none and
-    NOT_FOUND when any id is not a customer here (or not an id at all)."""
+    NOT_FOUND when any id is not a customer here (or not an id at all), CUSTOMER_ARCHIVED when
+    any is archived."""
     if not customer_ids:
         raise Rejected(UserErrorCode.NO_COMPANY_SELECTED, NO_COMPANY, field)
     if any(c is None for c in customer_ids):
@@ -40,6 +45,8 @@ async def require_customers(session: RequestSession, scope: Scope,
     found = await visible_by_ids(session, scope, customers_repo.customers, wanted)
     if len(found) != len(wanted):
         raise not_found("Customer", field)
+    if not all(customer_open(row.archived_at) for row in found.values()):
+        raise Rejected(UserErrorCode.CUSTOMER_ARCHIVED, ARCHIVED, field)
     return sorted(found.values(), key=lambda row: (row.name, row.id))
 
 

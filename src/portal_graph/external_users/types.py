@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from sqlalchemy.engine import Row
 
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS
 from portal_graph.customers.types import Customer
 from portal_graph.external_users import loaders
 from portal_graph.graphql.core.audiences import ADMIN, audience, field
@@ -47,6 +48,12 @@ class ExternalUser(Node):
             return ExternalUserStatus.REVOKED
         granted = await self._customer_rows(info)
         return ExternalUserStatus.ACTIVE if granted else ExternalUserStatus.NO_ACCESS
+
+    @field(audiences=ADMIN, description=(
+        "Whether you may revoke their access (`revokeExternalAccess`, "
+        "`revokeAllExternalAccess`)."))
+    def viewer_can_revoke(self, info: Info) -> bool:
+        return MANAGE_EXTERNAL_USERS.allows(info.context.viewer)
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> ExternalUser:

@@ -35,6 +35,7 @@ from portal_graph.work import loaders as work_loaders
 from portal_graph.work.mutations import WorkMutations
 from portal_graph.work.queries import WorkQueries
 from portal_graph.work.types import Asset, Job, MapCapture
+from portal_graph.work.update_mutations import WorkUpdateMutations
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class NodeQueries:
 Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, WorkQueries,
                               *EXTERNAL_USER_QUERIES))
 Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
-                                    CustomerMutations, WorkMutations, *EXTERNAL_USER_MUTATIONS))
+                                    CustomerMutations, WorkMutations, WorkUpdateMutations,
+                                    *EXTERNAL_USER_MUTATIONS))
 ROOT_TYPES: tuple[type, ...] = (Query, Mutation)
 
 

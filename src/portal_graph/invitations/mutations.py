@@ -7,10 +7,10 @@ import strawberry
 from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.audit.service import Actor
-from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, mutation
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, SIGN_IN
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
-from portal_graph.graphql.core.permissions import NotByApiToken
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import accept, service
 from portal_graph.invitations.types import Invitation
@@ -83,7 +83,7 @@ def _mail(ctx: Context) -> service.Mail:
 
 @strawberry.type
 class InvitationMutations:
-    @mutation(audiences=ADMIN, description=(
+    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
         "Invite an external user to see some customers. Invites the same email again while an "
         "invitation is pending add to that invitation and replace its link."))
     async def invite_external_user(self, info: Info,
@@ -101,8 +101,8 @@ class InvitationMutations:
 
         return await run_mutation(info, InviteExternalUserPayload, act)
 
-    @mutation(audiences=ADMIN, description="Send a pending or expired invitation again, with a "
-                                           "new link and a fresh expiry.")
+    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
+        "Send a pending or expired invitation again, with a new link and a fresh expiry."))
     async def resend_invitation(self, info: Info,
                                 input: ResendInvitationInput) -> ResendInvitationPayload:
         ctx = info.context
@@ -117,7 +117,8 @@ class InvitationMutations:
 
         return await run_mutation(info, ResendInvitationPayload, act)
 
-    @mutation(audiences=ADMIN, description="Cancel a pending invitation; its link stops working.")
+    @mutation(rule=MANAGE_EXTERNAL_USERS,
+              description="Cancel a pending invitation; its link stops working.")
     async def revoke_invitation(self, info: Info,
                                 input: RevokeInvitationInput) -> RevokeInvitationPayload:
         ctx = info.context
@@ -129,7 +130,7 @@ class InvitationMutations:
 
         return await run_mutation(info, RevokeInvitationPayload, act)
 
-    @mutation(audiences=EVERYONE, permission_classes=[NotByApiToken], description=(
+    @mutation(rule=SIGN_IN, description=(
         "Accept an invitation and sign in. An account that exists joins only with its "
         "person's consent: their own session, or its current password."))
     async def accept_invitation(self, info: Info,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from portal_graph.accounts import repository as accounts_repo
 from portal_graph.audit.service import Actor, AuditAction, record
 from portal_graph.auth.email import Email, InvalidEmail, parse_email, parse_or_reject
+from portal_graph.capabilities import invitation_open
 from portal_graph.config import Settings
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
@@ -185,7 +186,7 @@ async def _locked(session: RequestSession, scope: Scope,
     row = None if invitation_id is None else await repo.lock(session, scope, invitation_id)
     if row is None:
         raise not_found("Invitation", "invitationId")
-    if row.state is not models.InvitationState.PENDING:
+    if not invitation_open(row.state):
         raise Rejected(UserErrorCode.INVITATION_NOT_PENDING, NOT_PENDING, "invitationId")
     return row
 

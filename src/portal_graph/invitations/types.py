@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 
 from portal_graph.accounts.ownership import PasswordChoice
 from portal_graph.accounts.types import Role
+from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, invitation_open
 from portal_graph.customers.types import Customer
 from portal_graph.db import models
 from portal_graph.graphql.core.audiences import ADMIN, EVERYONE, audience, field
@@ -54,6 +55,7 @@ def status_of(row: Row[Any]) -> InvitationStatus:
 @strawberry.type(description="An invitation: for an external user to see some customers, or "
                              "for a person to join the staff with a role.")
 class Invitation(Node):
+    state: strawberry.Private[models.InvitationState]
     invited_by_id: strawberry.Private[uuid.UUID | None]
     email: str
     name: str | None
@@ -89,9 +91,22 @@ class Invitation(Node):
         return await info.context.loaders.get(  # type: ignore[no-any-return]
             loaders.EmailStatusByInvitationLoader).load(self.db_id)
 
+    @field(audiences=ADMIN, description=(
+        "Whether you may send it again (`resendInvitation`): it is still pending or expired."))
+    def viewer_can_resend(self, info: Info) -> bool:
+        return (MANAGE_EXTERNAL_USERS.allows(info.context.viewer)
+                and invitation_open(self.state))
+
+    @field(audiences=ADMIN, description=(
+        "Whether you may cancel it (`revokeInvitation`): it is still pending or expired."))
+    def viewer_can_revoke(self, info: Info) -> bool:
+        return (MANAGE_EXTERNAL_USERS.allows(info.context.viewer)
+                and invitation_open(self.state))
+
     @classmethod
     def from_row(cls, row: Row[Any]) -> Invitation:
-        return cls(db_id=row.id, invited_by_id=row.invited_by_id, email=row.email, name=row.name,
+        return cls(db_id=row.id, state=row.state, invited_by_id=row.invited_by_id,
+                   email=row.email, name=row.name,
                    kind=row.kind, role=row.role, status=status_of(row),
                    expires_at=row.expires_at, created_at=row.created_at,
                    accepted_at=row.accepted_at, last_sent_at=row.last_sent_at)

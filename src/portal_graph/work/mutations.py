@@ -9,8 +9,9 @@ from decimal import Decimal
 import strawberry
 from strawberry.scalars import JSON
 
+from portal_graph.capabilities import EDIT_WORK
 from portal_graph.db import models
-from portal_graph.graphql.core.audiences import STAFF, mutation
+from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
 from portal_graph.graphql.core.relay import parse_id
@@ -89,7 +90,7 @@ class CreateMapCapturePayload:
 
 @strawberry.type
 class WorkMutations:
-    @mutation(audiences=STAFF, description="Add an asset of a customer.")
+    @mutation(rule=EDIT_WORK, description="Add an asset of a customer.")
     async def create_asset(self, info: Info, input: CreateAssetInput) -> CreateAssetPayload:
         ctx = info.context
 
@@ -102,7 +103,7 @@ class WorkMutations:
 
         return await run_mutation(info, CreateAssetPayload, act)
 
-    @mutation(audiences=STAFF, description="Add a job for a customer.")
+    @mutation(rule=EDIT_WORK, description="Add a job for a customer.")
     async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
         ctx = info.context
 
@@ -122,7 +123,7 @@ class WorkMutations:
 
         return await run_mutation(info, CreateJobPayload, act)
 
-    @mutation(audiences=STAFF, description="Move a job to another status.")
+    @mutation(rule=EDIT_WORK, description="Move a job to another status.")
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> SetJobStatusPayload:
         ctx = info.context
 
@@ -134,7 +135,7 @@ class WorkMutations:
 
         return await run_mutation(info, SetJobStatusPayload, act)
 
-    @mutation(audiences=STAFF, description="Record a map capture, optionally for a job.")
+    @mutation(rule=EDIT_WORK, description="Record a map capture, optionally for a job.")
     async def create_map_capture(self, info: Info,
                                  input: CreateMapCaptureInput) -> CreateMapCapturePayload:
         ctx = info.context

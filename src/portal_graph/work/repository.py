@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped, visible
+from portal_graph.scoped_sql.rows import next_updated_at
 
 jobs = models.table_of(models.Job)
 assets = models.table_of(models.Asset)
@@ -98,7 +99,34 @@ async def update_job_status(session: RequestSession, scope: Scope, job_id: uuid.
                     if status is models.JobStatus.COMPLETED else None)
     return (await session.execute(
         update(jobs).where(visible(scope, jobs), jobs.c.id == job_id)
-        .values(status=status, completed_at=completed_at).returning(*jobs.c))).first()
+        .values(status=status, completed_at=completed_at, updated_at=next_updated_at(jobs))
+        .returning(*jobs.c))).first()
+
+
+async def assigned_staff(session: RequestSession, scope: Scope,
+                         job_id: uuid.UUID) -> set[uuid.UUID]:
+    return set((await session.execute(
+        select(job_assignments.c.staff_member_id)
+        .where(visible(scope, job_assignments), job_assignments.c.job_id == job_id))).scalars())
+
+
+async def replace_assignments(session: RequestSession, scope: Scope, job_id: uuid.UUID,
+                              removed: set[uuid.UUID], added: set[uuid.UUID]) -> None:
+    if removed:
+        await session.execute(delete(job_assignments).where(
+            visible(scope, job_assignments), job_assignments.c.job_id == job_id,
+            job_assignments.c.staff_member_id.in_(sorted(removed))))
+    if added:
+        await session.execute(insert(job_assignments), [
+            {"organization_id": scope.organization_id, "job_id": job_id, "staff_member_id": s}
+            for s in sorted(added)])
+
+
+async def delete_capture(session: RequestSession, scope: Scope,
+                         capture_id: uuid.UUID) -> Row[Any] | None:
+    return (await session.execute(
+        delete(map_captures).where(visible(scope, map_captures), map_captures.c.id == capture_id)
+        .returning(*map_captures.c))).first()
 
 
 async def insert_row(session: RequestSession, scope: Scope, table: Any,

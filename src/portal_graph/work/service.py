@@ -75,8 +75,7 @@ async def create_job(
     await _customer(session, scope, customer_id)
     title = clean_name(title, "title")
     reference = _optional_text(reference, "reference", 100) or f"J-{uuid.uuid4().hex[:8].upper()}"
-    if price is not None and (not price.is_finite() or price < 0 or price >= Decimal(10) ** 10):
-        raise invalid("Price must be a non-negative amount below 10,000,000,000.", "price")
+    price = _price(price)
     assets = await visible_by_ids(session, scope, repo.assets,
                                      [a for a in asset_ids if a is not None])
     if len(assets) != len(set(asset_ids)) or any(a is None for a in asset_ids):
@@ -106,6 +105,12 @@ async def _job_changed(session: RequestSession, scope: Scope, job: Row[Any],
     if job.status is models.JobStatus.COMPLETED:
         await publish(session, scope, EventKind.JOB_COMPLETED, "Job", job.id,
                       customer_id=job.customer_id)
+
+
+def _price(price: Decimal | None) -> Decimal | None:
+    if price is not None and (not price.is_finite() or price < 0 or price >= Decimal(10) ** 10):
+        raise invalid("Price must be a non-negative amount below 10,000,000,000.", "price")
+    return price
 
 
 async def _staff(session: RequestSession, scope: Scope,

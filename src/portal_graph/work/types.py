@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy.engine import Row
 from strawberry.scalars import JSON
 
+from portal_graph.capabilities import EDIT_WORK
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.db import models
 from portal_graph.graphql.core import pagination
@@ -47,7 +48,12 @@ class Job(Node):
     completed_at: datetime | None
     internal_notes: str | None = field(audiences=STAFF)
     price: Decimal | None = field(audiences=STAFF)
+    updated_at: datetime = field(audiences=STAFF, description=(
+        "When it last changed: send it back as `expectedUpdatedAt` with a change."))
 
+    @field(audiences=STAFF, description="Whether you may change this job (`updateJob`).")
+    def viewer_can_update(self, info: Info) -> bool:
+        return EDIT_WORK.allows(info.context.viewer)
 
     @field(audiences=SIGNED_IN, guard=False)
     async def customer(self, info: Info) -> CustomerRef:
@@ -78,7 +84,7 @@ class Job(Node):
         return cls(db_id=row.id, customer_id=row.customer_id, reference=row.reference,
                    title=row.title, status=row.status, scheduled_for=row.scheduled_for,
                    completed_at=row.completed_at, internal_notes=row.internal_notes,
-                   price=row.price)
+                   price=row.price, updated_at=row.updated_at)
 
 
 @audience(SIGNED_IN)
@@ -89,7 +95,8 @@ class Asset(Node):
     kind: str | None
     serial_number: str | None
     location: str | None
-
+    updated_at: datetime = field(audiences=STAFF, description=(
+        "When it last changed: send it back as `expectedUpdatedAt` with a change."))
 
     @field(audiences=SIGNED_IN, guard=False)
     async def customer(self, info: Info) -> CustomerRef:
@@ -98,7 +105,8 @@ class Asset(Node):
     @classmethod
     def from_row(cls, row: Row[Any]) -> Asset:
         return cls(db_id=row.id, customer_id=row.customer_id, name=row.name, kind=row.kind,
-                   serial_number=row.serial_number, location=row.location)
+                   serial_number=row.serial_number, location=row.location,
+                   updated_at=row.updated_at)
 
 
 @audience(SIGNED_IN)
@@ -112,7 +120,8 @@ class MapCapture(Node):
     longitude: float
     geometry: JSON | None = strawberry.field(description="A GeoJSON geometry object.")
     note: str | None
-
+    updated_at: datetime = field(audiences=STAFF, description=(
+        "When it last changed: send it back as `expectedUpdatedAt` with a change."))
 
     @field(audiences=SIGNED_IN, guard=False)
     async def job(self, info: Info) -> Job | None:
@@ -140,7 +149,7 @@ class MapCapture(Node):
         return cls(db_id=row.id, customer_id=row.customer_id, job_id=row.job_id,
                    captured_by_id=row.captured_by_id, captured_at=row.captured_at,
                    latitude=row.latitude, longitude=row.longitude, geometry=row.geometry,
-                   note=row.note)
+                   note=row.note, updated_at=row.updated_at)
 
 
 def job_status(value: Any) -> models.JobStatus | None:

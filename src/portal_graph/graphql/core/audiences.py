@@ -29,7 +29,8 @@ from graphql.validation import FieldsOnCorrectTypeRule, KnownTypeNamesRule, Vali
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
-from portal_graph.graphql.core.permissions import IsAdmin, IsAuthenticated, IsStaff
+from portal_graph.capabilities import Rule
+from portal_graph.graphql.core.permissions import IsAdmin, IsAuthenticated, IsStaff, NotByApiToken
 from portal_graph.scope import Audience
 
 AudienceSet = frozenset[Audience]
@@ -40,6 +41,7 @@ ADMIN: AudienceSet = frozenset({Audience.ADMIN})
 ANONYMOUS_ONLY: AudienceSet = frozenset({Audience.ANONYMOUS})
 
 AUDIENCES_KEY = "audiences"
+RULE_KEY = "capability_rule"
 T = TypeVar("T")
 
 
@@ -66,10 +68,21 @@ def field(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
     return strawberry.field(resolver, **kwargs)
 
 
-def mutation(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
-             **kwargs: Any) -> Any:
+def mutation(resolver: Callable[..., Any] | None = None, *, rule: Rule | None = None,
+             audiences: AudienceSet | None = None, **kwargs: Any) -> Any:
+    """`strawberry.mutation` that enforces a capability rule (capabilities.py): the rule's
+    audiences shape the schemas and guard the field, and API tokens are refused where the rule
+    says so. The `viewerCan…` fields read the same rule (`rule_of`). `audiences` alone is the
+    older form, for a mutation no capability field announces."""
+    if rule is not None:
+        audiences = rule.audiences
+        if rule.sessions_only:
+            kwargs["permission_classes"] = [*kwargs.get("permission_classes", []),
+                                            NotByApiToken]
+    assert audiences is not None, "a mutation declares its rule (or its audiences)"
     permissions = _permissions_for(audiences)
     kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
+    kwargs["metadata"][RULE_KEY] = rule
     if permissions:
         kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
     if resolver is None:
@@ -85,6 +98,16 @@ def audience(audiences: AudienceSet) -> Callable[[type[T]], type[T]]:
         return cls
 
     return decorate
+
+
+def rule_of(field_: StrawberryField) -> Rule:
+    """The capability rule a mutation enforces: the one it names, or, for one declared by its
+    audiences alone, the rule those audiences and its permission classes make."""
+    metadata: dict[str, Any] = dict(field_.metadata or {})
+    if metadata.get(RULE_KEY) is not None:
+        return metadata[RULE_KEY]  # type: ignore[no-any-return]
+    return Rule(field_.python_name, "declared by its audiences", metadata[AUDIENCES_KEY],
+                sessions_only=NotByApiToken in field_.permission_classes)
 
 
 def field_audiences(type_definition: StrawberryObjectDefinition,

@@ -52,3 +52,10 @@ async def run_mutation(info: Info, payload: Callable[..., P], action: Callable[[
         raise
     await savepoint.commit()
     return result
+
+
+def given(input: Any, *names: str) -> dict[str, Any]:
+    """The fields of an update's input the client sent, by name: an omitted field is left as
+    it is, one sent as null is cleared (`strawberry.UNSET` tells the two apart)."""
+    return {name: getattr(input, name) for name in names
+            if getattr(input, name) is not strawberry.UNSET}

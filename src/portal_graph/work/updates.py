@@ -1,0 +1,197 @@
+"""Rules for correcting the work: jobs, assets and map captures, changed or deleted by staff.
+
+Every change takes `changes`, the fields the client gave (by column; a field given as null
+clears it), validated exactly as on creation (service.py), and an optional
+`expected_updated_at`: the `updatedAt` the client read. When the row has changed since, the
+answer is STALE_OBJECT and nothing is written (two admins editing one job do not overwrite each
+other). A change that changes nothing writes nothing and tells no one.
+
+What external users can see is audited when it changes; every change is a domain event in the
+same transaction (events/), for live subscriptions and webhooks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.customers.service import clean_name
+from portal_graph.db.session import RequestSession
+from portal_graph.events import EventKind, publish
+from portal_graph.problems import invalid, not_found, stale
+from portal_graph.scope import Scope
+from portal_graph.scoped_sql.rows import lock_visible, update_visible, visible_by_ids
+from portal_graph.work import repository as repo
+from portal_graph.work.service import (
+    MAX_TEXT,
+    _coordinate,
+    _geometry,
+    _optional_text,
+    _price,
+    _sane_date,
+    _staff,
+)
+
+# What external users see of a job (types.py): a change to any of these is audited.
+JOB_FIELDS_SEEN_OUTSIDE = {"title", "scheduled_for"}
+
+
+def _required(changes: dict[str, Any], key: str, field: str) -> None:
+    if key in changes and changes[key] is None:
+        raise invalid(f"{field} cannot be cleared.", field)
+
+
+async def _locked(session: RequestSession, scope: Scope, table: Any, row_id: uuid.UUID | None,
+                  what: str, field: str, expected_updated_at: datetime | None) -> Row[Any]:
+    """The row to change, locked (so the check below holds until commit): NOT_FOUND when not
+    visible, STALE_OBJECT when it is no longer the version the client read."""
+    row = await lock_visible(session, scope, table, row_id)
+    if row is None:
+        raise not_found(what, field)
+    if expected_updated_at is not None and row.updated_at != expected_updated_at:
+        raise stale(what.lower())
+    return row
+
+
+def _differences(row: Row[Any], values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if getattr(row, k) != v}
+
+
+async def _write(session: RequestSession, scope: Scope, table: Any, row: Row[Any],
+                 values: dict[str, Any]) -> Row[Any]:
+    updated = await update_visible(session, scope, table, row.id, values)
+    assert updated is not None  # locked by _locked
+    return updated
+
+
+async def update_job(session: RequestSession, scope: Scope, actor: Actor, *,
+                     job_id: uuid.UUID | None, changes: dict[str, Any],
+                     expected_updated_at: datetime | None) -> Row[Any]:
+    """Title, schedule, internal notes, price and assigned staff (the whole list, replaced).
+    Its status moves with setJobStatus only, so completing a job stays one action."""
+    _required(changes, "title", "title")
+    values: dict[str, Any] = {}
+    if "title" in changes:
+        values["title"] = clean_name(changes["title"], "title")
+    if "scheduled_for" in changes:
+        values["scheduled_for"] = _sane_date(changes["scheduled_for"], "scheduledFor")
+    if "internal_notes" in changes:
+        values["internal_notes"] = _optional_text(changes["internal_notes"], "internalNotes",
+                                                  MAX_TEXT)
+    if "price" in changes:
+        values["price"] = _price(changes["price"])
+    staff: set[uuid.UUID] | None = None
+    if "assigned_staff_ids" in changes:
+        staff = set(await _staff(session, scope, list(changes["assigned_staff_ids"] or [])))
+    row = await _locked(session, scope, repo.jobs, job_id, "Job", "jobId", expected_updated_at)
+    values = _differences(row, values)
+    fields = set(values)
+    if staff is not None:
+        held = await repo.assigned_staff(session, scope, row.id)
+        if staff != held:
+            await repo.replace_assignments(session, scope, row.id, held - staff, staff - held)
+            fields.add("assigned_staff")
+    if not fields:
+        return row
+    updated = await _write(session, scope, repo.jobs, row, values)
+    if fields & JOB_FIELDS_SEEN_OUTSIDE:
+        await record(session, scope, actor, AuditAction.JOB_UPDATED,
+                     customer_ids=[row.customer_id],
+                     details={"job": str(row.id), "fields": sorted(fields)})
+    # Its status does not change here, so it is never a job.completed.
+    await publish(session, scope, EventKind.JOB_UPDATED, "Job", row.id,
+                  customer_id=row.customer_id)
+    return updated
+
+
+async def update_asset(session: RequestSession, scope: Scope, actor: Actor, *,
+                       asset_id: uuid.UUID | None, changes: dict[str, Any],
+                       expected_updated_at: datetime | None) -> Row[Any]:
+    _required(changes, "name", "name")
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        values["name"] = clean_name(changes["name"])
+    for key, field in (("kind", "kind"), ("serial_number", "serialNumber"),
+                       ("location", "location")):
+        if key in changes:
+            values[key] = _optional_text(changes[key], field)
+    row = await _locked(session, scope, repo.assets, asset_id, "Asset", "assetId",
+                        expected_updated_at)
+    values = _differences(row, values)
+    if not values:
+        return row
+    updated = await _write(session, scope, repo.assets, row, values)
+    await record(session, scope, actor, AuditAction.ASSET_UPDATED,
+                 customer_ids=[row.customer_id],
+                 details={"asset": str(row.id), "fields": sorted(values)})
+    await publish(session, scope, EventKind.ASSET_UPDATED, "Asset", row.id,
+                  customer_id=row.customer_id)
+    return updated
+
+
+async def _capture_values(session: RequestSession, scope: Scope,
+                          changes: dict[str, Any]) -> dict[str, Any]:
+    _required(changes, "latitude", "latitude")
+    _required(changes, "longitude", "longitude")
+    values: dict[str, Any] = {}
+    if "latitude" in changes:
+        values["latitude"] = _coordinate(changes["latitude"], -90, 90, "latitude")
+    if "longitude" in changes:
+        values["longitude"] = _coordinate(changes["longitude"], -180, 180, "longitude")
+    if "note" in changes:
+        values["note"] = _optional_text(changes["note"], "note", MAX_TEXT)
+    if "geometry" in changes:
+        values["geometry"] = _geometry(changes["geometry"])
+    if "job_id" in changes:
+        values["job_id"] = changes["job_id"]
+    return values
+
+
+async def update_map_capture(session: RequestSession, scope: Scope, actor: Actor, *,
+                             capture_id: uuid.UUID | None, changes: dict[str, Any],
+                             job_given: bool,
+                             expected_updated_at: datetime | None) -> Row[Any]:
+    """Position, shape, note, and the job it belongs to (null: none). `job_given` says a job id
+    was sent at all: one that names no visible job is NOT_FOUND, never "no job"."""
+    values = await _capture_values(session, scope, changes)
+    row = await _locked(session, scope, repo.map_captures, capture_id, "Map capture",
+                        "mapCaptureId", expected_updated_at)
+    job_id = values.get("job_id")
+    if job_given:
+        found = await visible_by_ids(session, scope, repo.jobs, [job_id] if job_id else [])
+        if job_id is None or job_id not in found:
+            raise not_found("Job", "jobId")
+        if found[job_id].customer_id != row.customer_id:
+            raise invalid("The job belongs to another customer.", "jobId")
+    values = _differences(row, values)
+    if not values:
+        return row
+    updated = await _write(session, scope, repo.map_captures, row, values)
+    await record(session, scope, actor, AuditAction.MAP_CAPTURE_UPDATED,
+                 customer_ids=[row.customer_id],
+                 details={"map_capture": str(row.id), "fields": sorted(values)})
+    await publish(session, scope, EventKind.MAP_CAPTURE_UPDATED, "MapCapture", row.id,
+                  customer_id=row.customer_id)
+    return updated
+
+
+async def delete_map_capture(session: RequestSession, scope: Scope, actor: Actor, *,
+                             capture_id: uuid.UUID | None,
+                             expected_updated_at: datetime | None) -> Row[Any]:
+    """Delete a capture for good (a wrong point is not history worth keeping); the audit log
+    keeps where it was."""
+    row = await _locked(session, scope, repo.map_captures, capture_id, "Map capture",
+                        "mapCaptureId", expected_updated_at)
+    await repo.delete_capture(session, scope, row.id)
+    await record(session, scope, actor, AuditAction.MAP_CAPTURE_DELETED,
+                 customer_ids=[row.customer_id],
+                 details={"map_capture": str(row.id), "latitude": row.latitude,
+                          "longitude": row.longitude,
+                          "job": str(row.job_id) if row.job_id else None})
+    await publish(session, scope, EventKind.MAP_CAPTURE_DELETED, "MapCapture", row.id,
+                  customer_id=row.customer_id)
+    return row
