@@ -40,11 +40,14 @@ from portal_graph.db.models import Base
 from portal_graph.db.session import RequestSession
 from tests.factories import Factory
 from tests.mail.mail_support import SmtpServer
+from tests.topology import POOLED_PASS, PgBouncer, pgbouncer_missing, user_of
 
 ROOMY = "1000000000/100000000"
 ROOMY_BUCKETS = {"cost_bucket_staff": ROOMY, "cost_bucket_external": ROOMY,
                  "cost_bucket_anonymous": ROOMY}
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Set by scripts/test's pooled pass: a streaming standby of ADMIN_URL's server, on this port.
+STANDBY_PORT = os.environ.get("PORTAL_GRAPH_TEST_STANDBY_PORT", "")
 
 
 def _database_url(name: str) -> str:
@@ -103,15 +106,55 @@ def test_database() -> Iterator[RunDatabase]:
 
 
 @pytest.fixture(scope="session")
-def database_url(test_database: RunDatabase) -> str:
-    """What the app connects with: the database's owner, bound by row-level security."""
+def pooled_pgbouncer(test_database: RunDatabase) -> Iterator[PgBouncer | None]:
+    """In scripts/test's second pass (PORTAL_GRAPH_TEST_PGBOUNCER=1): PgBouncer in
+    transaction mode in front of the test database, which the app then reaches through it."""
+    if not POOLED_PASS:
+        yield None
+        return
+    missing = pgbouncer_missing()
+    if missing:
+        pytest.skip(f"the pooled pass needs PgBouncer: {missing}")
+    parts = urlsplit(ADMIN_URL)
+    bouncer = PgBouncer.start(parts.hostname or "127.0.0.1", parts.port or 5432,
+                              [test_database.owner, user_of(ADMIN_URL)])
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: RunDatabase, pooled_pgbouncer: PgBouncer | None) -> str:
+    """What the app connects with: the database's owner, bound by row-level security (through
+    PgBouncer in the pooled pass)."""
+    if pooled_pgbouncer is not None:
+        return pooled_pgbouncer.url(test_database.owner_url)
     return test_database.owner_url
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def topology_env(test_database: RunDatabase, pooled_pgbouncer: PgBouncer | None,
+                 ) -> dict[str, str]:
+    """The settings (as environment variables) that go with `database_url`, for the server
+    processes tests start: in the pooled pass, PgBouncer's, and the standby's when scripts/test
+    made a primary and standby pair (`python -m tests.topology up`)."""
+    env: dict[str, str] = {}
+    if pooled_pgbouncer is not None:
+        env.update(DB_PGBOUNCER="true", DATABASE_DIRECT_URL=test_database.owner_url)
+    if STANDBY_PORT:
+        parts = urlsplit(test_database.owner_url)
+        standby = parts._replace(netloc=f"{parts.netloc.rpartition(':')[0]}:{STANDBY_PORT}")
+        env.update(DATABASE_READ_URLS=urlunsplit(standby), DB_REPLICA_CHECK_SECONDS="0.1")
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, topology_env: dict[str, str],
+             tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     return load_settings(
+        **{name.lower(): value for name, value in topology_env.items()},
         database_url=database_url,
         data_dir=data_dir,
         secret_key=secrets.token_urlsafe(32),
@@ -172,6 +215,8 @@ async def runtime(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any]
     from portal_graph.runtime import Runtime  # imported late: the app is heavy
 
     runtime = Runtime.create(settings, settings.database_url)
+    if runtime.replicas is not None:  # the app's lifespan would start it; tests have none
+        await runtime.replicas.start()
     yield runtime
     await runtime.close()
 

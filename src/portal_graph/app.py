@@ -14,11 +14,12 @@ from starlette.routing import Route
 
 from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
+from portal_graph.events import EventHub
 from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.endpoint import GraphQLEndpoint
 from portal_graph.graphql.execution import Executor
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
-from portal_graph.http.health import health_routes
+from portal_graph.http.health import health_routes, libpq_url
 from portal_graph.http.request_id import RequestIdMiddleware
 from portal_graph.mail.transport import transport_from_settings
 from portal_graph.mail.worker import OutboxWorker
@@ -30,6 +31,7 @@ from portal_graph.observability import (
     setup_tracing,
     shutdown_tracing,
 )
+from portal_graph.observability.metrics import EVENTS_HEARD
 from portal_graph.runtime import Runtime
 from portal_graph.web import web_routes
 
@@ -61,10 +63,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                                   CountedTransport(transport_from_settings(settings)))
             worker_task = asyncio.create_task(worker.run(stop), name="outbox-worker")
         sweeper = asyncio.create_task(maintenance.run(runtime, stop), name="maintenance")
+        # The process's one LISTEN connection (straight to the primary, never through
+        # PgBouncer): every committed domain event, from any process or instance.
+        hub = EventHub(settings.direct_url or libpq_url(runtime.engine.url))
+        runtime.hub = hub
+        await hub.start()
+        counting = asyncio.create_task(_count_events(hub), name="events-heard")
+        if runtime.replicas is not None:
+            await runtime.replicas.start()
         try:
             yield
         finally:
             stop.set()
+            counting.cancel()
+            await hub.stop()
+            if runtime.replicas is not None:
+                await runtime.replicas.stop()
             await sweeper
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -91,3 +105,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.runtime = runtime
     return app
+
+
+async def _count_events(hub: EventHub) -> None:
+    """Counts what the hub hears (`portal_graph_events_heard` on /metrics)."""
+    subscription = hub.subscribe(None)
+    try:
+        while not subscription.closed:
+            event = await subscription.next()
+            if event is not None:
+                EVENTS_HEARD.labels(event.kind.value).inc()
+            subscription.take_missed()
+    finally:
+        subscription.close()

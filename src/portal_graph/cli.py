@@ -22,12 +22,17 @@ def _database_url(settings: Settings) -> str:
     return resolve_database_url(settings)
 
 
+def _direct_url(settings: Settings) -> str:
+    """Where migrations (and their advisory lock) and seeding with temporary tables run: never
+    through a transaction-pooling PgBouncer (DATABASE_DIRECT_URL when it is set)."""
+    return settings.database_direct_url or _database_url(settings)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from portal_graph.db.migrate import upgrade
 
     settings = get_settings()
-    url = _database_url(settings)
-    before, after = upgrade(url, settings.db_request_role)
+    before, after = upgrade(_direct_url(settings), settings.db_request_role)
     print("database is up to date" if before == after else f"migrated {before} -> {after}")
     return 0
 
@@ -59,7 +64,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     url = _database_url(settings)
-    upgrade(url, settings.db_request_role)
+    upgrade(_direct_url(settings), settings.db_request_role)
     _seed_demo(url)
     return 0
 
@@ -69,7 +74,7 @@ def cmd_seed_scale(args: argparse.Namespace) -> int:
     from portal_graph.scale import Sizes, seed_scale
 
     settings = get_settings()
-    url = args.database_url or _database_url(settings)
+    url = args.database_url or _direct_url(settings)
     upgrade(url, settings.db_request_role)
     sizes = Sizes(customers=args.customers, jobs=args.jobs, captures=args.captures,
                   assets=args.assets, external_users=args.external_users,
@@ -94,7 +99,7 @@ def cmd_create_organization(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     url = _database_url(settings)
-    upgrade(url, settings.db_request_role)
+    upgrade(_direct_url(settings), settings.db_request_role)
 
     async def create(sessionmaker):  # type: ignore[no-untyped-def]
         async with sessionmaker(**system_tenancy(SystemContext.CLI)) as session, session.begin():
@@ -226,7 +231,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         os.environ["PORTAL_URL"] = f"http://{host}:{args.port}/accept/"
         get_settings.cache_clear()
-    before, after = upgrade(url, settings.db_request_role)
+    before, after = upgrade(_direct_url(settings), settings.db_request_role)
     if before != after:
         print(f"migrated {before} -> {after}")
     if args.demo:

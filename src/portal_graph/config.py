@@ -52,6 +52,24 @@ class Settings(BaseSettings):
         description="Key that encrypts invite links waiting in the outbox; "
         "generated into DATA_DIR when unset (set it when running several instances)",
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL straight to the primary, for what needs a session of "
+        "its own (migrations and their advisory lock, LISTEN): set it when DATABASE_URL "
+        "points at a transaction-pooling PgBouncer; unset: DATABASE_URL")
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="DATABASE_URL goes through PgBouncer in transaction mode (1.18 or later): "
+        "no statement cache, unique prepared-statement names, connection settings sent in "
+        "each transaction instead of at connect")
+    database_read_urls: str | None = Field(
+        default=None,
+        description="Comma-separated postgresql:// URLs of streaming standbys: read-only "
+        "requests go to one that has replayed the caller's last write (replicas.py)")
+    db_replica_max_lag_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=0,
+        description="A replica further behind the primary than this much WAL is skipped")
+    db_replica_check_seconds: float = Field(default=0.5, gt=0, le=60)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
@@ -208,7 +226,7 @@ class Settings(BaseSettings):
 
         return checked_role_name(value)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -247,6 +265,25 @@ class Settings(BaseSettings):
             return self.portal_url.removesuffix("accept/") + "reset/"
         parts = urlsplit(self.portal_url)
         return f"{parts.scheme}://{parts.netloc}/reset/"
+
+    @property
+    def read_urls(self) -> list[str]:
+        return [url.strip() for url in (self.database_read_urls or "").split(",")
+                if url.strip()]
+
+    @field_validator("database_read_urls")
+    @classmethod
+    def _read_urls(cls, value: str | None) -> str | None:
+        for url in (value or "").split(","):
+            if url.strip() and urlsplit(url.strip()).scheme not in (
+                    "postgresql", "postgres", "postgresql+asyncpg"):
+                raise ValueError("must be postgresql:// URLs, separated by commas")
+        return value or None
+
+    @property
+    def direct_url(self) -> str | None:
+        """Where sessions of their own connect (migrations, LISTEN): never through a pooler."""
+        return self.database_direct_url or self.database_url
 
     @property
     def resolved_mail_dir(self) -> Path:

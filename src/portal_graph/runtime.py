@@ -15,9 +15,11 @@ from portal_graph.config import Settings
 from portal_graph.cost_buckets import BucketSize, CostBuckets
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
+from portal_graph.events import EventHub
 from portal_graph.mail.secretbox import SecretBox, server_key
 from portal_graph.observability.pool import ObservedPool
 from portal_graph.ratelimit import RateGuard, RateLimiter, RateLimits, rate_key, rate_limits_from
+from portal_graph.replicas import ReadReplicas
 from portal_graph.scope import Audience
 from portal_graph.trusted_documents import TrustedDocuments
 
@@ -43,6 +45,8 @@ class Runtime:
     trusted_documents: TrustedDocuments
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
+    hub: EventHub | None = None  # the process's event listener, while the app runs (app.py)
+    replicas: ReadReplicas | None = None  # DATABASE_READ_URLS (replicas.py)
 
     @property
     def rate_guard(self) -> RateGuard:
@@ -72,9 +76,12 @@ class Runtime:
             trusted_documents=TrustedDocuments(),
             rate_limits=rate_limits_from(settings),
             rate_secret=rate_key(server_key(settings)),
+            replicas=ReadReplicas.create(settings, engine) if settings.read_urls else None,
         )
 
     async def close(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.engine.dispose()
         await self.limiter_engine.dispose()
 

@@ -44,6 +44,9 @@ class Viewer:
     granted_customer_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     session_id: uuid.UUID | None = None
     api_token_id: uuid.UUID | None = None
+    # The primary's WAL position after the credential's last write: a read replica serves
+    # this viewer only once it has replayed that far (replicas.py).
+    write_lsn: int | None = None
 
 
 ANONYMOUS = Viewer()

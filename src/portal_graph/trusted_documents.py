@@ -50,6 +50,10 @@ class TrustedDocuments:
         self._bodies: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
 
+    def cached(self, id_: str) -> str | None:
+        """The text of `id_` if this process has read it, without asking the database."""
+        return self._bodies.get(id_)
+
     async def body(self, session: AsyncSession, id_: str) -> str | None:
         """The stored text of `id_`, or None when no such document is stored."""
         cached = self._bodies.get(id_)

@@ -35,7 +35,7 @@ def acting_for(organization_id: uuid.UUID) -> dict[str, Any]:
 @pytest.fixture
 async def hubs(settings: Any) -> AsyncIterator[list[EventHub]]:
     """Two listeners, as two processes (or instances) would have."""
-    started = [EventHub(settings.database_url), EventHub(settings.database_url)]
+    started = [EventHub(settings.direct_url), EventHub(settings.direct_url)]
     for hub in started:
         await hub.start()
         await asyncio.wait_for(hub.connected.wait(), 5)

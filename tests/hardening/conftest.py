@@ -155,12 +155,12 @@ PAIR_ENV = {
 
 
 @pytest.fixture(scope="session")
-def server_pair(database_url: str, settings: Any,
+def server_pair(database_url: str, settings: Any, topology_env: dict[str, str],
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ...]]:
     """Two `portal-graph serve` processes on the test database, started once, in parallel."""
     folder = tmp_path_factory.mktemp("servers")
     servers = [start_server(folder, database_url, secret_key=settings.secret_key, wait=False,
-                            **PAIR_ENV) for _ in range(2)]
+                            **PAIR_ENV, **topology_env) for _ in range(2)]
     try:
         for server in servers:
             server.wait_healthy()

@@ -27,6 +27,8 @@ from tests.invitations.support import (
     token_of,
 )
 
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
+
 LOGIN = """mutation($email: String!, $password: String!, $org: ID) {
   login(input: {email: $email, password: $password, organizationId: $org}) {
     token userErrors { code } } }"""

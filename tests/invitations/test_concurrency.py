@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from portal_graph.ratelimit import Limit, RateLimits
 from tests.invitations.support import (
     ACCEPT,
@@ -15,6 +17,8 @@ from tests.invitations.support import (
     sql,
     token_of,
 )
+
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
 
 PARALLEL_ACCEPTS = 20
 PARALLEL_INVITES = 20  # more than the request pool holds: rate limits have a pool of their own

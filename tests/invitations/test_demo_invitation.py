@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from portal_graph import demo
 from tests.invitations.support import INVITATIONS, only
+
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
 
 LOGIN = """mutation($email: String!, $password: String!) {
   login(input: {email: $email, password: $password}) { token } }"""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.invitations.support import (
     INVITATIONS,
     PREVIEW,
@@ -18,6 +20,8 @@ from tests.invitations.support import (
     token_of,
 )
 from tests.mail.mail_support import MAKE_EVERYTHING_DUE
+
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
 
 
 def _plain(message) -> str:  # type: ignore[no-untyped-def]

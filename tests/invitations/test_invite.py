@@ -28,6 +28,8 @@ from tests.invitations.support import (
     token_of,
 )
 
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
+
 UPDATE_TTL = """mutation($days: Int!) {
   updateOrganizationSettings(input: {invitationTtlDays: $days}) {
     organization { invitationTtlDays } userErrors { code } } }"""

@@ -24,6 +24,8 @@ from tests.invitations.support import (
     token_of,
 )
 
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
+
 
 async def test_resend_issues_a_new_link_and_the_old_one_stops_working(api, org):
     sent = await invited(api, org, "ana@client.example", "Riverside Council")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from portal_graph.db import models
 from tests.factories import PASSWORD
 from tests.invitations.support import (
@@ -27,6 +29,8 @@ from tests.invitations.support import (
     sql,
     token_of,
 )
+
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
 
 PORTAL_JOBS = "{ jobs { edges { node { title status customer { name } } } } }"
 CUSTOMER_VIEW = """query($id: ID!) { customer(id: $id) {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from graphql import GraphQLObjectType
 
 from portal_graph.graphql.core.relay import from_global_id, to_global_id
 from portal_graph.graphql.schema import NODE_KINDS, full_schema
+
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
 
 
 def test_every_node_type_can_be_fetched_with_node():

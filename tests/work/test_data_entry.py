@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from portal_graph.db import models
 from portal_graph.graphql.core.relay import to_global_id
 
+pytestmark = pytest.mark.pooled  # also run through PgBouncer (scripts/test)
+
 CREATE_CUSTOMER = """mutation($name: String!) { createCustomer(input: {name: $name})
   { customer { id name } userErrors { code field message } } }"""
 CREATE_ASSET = """mutation($input: CreateAssetInput!) { createAsset(input: $input)

@@ -25,6 +25,7 @@ SELECT v.*, set_config('app.organization_id', COALESCE(v.organization_id::text, 
        set_config('app.system_context', '', true) AS entered_system
 FROM (SELECT 1) AS one LEFT JOIN LATERAL (
 SELECT c.id AS credential_id, c.organization_id, c.person_id, {last_seen} AS last_seen_at,
+       c.write_lsn,
        p.email, p.name, sm.id AS staff_member_id, sm.role,
        eu.id AS external_user_id,
        COALESCE(({grants}), '{{}}') AS grants
@@ -64,6 +65,7 @@ class CredentialRow:
     role: str | None
     external_user_id: uuid.UUID | None
     grants: list[uuid.UUID]
+    write_lsn: int | None = None  # the primary's WAL position after its last write
 
 
 async def credential_by_digest(
@@ -115,6 +117,24 @@ async def touch(session: RequestSession, row: CredentialRow, *, api_token: bool,
     await session.execute(TOUCH_API_TOKEN if api_token else TOUCH_SESSION, {
         "organization_id": row.organization_id, "credential_id": row.credential_id,
         "external_user_id": row.external_user_id, "every": every_seconds})
+
+
+_RECORD_WRITE_SQL = """
+UPDATE {table} SET write_lsn = (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint
+WHERE organization_id = :organization_id AND id = :credential_id
+RETURNING write_lsn
+"""
+RECORD_SESSION_WRITE = text(_RECORD_WRITE_SQL.format(table="sessions"))
+RECORD_API_TOKEN_WRITE = text(_RECORD_WRITE_SQL.format(table="api_tokens"))
+
+
+async def record_write(session: RequestSession, organization_id: uuid.UUID,
+                       credential_id: uuid.UUID, *, api_token: bool) -> int | None:
+    """Note, after a request's writes committed, the primary's WAL position on its credential:
+    taken after that commit, it is at or past it (read replicas compare it, replicas.py)."""
+    return await session.scalar(RECORD_API_TOKEN_WRITE if api_token else RECORD_SESSION_WRITE,
+                                {"organization_id": organization_id,
+                                 "credential_id": credential_id})
 
 
 async def person_by_email(session: RequestSession, email_normalized: str) -> models.Person | None:

@@ -61,7 +61,7 @@ async def resolve_viewer(session: RequestSession, token: str | None, settings: S
         email=row.email, name=row.name, role=role, staff_member_id=row.staff_member_id,
         external_user_id=row.external_user_id, granted_customer_ids=frozenset(row.grants),
         session_id=None if is_api_token else row.credential_id,
-        api_token_id=row.credential_id if is_api_token else None,
+        api_token_id=row.credential_id if is_api_token else None, write_lsn=row.write_lsn,
     )
 
 

@@ -13,7 +13,12 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, Pool
 from portal_graph.config import Settings
 from portal_graph.db.embedded import start_embedded
 from portal_graph.db.session import RequestSession
-from portal_graph.db.tenancy import DEFAULT_REQUEST_ROLE, REQUEST_ROLE, watch_login_role
+from portal_graph.db.tenancy import (
+    DEFAULT_REQUEST_ROLE,
+    REQUEST_ROLE,
+    TRANSACTION_SETTINGS,
+    watch_login_role,
+)
 
 POOL_RECYCLE_SECONDS = 1800
 
@@ -39,6 +44,18 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
     `poolclass`: the server's runtime passes one that reports to /metrics
     (observability/pool.py); the pool's logging name is `name`."""
     commits = {} if durable_commits else {"synchronous_commit": "off"}
+    connection_settings = {
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        # A request waiting on a row lock gives up (and answers) long before its
+        # statement timeout; a transaction left open by a stuck client is ended.
+        "lock_timeout": str(settings.db_lock_timeout_ms),
+        "idle_in_transaction_session_timeout": str(settings.db_idle_in_transaction_timeout_ms),
+        **commits,
+    }
+    connect_args: dict[str, Any] = {
+        "server_settings": {**connection_settings, "application_name": name}}
+    if settings.db_pgbouncer:
+        connect_args = pgbouncer_connect_args(name)
     engine = create_async_engine(
         asyncpg_url(url or resolve_database_url(settings)),
         pool_size=settings.db_pool_size if pool_size is None else pool_size,
@@ -53,22 +70,47 @@ def make_engine(settings: Settings, url: str | None = None, *, pool_size: int | 
         # A failed statement's exception (logged with its request id) never carries the
         # parameters: they can hold emails, search terms and token digests.
         hide_parameters=True,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                # A request waiting on a row lock gives up (and answers) long before its
-                # statement timeout; a transaction left open by a stuck client is ended.
-                "lock_timeout": str(settings.db_lock_timeout_ms),
-                "idle_in_transaction_session_timeout": str(
-                    settings.db_idle_in_transaction_timeout_ms),
-                "application_name": name,
-                **commits,
-            },
-        },
+        connect_args=connect_args,
     )
     watch_login_role(engine)
+    if settings.db_pgbouncer:
+        send_settings_per_transaction(engine, connection_settings)
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)
     return engine
+
+
+def pgbouncer_connect_args(name: str) -> dict[str, Any]:
+    """asyncpg through PgBouncer's transaction pooling (1.18 and later; see docs/SCALING.md).
+
+    Consecutive transactions of one client connection may run on different server
+    connections, so nothing may outlive a transaction on the server: asyncpg keeps no
+    statement cache, SQLAlchemy's prepared statements are the unnamed one (parsed and run in
+    the same transaction, so on the same server connection; never left behind), and
+    only `application_name` goes in the start-up packet (PgBouncer 1.18 refuses connections
+    that send any other setting): the timeouts are sent with each transaction instead
+    (`send_settings_per_transaction`)."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unnamed_statement,
+        "server_settings": {"application_name": name},
+    }
+
+
+def _unnamed_statement() -> str:
+    """The unnamed statement: each Parse replaces the last, so none outlives its use on a
+    server connection (a named one would, whenever asyncpg's close of it went out in a later
+    transaction, on another server connection)."""
+    return ""
+
+
+def send_settings_per_transaction(engine: AsyncEngine, values: dict[str, str]) -> None:
+    """Note on each new connection the settings its transactions must say themselves: the
+    transaction's opening statement (db/tenancy.py) sets them with `set_config(..., true)`."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(dbapi_connection: Any, record: Any) -> None:
+        record.info[TRANSACTION_SETTINGS] = dict(values)
 
 
 def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:

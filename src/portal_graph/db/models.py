@@ -33,12 +33,15 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The primary's current WAL position, in bytes from 0/0 (replicas.py compares them).
+WAL_POSITION = "(pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -342,8 +345,10 @@ class Invitation(Base):
     # shown once to the admin); `emailed_token_hash` is the link that exists only inside the
     # sealed outbox email, so accepting with it proves the mailbox. Null for invitations
     # issued before the split: their one link proves nothing.
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
-    emailed_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    # Unique within the organization (Citus enforces only keys holding organization_id);
+    # indexed alone for the lookup by link (migration 0014).
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)
+    emailed_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     last_sent_at: Mapped[datetime] = _now()
@@ -361,6 +366,8 @@ class Invitation(Base):
         Index("ix_invitations_org_state", "organization_id", "state", text("id DESC")),
         Index("ix_invitations_org_id", "organization_id", text("id DESC")),
         CheckConstraint("(kind = 'STAFF') = (role IS NOT NULL)", name="role_for_staff"),
+        UniqueConstraint("organization_id", "token_hash"),
+        UniqueConstraint("organization_id", "emailed_token_hash"),
     )
 
 
@@ -388,7 +395,8 @@ class Session(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    # Unique within the organization; indexed alone for the viewer lookup (migration 0014).
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)
     created_at: Mapped[datetime] = _now()
     last_seen_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -397,12 +405,15 @@ class Session(Base):
     # The session this one was minted from (switchOrganization), possibly in another
     # organization, hence no foreign key: ending a session ends its descendants.
     parent_session_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The primary's WAL position after this credential's last write (replicas.py).
+    write_lsn: Mapped[int | None] = mapped_column(BigInteger, server_default=text(WAL_POSITION))
     __table_args__ = (
         Index("ix_sessions_org_person", "organization_id", "person_id"),
         Index("ix_sessions_parent", "parent_session_id",
               postgresql_where=text("parent_session_id IS NOT NULL")),
         # A password reset or change ends the person's live sessions in every organization.
         Index("ix_sessions_person_live", "person_id", postgresql_where=text("ended_at IS NULL")),
+        UniqueConstraint("organization_id", "token_hash"),
     )
 
 
@@ -416,19 +427,21 @@ class ApiToken(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(Text)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, index=True)  # see Session
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The session that made it: revoking what that session derives from revokes the token.
     session_id: Mapped[uuid.UUID | None] = mapped_column()
+    write_lsn: Mapped[int | None] = mapped_column(BigInteger, server_default=text(WAL_POSITION))
     __table_args__ = (
         Index("ix_api_tokens_org_person", "organization_id", "person_id"),
         Index("ix_api_tokens_session", "session_id",
               postgresql_where=text("session_id IS NOT NULL")),
         Index("ix_api_tokens_person_live", "person_id",
               postgresql_where=text("revoked_at IS NULL")),
+        UniqueConstraint("organization_id", "token_hash"),
     )
 
 

@@ -72,6 +72,8 @@ TENANCY = "portal_graph.tenancy"  # session.info: what the session's transaction
 APPLIED = "portal_graph.tenancy.applied"  # session.info: what the database was last told
 REQUEST_ROLE = "portal_graph.request_role"  # session.info (from the sessionmaker)
 _BYPASSES = "portal_graph.bypasses_rls"  # connection.info: does its login role bypass RLS?
+# connection.info: settings each transaction sets itself (through PgBouncer, db/engine.py)
+TRANSACTION_SETTINGS = "portal_graph.transaction_settings"
 UNKNOWN = object()  # APPLIED after a failed change: the next change is sent whatever it is
 
 APPLY = text("SELECT set_config('app.organization_id', :organization, true), "
@@ -119,12 +121,40 @@ def _role_to_assume(session: Session, connection: Connection) -> str | None:
 def _enter(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     tenancy: Tenancy = session.info.get(TENANCY, NOBODY)
     role = _role_to_assume(session, connection)
-    if role is not None:
+    settings: dict[str, str] | None = connection.info.get(TRANSACTION_SETTINGS)
+    if settings:
+        statement, params = _opening_with_settings(role, tenancy, settings)
+        connection.execute(statement, params)
+    elif role is not None:
         connection.execute(APPLY_AS_REQUEST_ROLE, {"role": role, **tenancy.params()})
     elif tenancy != NOBODY:
         connection.execute(APPLY, tenancy.params())
     # With nothing to say the statement is skipped: transaction-local settings start empty.
     session.info[APPLIED] = tenancy
+
+
+_OPENINGS: dict[tuple[bool, tuple[str, ...]], Any] = {}
+
+
+def _opening_with_settings(role: str | None, tenancy: Tenancy, settings: dict[str, str],
+                           ) -> tuple[Any, dict[str, str]]:
+    """The opening statement of a transaction that also sets the connection's settings (the
+    timeouts), transaction-locally: through PgBouncer's transaction pooling a connection
+    setting would stay on whichever server connection ran it. One statement, as without."""
+    names = tuple(sorted(settings))
+    key = (role is not None, names)
+    statement = _OPENINGS.get(key)
+    if statement is None:
+        calls = [f"set_config('{name}', :setting_{i}, true)" for i, name in enumerate(names)]
+        if role is not None:
+            calls.insert(0, "set_config('role', :role, true)")
+        calls += ["set_config('app.organization_id', :organization, true)",
+                  "set_config('app.system_context', :system, true)"]
+        statement = _OPENINGS[key] = text("SELECT " + ", ".join(calls))
+    params = {f"setting_{i}": settings[name] for i, name in enumerate(names)}
+    if role is not None:
+        params["role"] = role
+    return statement, {**params, **tenancy.params()}
 
 
 @event.listens_for(TenantSession, "after_transaction_end")

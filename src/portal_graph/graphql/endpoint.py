@@ -21,9 +21,12 @@ from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
+from portal_graph.auth.repository import record_write
 from portal_graph.auth.service import InvalidToken, resolve_viewer
 from portal_graph.cost_buckets import Bucket, ThrottleStatus, bucket_for
 from portal_graph.db.outage import database_unavailable
+from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import Tenancy
 from portal_graph.graphql.core.context import Context
 from portal_graph.graphql.cost import actual_cost, cost_extension, with_cost
 from portal_graph.graphql.execution import Executor, format_error
@@ -39,8 +42,9 @@ from portal_graph.http.graphql_http import (
 from portal_graph.http.request_id import new_request_id
 from portal_graph.observability import OperationObservation, observe_operation
 from portal_graph.ratelimit import RateDecision
+from portal_graph.replicas import Replica, could_write
 from portal_graph.runtime import Runtime
-from portal_graph.scope import Audience
+from portal_graph.scope import Audience, Viewer
 from portal_graph.web import graphiql_response
 from portal_graph.web.page_documents import page_documents
 
@@ -144,7 +148,6 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request) -> Response:
         settings = self.runtime.settings
-        request_id = request.scope["state"]["request_id"]
         if _wants_graphiql(request):
             if not settings.graphiql:
                 return Response("GraphiQL is disabled.", status_code=404)
@@ -165,26 +168,26 @@ class GraphQLEndpoint:
             refused = await self._anonymous_refused(request, len(requests))
             if refused is not None:
                 return _rate_limited(refused, media_type)
+        replicas = self.runtime.replicas
+        may_write = any(self._may_write(one) for one in requests)
+        replica = None
         # settled(): no statement may still run when the transaction ends (see RequestSession).
         async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
             try:
                 viewer = await resolve_viewer(session, token, settings)
             except InvalidToken:
                 return _invalid_token(media_type)
-            max_cost = self.executor.limits[viewer.audience].max_cost
-            budget = BatchBudget(max_cost, max_cost)
-            bucket = bucket_for(viewer, client_address(request), self.runtime.bucket_sizes,
-                                secret=self.runtime.rate_secret)
-            results = []
-            for one in requests:
-                context = Context(session=session, viewer=viewer, settings=settings,
-                                  runtime=self.runtime, client_address=client_address(request),
-                                  request_id=request_id, request=request)
-                with observe_operation() as observed:
-                    answer = await self._costed(context, one, request.method, media_type,
-                                                observed, budget, bucket)
-                    observed.finish(answer.body)
-                results.append(answer)
+            # Who the caller is was read here, on the primary; a read-only request then runs
+            # on a replica that has replayed the caller's last write (replicas.py).
+            if replicas and not may_write and viewer.organization_id is not None:
+                replica = await replicas.choose(viewer.write_lsn)
+            if replica is None:
+                results = await self._operations(session, viewer, requests, request,
+                                                 media_type)
+        if replica is not None:
+            results = await self._on_replica(replica, viewer, requests, request, media_type)
+        elif replicas and may_write:
+            await self._record_write(viewer)
         if isinstance(parsed, GraphQLBatch):
             return _json([answer.body for answer in results], 200, media_type)
         answer = results[0]
@@ -192,6 +195,64 @@ class GraphQLEndpoint:
             return _json(answer.body, answer.status, media_type,
                          **{"Retry-After": str(answer.retry_after)})
         return _json(answer.body, answer.status, media_type)
+
+    def _may_write(self, one: GraphQLRequest) -> bool:
+        """Whether the operation may be a mutation (so it runs on the primary). A stored
+        document is judged by its text when this process has read it, else as a write."""
+        if one.document_id is None:
+            return could_write(one.query)
+        body = self.runtime.trusted_documents.cached(one.document_id)
+        return body is None or could_write(body)
+
+    async def _operations(self, session: RequestSession, viewer: Viewer,
+                          requests: tuple[GraphQLRequest, ...] | list[GraphQLRequest],
+                          request: Request, media_type: str) -> list[Answer]:
+        max_cost = self.executor.limits[viewer.audience].max_cost
+        budget = BatchBudget(max_cost, max_cost)
+        bucket = bucket_for(viewer, client_address(request), self.runtime.bucket_sizes,
+                            secret=self.runtime.rate_secret)
+        results = []
+        for one in requests:
+            context = Context(session=session, viewer=viewer, settings=self.runtime.settings,
+                              runtime=self.runtime, client_address=client_address(request),
+                              request_id=request.scope["state"]["request_id"], request=request)
+            with observe_operation() as observed:
+                answer = await self._costed(context, one, request.method, media_type,
+                                            observed, budget, bucket)
+                observed.finish(answer.body)
+            results.append(answer)
+        return results
+
+    async def _on_replica(self, replica: Replica, viewer: Viewer,
+                          requests: tuple[GraphQLRequest, ...] | list[GraphQLRequest],
+                          request: Request, media_type: str) -> list[Answer]:
+        """The operations on `replica`, acting for the viewer's organization; on the primary
+        instead if the replica goes away under them (they only read: running them again is
+        safe)."""
+        assert self.runtime.replicas is not None and viewer.organization_id is not None
+        acting = Tenancy(viewer.organization_id)
+        try:
+            async with replica.sessionmaker() as session, session.begin(), session.settled():
+                await session.set_tenancy(acting)
+                return await self._operations(session, viewer, requests, request, media_type)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            self.runtime.replicas.failed(replica, error)
+        async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
+            await session.set_tenancy(acting)
+            return await self._operations(session, viewer, requests, request, media_type)
+
+    async def _record_write(self, viewer: Viewer) -> None:
+        """After a request that may have written committed: the primary's WAL position on the
+        caller's credential, so that replicas serve it only once they have replayed that."""
+        credential = viewer.session_id or viewer.api_token_id
+        if credential is None or viewer.organization_id is None:
+            return
+        async with self.runtime.sessionmaker() as session, session.begin():
+            await session.set_tenancy(Tenancy(viewer.organization_id))
+            await record_write(session, viewer.organization_id, credential,
+                               api_token=viewer.api_token_id is not None)
 
     async def _anonymous_refused(self, request: Request, operations: int,
                                  ) -> RateDecision | None:

@@ -35,7 +35,10 @@ def libpq_url(url: URL) -> str:
 async def database_reachable(url: str) -> None:
     """Connect, `SELECT 1`, close, within READINESS_TIMEOUT_SECONDS; raises when it cannot."""
     async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+        # No statement cache: one statement per connection, and through PgBouncer's
+        # transaction pooling a named statement could meet another probe's of the same name.
         conn = await asyncpg.connect(url, timeout=READINESS_TIMEOUT_SECONDS,
+                                     statement_cache_size=0,
                                      server_settings={"application_name": APPLICATION_NAME})
         try:
             await conn.fetchval("SELECT 1")

@@ -100,6 +100,30 @@ OUTBOX_DELIVERIES = Counter(
     ["outcome"],
 )
 
+EVENTS_HEARD = Counter(
+    "portal_graph_events_heard",
+    "Domain events this process's event hub heard on its LISTEN connection, from whichever "
+    "process or instance published them, by kind.",
+    ["kind"],
+)
+READS_SERVED = Counter(
+    "portal_graph_db_reads",
+    "Read-only requests with a bearer token where read replicas are configured, by where "
+    "their operations ran: replica or primary.",
+    ["target"],
+)
+REPLICA_SKIPPED = Counter(
+    "portal_graph_db_replica_skipped",
+    "Read-only requests a replica did not serve, by replica and reason: down, lagging (more "
+    "than DB_REPLICA_MAX_LAG_BYTES behind), behind_session (not yet at the caller's last "
+    "write).",
+    ["replica", "reason"],
+)
+REPLICA_LAG = Gauge(
+    "portal_graph_db_replica_lag_bytes",
+    "WAL bytes between the primary's position and what the replica has replayed, as last "
+    "checked.",
+    ["replica"], multiprocess_mode="max")
 DATABASE_UNAVAILABLE = Counter(
     "portal_graph_database_unavailable",
     "Times the database could not be reached and the server rode it out, by where: request "
