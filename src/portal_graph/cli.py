@@ -185,7 +185,7 @@ def cmd_documents_add(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     url = _database_url(settings)
-    upgrade(url, settings.db_request_role)
+    upgrade(_direct_url(settings), settings.db_request_role)
     for path, document_id, new in asyncio.run(_with_sessionmaker(add, url)):
         print(f"{document_id}  {path}{'' if new else '  (already stored)'}")
     return 0

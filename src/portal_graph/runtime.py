@@ -61,8 +61,14 @@ class Runtime:
         sessionmaker = make_sessionmaker(engine, settings.db_request_role)
         # Every operation also charges its cost bucket here: one autocommit statement before
         # it runs and one after, each a single round trip, so two kept connections serve
-        # many requests (past them, a connection is opened and closed per use).
-        limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
+        # many requests (past them, a connection is opened and closed per use). Behind
+        # PgBouncer these go direct (DATABASE_DIRECT_URL): a charge is made while the
+        # request's transaction holds a bouncer connection, and with every bouncer connection
+        # so held the charges would wait for one forever.
+        limiter_url = (settings.database_direct_url
+                       if settings.db_pgbouncer and settings.database_direct_url
+                       else database_url)
+        limiter_engine = make_engine(settings, limiter_url, pool_size=2, max_overflow=8,
                                      name="portal-graph-limits", durable_commits=False,
                                      poolclass=ObservedPool)
         return cls(
