@@ -17,7 +17,7 @@ The anonymous clients run in a process of their own, so that the measuring clien
 are the server's, not a busy load generator's.
 
 Numbers, never assertions: the machine is shared. The floods' documents are tried for their
-CPU cost in tests/limits/test_anonymous_budgets.py (work counted, not time).
+CPU cost in tests/graphql/test_anonymous_budgets.py (work counted, not time).
 """
 
 from __future__ import annotations

@@ -70,6 +70,15 @@ CAPTURES = """SELECT * FROM (
         AND cj.status = 'COMPLETED'))
     AND m.job_id = ANY($3::uuid[])) AS t
 WHERE _position <= $4 ORDER BY job_id, _position"""
+# The map: the external user's visible captures in a box (repository.inside), newest first.
+MAP_CAPTURES = """SELECT m.* FROM map_captures m
+WHERE m.organization_id = $1 AND m.customer_id = ANY($2::uuid[])
+  AND (m.job_id IS NULL OR EXISTS (
+    SELECT 1 FROM jobs cj WHERE cj.organization_id = m.organization_id AND cj.id = m.job_id
+      AND cj.organization_id = $1 AND cj.customer_id = ANY($2::uuid[])
+      AND cj.status = 'COMPLETED'))
+  AND m.latitude BETWEEN $3 AND $4 AND m.longitude BETWEEN $5 AND $6
+ORDER BY m.id DESC LIMIT $7"""
 ASSETS = """SELECT * FROM (
   SELECT a.*, ja.job_id, row_number() OVER (PARTITION BY ja.job_id ORDER BY a.id DESC)
          AS _position
@@ -248,6 +257,26 @@ async def _node(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | None
                      "customer": {"name": customer["name"]} if customer else None}}
 
 
+async def _map(db: Counted, body: dict[str, Any], viewer: asyncpg.Record | None,
+               request: Request) -> Any:
+    if viewer is None:
+        return None
+    box = body["within"]
+    rows = (await db.fetch(MAP_CAPTURES, viewer["organization_id"], viewer["grants"],
+                           box["south"], box["north"], box["west"], box["east"], 101))[:100]
+    features = [{
+        "type": "Feature", "id": _global_id("MapCapture", m["id"]),
+        "geometry": (orjson.loads(m["geometry"]) if isinstance(m["geometry"], str)
+                     else m["geometry"]) or {"type": "Point",
+                                             "coordinates": [m["longitude"], m["latitude"]]},
+        "properties": {"note": m["note"], "capturedAt": _iso(m["captured_at"]),
+                       "latitude": m["latitude"], "longitude": m["longitude"],
+                       "customerId": _global_id("Customer", m["customer_id"]),
+                       "jobId": _global_id("Job", m["job_id"]) if m["job_id"] else None}}
+        for m in rows]
+    return {"mapCaptures": {"geoJson": {"type": "FeatureCollection", "features": features}}}
+
+
 def _like(fragment: str) -> str:
     escaped = fragment.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
     return f"%{escaped}%"
@@ -381,6 +410,6 @@ def create_app() -> Starlette:
 
     routes = [Route(f"/{name}", route(handler), methods=["POST"]) for name, handler in (
         ("portal", _portal), ("node", _node), ("search", _search), ("invite", _invite),
-        ("accept", _accept))]
+        ("accept", _accept), ("map", _map))]
     routes.append(Route("/healthz", healthz))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -31,6 +31,11 @@ NODE = """query Node($id: ID!) { node(id: $id) { id ... on Job { reference title
 SEARCH = """query Search($search: String!) { externalUsers(first: 20, search: $search) {
   edges { node { id email name lastSeenAt customers { name } } } } }"""
 
+# The external portal's map: the captures in the visible area (1 degree square, moving over the
+# scale data's 50-55 N, 5 W-1 E), a page of 100 as a GeoJSON FeatureCollection.
+MAP = """query Map($within: BoundingBox!) { mapCaptures(first: 100, within: $within) {
+  geoJson } }"""
+
 INVITE = """mutation Invite($input: InviteExternalUserInput!) { inviteExternalUser(input: $input)
   { inviteUrl userErrors { code field message } } }"""
 ACCEPT = """mutation Accept($input: AcceptInvitationInput!) { acceptInvitation(input: $input)
@@ -143,6 +148,21 @@ async def search_floor(send: Send, data: BenchData, client: int, i: int) -> None
     await _floor(send, "/search", {"search": data.search}, data.token(data.admin_tokens, client))
 
 
+def map_box(client: int, i: int) -> dict[str, float]:
+    south, west = 50 + (client + i) % 4, -5 + (client * 3 + i) % 5
+    return {"south": south, "west": west, "north": south + 1, "east": west + 1}
+
+
+async def map_graphql(send: Send, data: BenchData, client: int, i: int) -> None:
+    await _graphql(send, MAP, {"within": map_box(client, i)},
+                   data.token(data.client_tokens, client), "map")
+
+
+async def map_floor(send: Send, data: BenchData, client: int, i: int) -> None:
+    await _floor(send, "/map", {"within": map_box(client, i)},
+                 data.token(data.client_tokens, client))
+
+
 def _invitee(data: BenchData, client: int, i: int, side: str) -> dict[str, Any]:
     number = next(data.invitees)
     return {"email": f"invitee-{data.run_id}-{side}-{number}@bench-invitee.example",
@@ -189,6 +209,8 @@ WORKLOADS = (
     Workload("search", "admin externalUsers(search:)", search_graphql, search_floor,
              needs=("externalUsers",)),
     Workload("node", "node(id:) of a job, with its customer", node_graphql, node_floor),
+    Workload("map", "external map: mapCaptures(within: 1 degree box) as GeoJSON", map_graphql,
+             map_floor),
     Workload("invite_accept", "invite -> accept round trip", invite_accept_graphql,
              invite_accept_floor, needs=("inviteExternalUser", "acceptInvitation"), slow=True),
 )

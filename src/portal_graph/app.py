@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql, health and readiness, the accept page, the outbox worker."""
+"""The ASGI application: /graphql (HTTP and WebSocket), health and readiness, the accept page,
+the outbox worker and the event hub."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from portal_graph import maintenance
 from portal_graph.config import Settings, get_settings
@@ -18,6 +19,7 @@ from portal_graph.events import EventHub
 from portal_graph.graphql.budgets import audience_limits
 from portal_graph.graphql.endpoint import GraphQLEndpoint
 from portal_graph.graphql.execution import Executor
+from portal_graph.graphql.live_endpoint import LiveEndpoint
 from portal_graph.http.guards import BodySizeLimit, SecurityHeaders, cors_middleware_kwargs
 from portal_graph.http.health import health_routes, libpq_url
 from portal_graph.http.request_id import RequestIdMiddleware
@@ -40,7 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or get_settings()
     runtime = runtime or Runtime.create(settings)
     # The audience schemas, their rules and caches: built once per app, over the runtime.
-    executor = Executor(audience_limits(runtime.settings))
+    executor = Executor(audience_limits(runtime.settings), execution=runtime.settings.execution)
     setup_tracing()
     for engine in (runtime.engine, runtime.limiter_engine):
         instrument_engine(engine)
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     endpoint = GraphQLEndpoint(runtime, executor)
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", LiveEndpoint(runtime, executor).handle),
         *health_routes(runtime.engine.url),
         *web_routes(settings.graphiql_cdn_url),
         *metrics_routes(),
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.executor = executor  # tests and diagnosis read its plans' counters
     return app
 
 

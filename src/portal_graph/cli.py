@@ -240,6 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _exit_zero_on_sigterm()
     uvicorn.run("portal_graph.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, loop="uvloop", http="httptools",
+                ws="websockets-sansio", ws_max_size=settings.max_body_bytes,
                 # a dictConfig, so that each spawned worker process sets up logging too
                 log_config=logging_config(settings),
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds,

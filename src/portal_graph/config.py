@@ -25,6 +25,12 @@ LEASE_SPARE_SECONDS = 30.0
 TRUSTED_DOCUMENT_AUDIENCES = ("anonymous", "external", "staff", "admin")
 
 
+def parse_rate(value: str) -> tuple[int, int]:
+    """A rate limit's "hits/seconds" as (hits, seconds)."""
+    hits, _, seconds = value.partition("/")
+    return int(hits), int(seconds)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -81,8 +87,12 @@ class Settings(BaseSettings):
         description="Role requests run as where DATABASE_URL's role bypasses row-level "
         "security (a superuser, the embedded server's); created by `migrate`")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # auto: readable text on a terminal, JSON lines otherwise (a service manager, a container)
+    log_format: Literal["auto", "json", "text"] = "auto"
     graphiql: bool = True
+    # How reads run: "compiled" (read plans, graphql/compiled/, with graphql-core for whatever
+    # they do not know) or "graphql" (graphql-core for everything; for diagnosis).
+    execution: Literal["compiled", "graphql"] = "compiled"
     graphiql_cdn_url: str = "https://unpkg.com"
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     session_idle_minutes: int = Field(default=60 * 24, ge=1)
@@ -106,7 +116,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10, ge=1, le=100, description="operations per batched POST")
     query_max_depth: int = Field(default=15, ge=2, le=100)  # introspection needs 15
     query_max_aliases: int = Field(default=30, ge=0, le=10_000)
-    query_max_tokens: int = Field(default=1000, ge=100, le=100_000)  # NOTES: validation cost
+    query_max_tokens: int = Field(default=1000, ge=100, le=100_000)  # validation work grows with it
     query_max_cost: int = Field(default=50_000, ge=10)  # fits 5 customers x 100 jobs + 10+10
     query_max_first: int = Field(default=100, ge=1, le=10_000)
     query_max_directives: int = Field(default=50, ge=0)
@@ -126,6 +136,15 @@ class Settings(BaseSettings):
     # Shorter than the shutdown grace, so a request cut by its deadline still gets an answer.
     request_timeout_seconds: float = Field(default=15, gt=0, le=600)
     trust_proxy_headers: bool = False
+    # Live subscriptions over WebSocket (graphql-transport-ws at /graphql; live/).
+    subscriptions_per_connection: int = Field(default=10, ge=1, le=1000)
+    subscriptions_per_person: int = Field(
+        default=20, ge=1, le=10_000,
+        description="live subscriptions one person may hold in one server process")
+    subscription_recheck_seconds: float = Field(
+        default=30, gt=0, le=3600,
+        description="how often an idle WebSocket's credential is checked again")
+    connection_init_timeout_seconds: float = Field(default=10, gt=0, le=300)
     # Rate limits as "hits/seconds", shared by all processes through PostgreSQL.
     rate_limit_login_per_address: str = "20/60"
     rate_limit_login_per_email: str = "10/900"
@@ -216,8 +235,7 @@ class Settings(BaseSettings):
         return limits
 
     def rate(self, name: str) -> tuple[int, int]:
-        hits, _, seconds = getattr(self, f"rate_limit_{name}").partition("/")
-        return int(hits), int(seconds)
+        return parse_rate(getattr(self, f"rate_limit_{name}"))
 
     @field_validator("db_request_role")
     @classmethod

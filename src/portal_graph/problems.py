@@ -31,6 +31,7 @@ class UserErrorCode(enum.Enum):
     MAILBOX_NOT_PROVEN = "MAILBOX_NOT_PROVEN"
     LAST_ADMIN = "LAST_ADMIN"
     INVALID_TOKEN = "INVALID_TOKEN"
+    INVALID_GEOMETRY = "INVALID_GEOMETRY"
     # Someone changed the object since the client read it (its `updatedAt` moved on).
     STALE_OBJECT = "STALE_OBJECT"
     CUSTOMER_ARCHIVED = "CUSTOMER_ARCHIVED"

@@ -18,14 +18,14 @@ import hmac
 import ipaddress
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.auth.email import email_key
-from portal_graph.config import Settings
+from portal_graph.config import Settings, parse_rate
 from portal_graph.problems import Rejected, UserErrorCode
 
 
@@ -42,17 +42,25 @@ class Limit:
     window_seconds: int
 
 
+def _configured(name: str) -> Limit:
+    """A limit's default, as the settings declare it (RATE_LIMIT_*): the one source."""
+    return Limit(*parse_rate(Settings.model_fields[f"rate_limit_{name}"].default))
+
+
 @dataclass(frozen=True)
 class RateLimits:
-    login_per_address: Limit = Limit(20, 60)
-    login_per_email: Limit = Limit(10, 15 * 60)
-    accept_per_address: Limit = Limit(20, 60)
-    preview_per_address: Limit = Limit(60, 60)
-    invites_per_organization: Limit = Limit(200, 60 * 60)
-    reset_per_address: Limit = Limit(10, 60 * 60)
-    reset_per_email: Limit = Limit(3, 60 * 60)
+    """Without arguments, the settings' defaults; the app takes them from its settings
+    (`rate_limits_from`)."""
+
+    login_per_address: Limit = _configured("login_per_address")
+    login_per_email: Limit = _configured("login_per_email")
+    accept_per_address: Limit = _configured("accept_per_address")
+    preview_per_address: Limit = _configured("preview_per_address")
+    invites_per_organization: Limit = _configured("invites_per_organization")
+    reset_per_address: Limit = _configured("reset_per_address")
+    reset_per_email: Limit = _configured("reset_per_email")
     # Every request without a bearer token, before its document is even parsed.
-    anonymous_per_address: Limit = Limit(300, 60)
+    anonymous_per_address: Limit = _configured("anonymous_per_address")
 
 
 class RateAction(StrEnum):
@@ -143,10 +151,8 @@ class RateLimiter:
 
 def rate_limits_from(settings: Settings) -> RateLimits:
     """The configured limits (RATE_* settings)."""
-    names = ("login_per_address", "login_per_email", "accept_per_address",
-             "preview_per_address", "invites_per_organization", "reset_per_address",
-             "reset_per_email", "anonymous_per_address")
-    return RateLimits(**{name: Limit(*settings.rate(name)) for name in names})
+    return RateLimits(**{limit.name: Limit(*settings.rate(limit.name))
+                         for limit in fields(RateLimits)})
 
 
 class RateGuard:

@@ -1,4 +1,4 @@
-"""Viewer -> Scope, and Scope -> SQL filters: the one place PRODUCT.md section 2 becomes SQL.
+"""Viewer -> Scope, and Scope -> SQL filters: the one place docs/RULES.md becomes SQL.
 
 Repositories take a `Scope`, which only `scope_for` creates, and build every tenant query with
 the filters below. An out-of-scope row is simply absent from the result, exactly like a row
@@ -21,7 +21,7 @@ OrganizationId = NewType("OrganizationId", uuid.UUID)
 
 
 class Audience(enum.Enum):
-    """Who is asking, as far as the schema is concerned (PRODUCT.md section 2 columns)."""
+    """Who is asking, as far as the schema is concerned (docs/RULES.md's columns)."""
 
     ANONYMOUS = "ANONYMOUS"
     EXTERNAL = "EXTERNAL"
@@ -84,11 +84,11 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 ORGANIZATION = "scope_organization_id"
 GRANTED = "scope_customer_ids"
 
-Customer = models.table_of(models.Customer)
-Job = models.table_of(models.Job)
-MapCapture = models.table_of(models.MapCapture)
-Asset = models.table_of(models.Asset)
-JobAsset = models.table_of(models.JobAsset)
+customers = models.table_of(models.Customer)
+jobs = models.table_of(models.Job)
+map_captures = models.table_of(models.MapCapture)
+assets = models.table_of(models.Asset)
+job_assets = models.table_of(models.JobAsset)
 
 
 def current_grants_sql(organization_id: str, external_user_id: str) -> str:
@@ -119,7 +119,7 @@ def _granted(scope: Scope, column: ColumnElement) -> ColumnElement[bool]:
     return column == any_(granted)
 
 
-def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def customers_visible(scope: Scope, table=customers) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         # Archived customers are not among current grants (current_grants_sql); the column
@@ -128,7 +128,7 @@ def customers_visible(scope: Scope, table=Customer) -> ColumnElement[bool]:  # t
     return condition
 
 
-def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def jobs_visible(scope: Scope, table=jobs) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
         condition = and_(
@@ -139,10 +139,10 @@ def jobs_visible(scope: Scope, table=Job) -> ColumnElement[bool]:  # type: ignor
     return condition
 
 
-def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def map_captures_visible(scope: Scope, table=map_captures) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
-        job = Job.alias("capture_job")
+        job = jobs.alias("capture_job")
         linked_job_visible = exists(
             select(1).where(
                 job.c.organization_id == table.c.organization_id,
@@ -158,11 +158,11 @@ def map_captures_visible(scope: Scope, table=MapCapture) -> ColumnElement[bool]:
     return condition
 
 
-def assets_visible(scope: Scope, table=Asset) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+def assets_visible(scope: Scope, table=assets) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     condition = _in_organization(scope, table.c.organization_id)
     if scope.external:
-        link = JobAsset.alias("asset_link")
-        job = Job.alias("asset_job")
+        link = job_assets.alias("asset_link")
+        job = jobs.alias("asset_job")
         on_visible_job = exists(
             select(1)
             .select_from(link.join(job, and_(job.c.organization_id == link.c.organization_id,

@@ -1,4 +1,4 @@
-"""The five findings of issue 10, reproduced over HTTP with two organizations (PRODUCT.md 1a,
+"""The five findings of issue 10, reproduced over HTTP with two organizations (docs/RULES.md,
 "Who controls an account"). Each test is the attack as it was run against the API, and the
 outcome the rule demands: Beta's admin is the attacker, Acme is the victim's employer.
 """

@@ -1,5 +1,5 @@
 """Nobody joins an organization without consenting, and a copied link proves nothing about the
-mailbox (PRODUCT.md 1a). Acme is where the person already is; Beta invites them."""
+mailbox (docs/RULES.md). Acme is where the person already is; Beta invites them."""
 
 from __future__ import annotations
 

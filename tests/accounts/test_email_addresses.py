@@ -1,4 +1,4 @@
-"""The one email parser (PRODUCT.md 1a): one plain address, no display name, no list, no
+"""The one email parser (docs/RULES.md): one plain address, no display name, no list, no
 control or invisible character, an ASCII local part; compared by an NFKC, case-folded key."""
 
 from __future__ import annotations

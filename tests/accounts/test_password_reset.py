@@ -1,4 +1,4 @@
-"""'Forgot password': the mailbox owner can always take the account back (PRODUCT.md 1a). The
+"""'Forgot password': the mailbox owner can always take the account back (docs/RULES.md). The
 request answers the same for any email; the link is single-use, lives an hour, is stored as a
 digest and travels sealed in the outbox; resetting ends every session and API token."""
 

@@ -1,5 +1,5 @@
 """A signed-in person changes their own password (the current one required; their other
-sessions end) and their name (PRODUCT.md 1a)."""
+sessions end) and their name (docs/RULES.md)."""
 
 from __future__ import annotations
 

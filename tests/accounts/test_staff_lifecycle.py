@@ -1,4 +1,4 @@
-"""The staff lifecycle (seed 000: "change a user's role", "access level"): admins change roles,
+"""The staff lifecycle ("change a user's role", "access level"): admins change roles,
 deactivate and reactivate members; changes apply on the member's next request; an organization
 always keeps an active admin."""
 

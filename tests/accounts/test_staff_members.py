@@ -1,5 +1,5 @@
 """createStaffMember: admins invite employee logins; the person sets their own password on
-accepting (PRODUCT.md 1a and section 4). Staff invitations share the invitations' machinery:
+accepting (docs/RULES.md). Staff invitations share the invitations' machinery:
 email, copyable link, expiry, resend, cancel, pending list, audit."""
 
 from __future__ import annotations

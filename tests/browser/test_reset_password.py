@@ -1,4 +1,4 @@
-"""Taking an account back in a real browser (PRODUCT.md 1a): "forgot password" on the reset
+"""Taking an account back in a real browser (docs/RULES.md): "forgot password" on the reset
 page, the email at the SMTP server, the emailed link opens the page again, the new password
 works and every earlier session and API token is dead. And the accept page for a staff
 invitation and for a copied link."""

@@ -1,4 +1,4 @@
-"""Settings -> External Users (seed 002): every external user of the organization with their
+"""Settings -> External Users: every external user of the organization with their
 customers as badges, status, when invited and last seen; searchable and paginated. And the
 per-customer view: a customer's active external users and pending invitations."""
 

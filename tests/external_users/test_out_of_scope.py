@@ -1,5 +1,5 @@
-"""Out of scope (PRODUCT.md section 2: 'external users, invitations, audit log' are ADMIN only;
-seed 002: 'the External Users option appears only for admins'; seed 000 matrix: 'You don't see
+"""Out of scope (docs/RULES.md: 'external users, invitations, audit log' are ADMIN only;
+'the External Users option appears only for admins'; docs/INVITATIONS.md: 'You don't see
 Invite client user'). Members and leads are refused with FORBIDDEN; for external users and
 anonymous callers these operations do not exist (the error of an unknown name); an admin of
 another organization finds nothing (NOT_FOUND, null, empty lists)."""

@@ -1,5 +1,5 @@
-"""Taking access away and changing scope (PRODUCT.md section 3 rows 'revoke one customer',
-'revoke all', 'update scope'; seed 002 'Revoking access'): exact effects, every failure code,
+"""Taking access away and changing scope (docs/INVITATIONS.md: 'revoke one customer',
+'revoke all', 'update scope'; 'Revoking access'): exact effects, every failure code,
 and that a revocation applies to the very next request of every session and API token."""
 
 from __future__ import annotations

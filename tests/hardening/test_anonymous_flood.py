@@ -1,7 +1,7 @@
 """Issue 17's flood, through the real endpoint: the 244-selection anonymous document is refused
 before validation, anonymous requests are rate-limited per address (shared through
 PostgreSQL, answered RATE_LIMITED with when to retry), and a batch shares one cost budget.
-What each refused document costs is counted in tests/limits/test_anonymous_budgets.py; what
+What each refused document costs is counted in tests/graphql/test_anonymous_budgets.py; what
 the flood does to a signed-in request is measured by bench/flood.py."""
 
 from __future__ import annotations

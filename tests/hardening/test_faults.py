@@ -240,7 +240,7 @@ def digests(links: Counter[str]) -> Counter[bytes]:
 
 async def emailed_links_now(stack: Stack, email_like: str) -> set[bytes]:
     """The digests of the links the pending invitations' emails must carry. An email carries
-    its own link, not the `inviteUrl` the admin was shown (PRODUCT.md 1a)."""
+    its own link, not the `inviteUrl` the admin was shown (docs/RULES.md)."""
     async with stack.engine.connect() as conn:
         rows = await conn.execute(text(
             "SELECT emailed_token_hash FROM invitations WHERE email LIKE :pattern "

@@ -8,6 +8,7 @@ these tests follow a retuned default.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -15,7 +16,8 @@ from graphql import get_introspection_query
 
 from portal_graph.config import Settings
 from tests.conftest import Api, without_cost
-from tests.hardening.conftest import World
+from tests.factories import Factory
+from tests.hardening.conftest import AppFactory, World, api_for
 
 
 def nested_of_type(levels: int) -> str:
@@ -104,6 +106,29 @@ async def test_first_outside_its_range_is_refused(api: Api, world: World,
                              token=world.admin_token)
 
         assert codes(literal) == codes(variable) == ["FIRST_OUT_OF_RANGE"], first
+
+
+async def test_a_raised_max_first_is_honoured_by_the_resolvers_too(
+        app_with: AppFactory, client_for: Callable[..., httpx.AsyncClient], make: Factory,
+        world: World) -> None:
+    # given QUERY_MAX_FIRST=150, and 151 jobs: 150 of customer A, 1 of customer B
+    api = api_for(client_for(app_with(query_max_first=150)))
+    for number in range(148):
+        await make.job(world.organization_id, world.customer_a, reference=f"MANY-{number:03}")
+    page = "(first: 150) { edges { node { id } } }"
+
+    # when a top-level connection and a nested one each ask for 150
+    top = await api(f"{{ jobs{page} }}", token=world.admin_token)
+    nested = await api(f"{{ customers(first: 2) {{ edges {{ node {{ jobs{page} }} }} }} }}",
+                       token=world.admin_token)
+
+    # then validation and the resolvers both let them through
+    assert "errors" not in top and "errors" not in nested, (top, nested)
+    assert len(top["data"]["jobs"]["edges"]) == 150
+    customers = nested["data"]["customers"]["edges"]
+    assert sorted(len(c["node"]["jobs"]["edges"]) for c in customers) == [1, 150]
+    assert codes(await api("{ jobs(first: 151) { totalCount } }",
+                           token=world.admin_token)) == ["FIRST_OUT_OF_RANGE"]
 
 
 async def test_directives_past_the_limit_are_refused(api: Api, world: World,

@@ -41,6 +41,27 @@ async def sleeping_sessions(engine: AsyncEngine) -> int:
             "AND state = 'active' AND pid <> pg_backend_pid()")))
 
 
+async def connections_returned(engine: AsyncEngine) -> None:
+    """Wait until no connection of `engine`'s pool is checked out: woken by the pool's own
+    check-in event, not by a guess at how long a cancel takes."""
+    pool = engine.sync_engine.pool
+    returned = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def checked_in(*args: Any) -> None:
+        # Counted once the pool has taken the connection back, after this event returns.
+        loop.call_soon_threadsafe(lambda: pool.checkedout() == 0 and returned.set())
+
+    event.listen(pool, "checkin", checked_in)
+    try:
+        if pool.checkedout() == 0:
+            return
+        async with asyncio.timeout(10):  # a deadline for a failure, not a wait
+            await returned.wait()
+    finally:
+        event.remove(pool, "checkin", checked_in)
+
+
 # --- the pool --------------------------------------------------------------------------------
 
 
@@ -141,7 +162,7 @@ async def test_a_timed_out_request_cancels_its_sql_and_returns_its_connection(
 
     timed_out = await api(ME, token=world.admin_token)
     monkeypatch.undo()
-    await asyncio.sleep(0.5)
+    await connections_returned(runtime.engine)  # the cancel done, the connection back
     still_sleeping = await sleeping_sessions(engine)
     after = await api(ME, token=world.admin_token)  # the pool's one connection is usable
 

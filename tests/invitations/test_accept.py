@@ -1,4 +1,4 @@
-"""Accepting an invitation (PRODUCT.md section 3 row 'accept'; seed 000 'accept an invite and
+"""Accepting an invitation (docs/INVITATIONS.md: 'accept'; 'accept an invite and
 create a password'), and the preview the accept page shows first."""
 
 from __future__ import annotations

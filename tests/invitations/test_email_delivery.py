@@ -1,7 +1,7 @@
 """Invitation emails over a real SMTP server (aiosmtpd on 127.0.0.1), driven by the outbox
 worker: delivered with the link, QUEUED while the server is down and sent once it is back,
-FAILED visible to the admin, and the copy-the-link fallback (seed 000: 'Client didn't receive
-the email')."""
+FAILED visible to the admin, and the copy-the-link fallback (docs/INVITATIONS.md: 'Client didn't
+receive the email')."""
 
 from __future__ import annotations
 

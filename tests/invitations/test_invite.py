@@ -1,5 +1,5 @@
-"""Inviting an external user (PRODUCT.md section 3, first two rows; seed 000 'Invite a client
-user'; seed 002 'invite from the customer page'): every behaviour and every failure code."""
+"""Inviting an external user (docs/INVITATIONS.md: invite and invite again; 'Invite a client
+user'; 'invite from the customer page'): every behaviour and every failure code."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Resending and cancelling an invitation (PRODUCT.md section 3 rows 'resend' and 'revoke
-invitation'; seed 002 'Resending or canceling a pending invitation')."""
+"""Resending and cancelling an invitation (docs/INVITATIONS.md: 'resend' and 'revoke
+invitation'; 'Resending or canceling a pending invitation')."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The two product documents, line by line: the seed 000 failure-and-recovery matrix (each row:
-the problem, then its immediate fix working) and the seed 002 admin actions. Rows already
+"""The product's rules, line by line: docs/INVITATIONS.md's failure-and-recovery matrix (each row:
+the problem, then its immediate fix working) and the admin actions of the product. Rows already
 covered elsewhere are named in the docstring of the closest test here."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ CUSTOMER_VIEW = """query($id: ID!) { customer(id: $id) {
   externalUsers { id email } pendingInvitations { id email status expiresAt } } }"""
 
 
-# --- seed 000: failure and recovery matrix -------------------------------------------------
+# --- docs/INVITATIONS.md: the failure and recovery matrix -----------------------------------
 
 
 async def test_matrix_000_select_at_least_one_company_then_invite_again_with_one(api, org):
@@ -145,7 +145,7 @@ async def test_matrix_000_you_do_not_see_invite_client_user_ask_an_admin(api, or
     assert by_admin["userErrors"] == []
 
 
-# --- seed 002: managing external users -----------------------------------------------------
+# --- the product: managing external users -----------------------------------------------------
 
 
 async def test_seed_002_invite_from_a_customer_page_appears_under_pending_invitations(api, org):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal_graph.db import models
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
+from portal_graph.scope import admin_scope
 
 
 class CollectingHandler:
@@ -152,7 +153,7 @@ class MailDatabase:
         async with self.sessionmaker() as session, session.begin():
             row = await outbox.enqueue(
                 session,
-                organization_id=organization_id,
+                admin_scope(organization_id),
                 template=templates.INVITATION,
                 to_address=to_address,
                 params={**INVITATION_PARAMS, **params},

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal_graph.config import Settings
 from portal_graph.db import models
-from portal_graph.mail import outbox
+from portal_graph.mail import repository as mail_repo
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.worker import OutboxWorker
+from portal_graph.scope import admin_scope
 from tests.mail.mail_support import MailDatabase
 
 LEASE_LEFT = text(
@@ -71,9 +72,9 @@ async def open_transactions(engine: AsyncEngine) -> list[str]:
 
 
 async def claim_as_another_worker(sessionmaker: async_sessionmaker[AsyncSession],
-                                  lease_seconds: float = 60) -> outbox.Claim:
+                                  lease_seconds: float = 60) -> mail_repo.Claim:
     async with sessionmaker() as session, session.begin():
-        return await outbox.claim_due(session, 10, lease_seconds)
+        return await mail_repo.claim_due(session, 10, lease_seconds)
 
 
 async def test_the_claim_is_committed_before_the_send_and_no_transaction_waits_on_smtp(
@@ -139,7 +140,7 @@ async def test_an_email_whose_worker_died_mid_send_is_sent_again_with_the_same_m
     assert (await db.load_email(organization_id, email_id)).status is models.OutboxStatus.SENT
     # and had the first worker lived to record its send, its record would not apply
     async with sessionmaker() as session, session.begin():
-        assert await outbox.mark_sent(session, dead, dead.emails[0]) is False
+        assert await mail_repo.mark_sent(session, dead, dead.emails[0]) is False
 
 
 async def test_an_interrupted_send_counts_as_an_attempt(
@@ -194,7 +195,7 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
 
     # when the first records a failed attempt
     async with sessionmaker() as session, session.begin():
-        recorded = await outbox.mark_failed(session, first, first.emails[0], error="late",
+        recorded = await mail_repo.mark_failed(session, first, first.emails[0], error="late",
                                             max_attempts=5, retry_in_seconds=1)
 
     # then
@@ -297,13 +298,13 @@ async def test_discard_leaves_an_email_being_sent_alone_and_drops_one_whose_leas
     await claim_as_another_worker(sessionmaker)
 
     # when its queued emails are discarded, before and after the lease runs out
+    scope = admin_scope(organization_id)
     async with sessionmaker() as session, session.begin():
-        while_leased = await outbox.discard_queued(session, organization_id, invitation_id)
-        status = await outbox.latest_status_by_invitation(session, organization_id,
-                                                          [invitation_id])
+        while_leased = await mail_repo.discard_queued(session, scope, invitation_id)
+        status = await mail_repo.latest_status_by_invitation(session, scope, [invitation_id])
     async with sessionmaker() as session, session.begin():
         await session.execute(EXPIRE_EVERY_LEASE)
-        after_expiry = await outbox.discard_queued(session, organization_id, invitation_id)
+        after_expiry = await mail_repo.discard_queued(session, scope, invitation_id)
 
     # then the leased one read QUEUED and was kept; once its worker is presumed dead, dropped
     assert (while_leased, status, after_expiry) == (
@@ -324,7 +325,7 @@ async def test_claiming_scans_only_due_rows_whatever_plan_postgresql_picks(
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
         async with sessionmaker() as session:  # rolled back
-            await outbox.claim_due(session, 20, 120)
+            await mail_repo.claim_due(session, 20, 120)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
     [(statement, (token, lease, batch))] = sent

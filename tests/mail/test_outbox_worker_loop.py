@@ -18,6 +18,7 @@ from portal_graph.mail import outbox
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.worker import OutboxWorker, describe_error, retry_delay
 from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
+from portal_graph.scope import admin_scope
 from tests.mail.mail_support import MailDatabase, SmtpServer
 
 LINK = "http://portal.test/accept/s3cr3t-token"
@@ -224,7 +225,7 @@ async def test_an_email_with_an_unknown_template_is_retried_and_reported(
     # given
     async with sessionmaker() as session, session.begin():
         row = await outbox.enqueue(
-            session, organization_id=organization_id, template="no-such-template",
+            session, admin_scope(organization_id), template="no-such-template",
             to_address="ana@example.com", params={}, secret=None, box=box,
         )
     transport = RecordingTransport()

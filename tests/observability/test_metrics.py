@@ -14,6 +14,7 @@ import pytest
 
 from portal_graph.mail import outbox
 from portal_graph.observability import CountedTransport, metrics
+from portal_graph.scope import admin_scope
 from tests.observability.conftest import scrape
 
 PROBE = "query ObservabilityProbe { customers(first: 5) { totalCount } }"
@@ -109,7 +110,7 @@ async def test_the_outbox_is_read_from_the_database_at_each_scrape(scraper, make
     empty = await scrape(scraper)
     async with sessionmaker() as session, session.begin():
         for address in ("a@example.com", "b@example.com"):
-            await outbox.enqueue(session, organization_id=org, template="invitation",
+            await outbox.enqueue(session, admin_scope(org), template="invitation",
                                  to_address=address, params={}, secret=None, box=runtime.box)
 
     queued = await scrape(scraper)

@@ -66,8 +66,18 @@ def statements(counted_runtime: Any) -> Iterator[StatementLog]:
         event.remove(target, "before_cursor_execute", log.record)
 
 
+@pytest.fixture(params=["compiled", "graphql"])
+def execution(request: pytest.FixtureRequest, counted_app: Any) -> Iterator[str]:
+    """Every counted test runs on both execution paths (EXECUTION=compiled|graphql)."""
+    executor = counted_app.state.executor
+    before = executor.execution
+    executor.execution = request.param
+    yield request.param
+    executor.execution = before
+
+
 @pytest.fixture
-async def counted_api(counted_app: Any, engine: Any) -> AsyncIterator[Api]:
+async def counted_api(counted_app: Any, engine: Any, execution: str) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=counted_app, client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
         yield Api(client)

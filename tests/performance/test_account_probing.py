@@ -1,5 +1,5 @@
 """An admin's invitation costs the same statements whether or not the email has an account in
-another organization (PRODUCT.md 1a): the work, like the answer, says nothing about it."""
+another organization (docs/RULES.md): the work, like the answer, says nothing about it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PRODUCT.md section 2 in plain Python: what one member may see of a world.
+"""docs/RULES.md in plain Python: what one member may see of a world.
 
 Written from the visibility table, not from scope.py, so that the two can disagree:
 

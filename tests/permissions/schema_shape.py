@@ -50,7 +50,9 @@ def expected_shape(audience: Audience) -> dict[str, set[str]]:
     schema = full_schema()._schema
     declared = declared_audiences()
     shape: dict[str, set[str]] = {}
-    start = [schema.query_type, schema.mutation_type,
+    # Anonymous callers have no Subscription type at all (graphql/schema.py).
+    live = schema.subscription_type if audience is not Audience.ANONYMOUS else None
+    start = [schema.query_type, schema.mutation_type, live,
              *(schema.type_map[name] for name, kind in NODE_KINDS.items()
                if audience in kind.type_.__audiences__)]
     pending: list[GraphQLNamedType] = [t for t in start if t is not None]

@@ -1,4 +1,4 @@
-"""API tokens are confined (PRODUCT.md 1a): they read and write as their owner, and call none of
+"""API tokens are confined (docs/RULES.md): they read and write as their owner, and call none of
 the credential mutations: every one answers FORBIDDEN, whoever owns the token. The column the
 authorization matrix does not have."""
 

@@ -351,7 +351,7 @@ MATRIX = [
 ]
 
 DENIALS = ("UNAUTH", "FORBID")
-# Their schemas do not have the name at all (PRODUCT.md section 2, "hidden means unknown").
+# Their schemas do not have the name at all (docs/RULES.md, "hidden means unknown").
 TOLD_NOTHING = ("anonymous", "external", "external_no_grants")
 
 

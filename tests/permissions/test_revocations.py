@@ -1,5 +1,5 @@
 """Revocations take effect on the very next request, through every path, for a session and for
-an API token alike (PRODUCT.md section 2: grants are read on every request)."""
+an API token alike (docs/RULES.md: grants are read on every request)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Staff data entry: customers, assets, jobs, map captures; listing them page by page."""
+"""Staff data entry: assets, jobs, map captures (for customers); listing jobs page by page."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ async def test_completing_a_job_stamps_its_completion_time(api, staff_token):
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": -180.5}},
      "INVALID_INPUT", ["input", "longitude"]),
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
-                                "geometry": {"type": "Circle"}}}, "INVALID_INPUT",
+                                "geometry": {"type": "Circle"}}}, "INVALID_GEOMETRY",
      ["input", "geometry"]),
     (CREATE_CAPTURE, {"input": {"customerId": "$C", "latitude": 0, "longitude": 0,
                                 "jobId": "nope"}}, "NOT_FOUND", ["input", "jobId"]),
@@ -181,34 +181,6 @@ async def test_a_malformed_cursor_is_a_clear_error(api, staff_token):
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_customers_are_listed_by_name_and_searchable(api, make, staff_token):
-    org, token = staff_token
-    for name in ("Zeta Farms", "alpha school", "Beta Council"):
-        await make.customer(org, name=name)
-
-    listed = await api("{ customers { edges { node { name } } } }", token=token)
-    searched = await api('{ customers(search: "COUN") { edges { node { name } } } }',
-                         token=token)
-
-    assert [e["node"]["name"] for e in listed["data"]["customers"]["edges"]] == \
-        ["Beta Council", "Zeta Farms", "alpha school"]
-    assert [e["node"]["name"] for e in searched["data"]["customers"]["edges"]] == \
-        ["Beta Council"]
-
-
 async def test_for_anonymous_callers_the_staff_data_does_not_exist(api):
     result = await api("{ jobs { totalCount } }")
     assert result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-
-
-@pytest.mark.parametrize("mutation", [CREATE_CUSTOMER])
-async def test_external_users_cannot_write(api, make, mutation):
-    org = await make.organization()
-    customer = await make.customer(org)
-    external = await make.external(org, [customer])
-    token = await make.session_token(org, external["person"]["id"])
-
-    result = await api(mutation, {"name": "Mine now"}, token=token)
-
-    assert result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-    assert "data" not in result

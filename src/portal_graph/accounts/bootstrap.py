@@ -1,6 +1,6 @@
 """The operator's bootstrap: a new organization and its first login, password included.
 
-The only place a password is set by someone other than the account's person (PRODUCT.md 1a):
+The only place a password is set by someone other than the account's person (docs/RULES.md):
 `portal-graph create-organization` and the demo seed, run by whoever runs the server, never
 reachable through the API. Such an account is not proven (nobody acted through its mailbox): it
 is usable in the organization it was made for, and joins another one only through the mailbox.
@@ -42,7 +42,7 @@ async def add_staff_with_operator_password(
         proven=False, set_in_organization_id=scope.organization_id)
     if person_id is None:
         raise Rejected(UserErrorCode.DUPLICATE_EMAIL, ACCOUNT_EXISTS, "email")
-    staff_id = await repo.insert_staff(session, scope.organization_id, person_id, role)
+    staff_id = await repo.insert_staff(session, scope, person_id, role)
     return (await repo.staff_by_ids(session, scope, [staff_id]))[staff_id]
 
 

@@ -1,4 +1,4 @@
-"""Who controls an account (PRODUCT.md 1a), decided in one place for every way in.
+"""Who controls an account (docs/RULES.md), decided in one place for every way in.
 
 An account is *proven* once its mailbox owner acted through the mailbox (an emailed invitation
 link, a password reset). A password set any other way (a link an admin copied, the operator's

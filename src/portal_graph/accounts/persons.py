@@ -1,6 +1,6 @@
 """SQL for persons (login identities, shared by organizations) and their reset links.
 
-Persons are not tenant rows: no organization owns one (PRODUCT.md 1a). Only the rules in
+Persons are not tenant rows: no organization owns one (docs/RULES.md). Only the rules in
 `accounts/ownership.py`, the reset service and the operator's bootstrap write them.
 """
 
@@ -10,10 +10,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
@@ -90,3 +91,12 @@ async def use_reset(session: RequestSession, digest: bytes) -> uuid.UUID | None:
                                                    resets.c.used_at.is_(None))
                               .values(used_at=func.now()))
     return person_id  # type: ignore[no-any-return]
+
+
+async def delete_spent_resets(session: AsyncSession, keep: str) -> int:
+    """Delete reset links used or expired longer than `keep` (an interval, '1 day') ago; how
+    many went (maintenance.py, in the housekeeping system context)."""
+    result = await session.execute(delete(resets).where(
+        func.coalesce(resets.c.used_at, resets.c.expires_at)
+        < func.now() - text(f"interval '{keep}'")))
+    return result.rowcount or 0  # type: ignore[attr-defined, no-any-return]

@@ -23,9 +23,9 @@ class AccountQueries:
 
     @field(audiences=SIGNED_IN, description="Your personal API tokens in this organization.")
     async def api_tokens(self, info: Info) -> list[ApiToken]:
-        viewer = info.context.viewer
-        rows = await auth_repo.api_tokens_of(info.context.session, viewer.organization_id,  # type: ignore[arg-type]
-                                             viewer.person_id)  # type: ignore[arg-type]
+        context = info.context
+        rows = await auth_repo.api_tokens_of(context.session, context.scope,
+                                             context.viewer.person_id)  # type: ignore[arg-type]
         return [ApiToken.from_row(row) for row in rows]
 
     @field(audiences=STAFF, description=(

@@ -1,4 +1,4 @@
-"""Taking an account back by its mailbox: "forgot password" (PRODUCT.md 1a).
+"""Taking an account back by its mailbox: "forgot password" (docs/RULES.md).
 
 A request answers the same whatever the email; when the email has an account that can act
 somewhere, a single-use link living one hour goes out through the outbox, sealed like invite
@@ -24,6 +24,7 @@ from portal_graph.db.tenancy import SystemContext
 from portal_graph.mail import outbox, templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.problems import Rejected, UserErrorCode
+from portal_graph.scope import admin_scope
 
 INVALID = "This reset link is not valid: it was used, replaced or has expired. Ask for a new one."
 MAX_TOKEN_LENGTH = 200
@@ -47,7 +48,7 @@ async def request_reset(session: RequestSession, settings: Settings, box: Secret
         # The outbox keeps every email under an organization; this one is filed under one the
         # person belongs to, and says which organizations the account opens.
         await outbox.enqueue(
-            session, organization_id=memberships[0].organization_id,
+            session, admin_scope(memberships[0].organization_id),
             template=templates.PASSWORD_RESET, to_address=person.email,
             params={"person_name": person.name,
                     "organization_names": [m.organization_name for m in memberships],

@@ -14,6 +14,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import grouped_by, listing_by_ids
 
 staff_members = models.table_of(models.StaffMember)
 persons = models.table_of(models.Person)
@@ -30,10 +31,8 @@ def staff_listing(scope: Scope) -> Select[Any]:
 
 async def staff_by_ids(session: RequestSession, scope: Scope,
                        ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    statement = _SHAPES.get(scope, ("staff_by_ids",), lambda: staff_listing(scope).where(
-        shapes.one_of(staff_members.c.id, "ids")))
-    rows = await shapes.execute(session, statement, scope, ids=list(ids))
-    return {row.id: row for row in rows.all()}
+    return await listing_by_ids(session, scope, _SHAPES, staff_listing,
+                                     staff_members.c.id, ids)
 
 
 async def staff_by_jobs(session: RequestSession, scope: Scope,
@@ -45,20 +44,17 @@ async def staff_by_jobs(session: RequestSession, scope: Scope,
               & (job_assignments.c.staff_member_id == staff_members.c.id))
         .where(shapes.one_of(job_assignments.c.job_id, "job_ids"))
         .order_by(persons.c.name, staff_members.c.id)))
-    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in job_ids}
-    for row in (await shapes.execute(session, statement, scope, job_ids=list(job_ids))).all():
-        grouped[row.job_id].append(row)
-    return grouped
+    return await grouped_by(session, scope, statement, "job_id", job_ids=job_ids)
 
 
-async def membership_of(session: RequestSession, organization_id: uuid.UUID,
+async def membership_of(session: RequestSession, scope: Scope,
                         person_id: uuid.UUID) -> tuple[bool, bool]:
-    """(is a staff member, is an external user) of the organization."""
+    """(is a staff member, is an external user) of the scope's organization."""
     staff = await session.scalar(select(staff_members.c.id).where(
-        staff_members.c.organization_id == organization_id,
+        staff_members.c.organization_id == scope.organization_id,
         staff_members.c.person_id == person_id))
     external = await session.scalar(select(models.ExternalUser.id).where(
-        models.ExternalUser.organization_id == organization_id,
+        models.ExternalUser.organization_id == scope.organization_id,
         models.ExternalUser.person_id == person_id))
     return staff is not None, external is not None
 
@@ -91,11 +87,20 @@ async def here_by_email(session: RequestSession, scope: Scope, email_key: str) -
     return HereByEmail(bool(row.is_staff), row.external_user_id, row.revoked_at is not None)
 
 
-async def insert_staff(session: RequestSession, organization_id: uuid.UUID,
+async def organization_of_staff_email(session: RequestSession, email_key: str) -> uuid.UUID | None:
+    """An organization where this email is staff, whichever (the operator's seeding asks,
+    across organizations, in the CLI system context)."""
+    return await session.scalar(
+        select(staff_members.c.organization_id)
+        .join_from(staff_members, persons, persons.c.id == staff_members.c.person_id)
+        .where(persons.c.email_normalized == email_key).limit(1))
+
+
+async def insert_staff(session: RequestSession, scope: Scope,
                        person_id: uuid.UUID, role: models.Role) -> uuid.UUID:
     staff_id = models.new_id()
     await session.execute(insert(staff_members).values(
-        organization_id=organization_id, id=staff_id, person_id=person_id, role=role))
+        organization_id=scope.organization_id, id=staff_id, person_id=person_id, role=role))
     return staff_id
 
 
@@ -129,15 +134,15 @@ async def set_deactivated(session: RequestSession, scope: Scope, staff_member_id
         .values(deactivated_at=func.now() if deactivated else None))
 
 
-async def organization(session: RequestSession, organization_id: uuid.UUID) -> Row[Any] | None:
+async def organization(session: RequestSession, scope: Scope) -> Row[Any] | None:
+    """The scope's own organization (an external user's too: it names where they are)."""
     return (await session.execute(
-        select(organizations).where(organizations.c.id == organization_id))).first()
+        select(organizations).where(organizations.c.id == scope.organization_id))).first()
 
 
-async def set_invitation_ttl(session: RequestSession, organization_id: uuid.UUID,
-                             days: int) -> Row[Any]:
+async def set_invitation_ttl(session: RequestSession, scope: Scope, days: int) -> Row[Any]:
     return (await session.execute(
-        update(organizations).where(organizations.c.id == organization_id)
+        update(organizations).where(organizations.c.id == scope.organization_id)
         .values(invitation_ttl_days=days).returning(*organizations.c))).one()
 
 

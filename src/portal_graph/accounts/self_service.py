@@ -1,6 +1,6 @@
 """What a signed-in person does to their own account: change the password, change the name.
 
-Both need a session (an API token cannot, PRODUCT.md 1a). Changing the password needs the
+Both need a session (an API token cannot, docs/RULES.md). Changing the password needs the
 current one, checked against login's per-email limit by the caller, and ends the person's
 other sessions in every organization; their API tokens stay (integrations keep running).
 """

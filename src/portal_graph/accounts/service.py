@@ -15,4 +15,4 @@ from portal_graph.scope import Scope
 async def set_invitation_ttl(session: RequestSession, scope: Scope, days: int) -> Row[Any]:
     if not 1 <= days <= 30:
         raise invalid("Invitations can last 1 to 30 days.", "invitationTtlDays")
-    return await repo.set_invitation_ttl(session, scope.organization_id, days)
+    return await repo.set_invitation_ttl(session, scope, days)

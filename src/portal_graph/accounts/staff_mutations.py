@@ -10,9 +10,8 @@ from portal_graph.accounts import staff
 from portal_graph.accounts.types import Role, StaffMember
 from portal_graph.audit.service import Actor
 from portal_graph.capabilities import MANAGE_STAFF
-from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Context, Info
-from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import service as invitations
 from portal_graph.invitations.types import Invitation
@@ -33,7 +32,6 @@ class CreateStaffMemberPayload:
         "The link to accept, shown only now: copy and send it if the email does not arrive. "
         "It proves nothing about the mailbox: an account that already exists joins only with "
         "its person's consent."))
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -50,19 +48,16 @@ class StaffMemberInput:
 @payload
 class SetStaffRolePayload:
     staff_member: StaffMember | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @payload
 class DeactivateStaffMemberPayload:
     staff_member: StaffMember | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @payload
 class ReactivateStaffMemberPayload:
     staff_member: StaffMember | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 def _actor(ctx: Context) -> Actor:
@@ -71,64 +66,48 @@ def _actor(ctx: Context) -> Actor:
 
 @strawberry.type
 class StaffMutations:
-    @mutation(rule=MANAGE_STAFF, description=(
+    @mutation(payload=CreateStaffMemberPayload, rule=MANAGE_STAFF, description=(
         "Invite a person to join the staff with a role: the same invitation, email, link, "
         "expiry, resend, cancel and audit as external invitations. No password: the person "
         "sets it (or proves the one they have) on accepting."))
     async def create_staff_member(self, info: Info,
                                   input: CreateStaffMemberInput) -> CreateStaffMemberPayload:
         ctx = info.context
+        await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
+        issued = await invitations.invite_staff(
+            ctx.session, ctx.scope, _actor(ctx),
+            invitations.Mail(ctx.settings, ctx.runtime.box),
+            email=input.email, name=input.name, role=input.role)
+        return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
+                                        invite_url=issued.invite_url)
 
-        async def act() -> CreateStaffMemberPayload:
-            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
-            issued = await invitations.invite_staff(
-                ctx.session, ctx.scope, _actor(ctx),
-                invitations.Mail(ctx.settings, ctx.runtime.box),
-                email=input.email, name=input.name, role=input.role)
-            return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
-                                            invite_url=issued.invite_url)
-
-        return await run_mutation(info, CreateStaffMemberPayload, act)
-
-    @mutation(rule=MANAGE_STAFF, description=(
+    @mutation(payload=SetStaffRolePayload, rule=MANAGE_STAFF, description=(
         "Change a member's role; it applies to their next request. The last active admin "
         "cannot be demoted (LAST_ADMIN)."))
     async def set_staff_role(self, info: Info, input: SetStaffRoleInput) -> SetStaffRolePayload:
         ctx = info.context
+        row = await staff.set_role(
+            ctx.session, ctx.scope, _actor(ctx), role=input.role,
+            staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
+        return SetStaffRolePayload(staff_member=StaffMember.from_row(row))
 
-        async def act() -> SetStaffRolePayload:
-            row = await staff.set_role(
-                ctx.session, ctx.scope, _actor(ctx), role=input.role,
-                staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
-            return SetStaffRolePayload(staff_member=StaffMember.from_row(row))
-
-        return await run_mutation(info, SetStaffRolePayload, act)
-
-    @mutation(rule=MANAGE_STAFF, description=(
+    @mutation(payload=DeactivateStaffMemberPayload, rule=MANAGE_STAFF, description=(
         "Deactivate a member: from their next request they act for nobody here, and their "
         "sessions and API tokens here end. The last active admin cannot be (LAST_ADMIN)."))
     async def deactivate_staff_member(self, info: Info,
                                       input: StaffMemberInput) -> DeactivateStaffMemberPayload:
         ctx = info.context
+        row = await staff.deactivate(
+            ctx.session, ctx.scope, _actor(ctx),
+            staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
+        return DeactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
 
-        async def act() -> DeactivateStaffMemberPayload:
-            row = await staff.deactivate(
-                ctx.session, ctx.scope, _actor(ctx),
-                staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
-            return DeactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
-
-        return await run_mutation(info, DeactivateStaffMemberPayload, act)
-
-    @mutation(rule=MANAGE_STAFF,
+    @mutation(payload=ReactivateStaffMemberPayload, rule=MANAGE_STAFF,
               description="Let a deactivated member sign in here again.")
     async def reactivate_staff_member(self, info: Info,
                                       input: StaffMemberInput) -> ReactivateStaffMemberPayload:
         ctx = info.context
-
-        async def act() -> ReactivateStaffMemberPayload:
-            row = await staff.reactivate(
-                ctx.session, ctx.scope, _actor(ctx),
-                staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
-            return ReactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
-
-        return await run_mutation(info, ReactivateStaffMemberPayload, act)
+        row = await staff.reactivate(
+            ctx.session, ctx.scope, _actor(ctx),
+            staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
+        return ReactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))

@@ -15,13 +15,15 @@ from portal_graph.db.tenancy import SystemContext
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.relay import to_global_id
 from portal_graph.scope import Viewer as ViewerState
+from portal_graph.scope import scope_for
 
 
 async def build_viewer(session: RequestSession, viewer: ViewerState) -> Viewer | None:
     """The `Viewer` object of a request's viewer; None for an anonymous one."""
-    if viewer.person_id is None or viewer.organization_id is None:
+    scope = scope_for(viewer)
+    if viewer.person_id is None or scope is None:
         return None
-    org = await repo.organization(session, viewer.organization_id)
+    org = await repo.organization(session, scope)
     if org is None:
         return None
     person_id = viewer.person_id

@@ -13,6 +13,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import listing_by_ids
 
 audit_events = models.table_of(models.AuditEvent)
 persons = models.table_of(models.Person)
@@ -37,7 +38,4 @@ def listing(scope: Scope) -> Select[Any]:
 
 async def by_ids(session: RequestSession, scope: Scope,
                  ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    statement = _SHAPES.get(scope, ("by_ids",), lambda: listing(scope).where(
-        shapes.one_of(audit_events.c.id, "ids")))
-    rows = await shapes.execute(session, statement, scope, ids=list(ids))
-    return {row.id: row for row in rows.all()}
+    return await listing_by_ids(session, scope, _SHAPES, listing, audit_events.c.id, ids)

@@ -1,6 +1,6 @@
 """Email addresses: the one strict parser every address entering the system goes through.
 
-An address is exactly one plain `local@domain` (PRODUCT.md 1a): no display name, no list, no
+An address is exactly one plain `local@domain` (docs/RULES.md): no display name, no list, no
 quoting, no IP literal, no control or invisible character, and an ASCII local part, so that
 look-alikes (a dotless i, a zero-width space, full-width letters) are refused rather than
 counted as new people. The domain may be internationalised; it is compared in its IDNA form.

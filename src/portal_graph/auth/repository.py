@@ -5,13 +5,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, literal, select, text, update
+from sqlalchemy import and_, delete, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy
-from portal_graph.scope import current_grants_sql
+from portal_graph.scope import Scope, current_grants_sql
+
+sessions = models.table_of(models.Session)
+api_tokens = models.table_of(models.ApiToken)
 
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
 # the grants are read on every request so that a revocation applies to the very next one.
@@ -137,10 +144,11 @@ async def record_write(session: RequestSession, organization_id: uuid.UUID,
                                  "credential_id": credential_id})
 
 
-async def person_by_email(session: RequestSession, email_normalized: str) -> models.Person | None:
-    return await session.scalar(
-        select(models.Person).where(models.Person.email_normalized == email_normalized)
-    )
+async def person_by_email(session: RequestSession, email_normalized: str) -> Row[Any] | None:
+    """The login identity with this email (persons are written by accounts/persons.py only)."""
+    persons = models.table_of(models.Person)
+    return (await session.execute(
+        select(persons).where(persons.c.email_normalized == email_normalized))).first()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,49 +183,80 @@ async def memberships(session: RequestSession, person_id: uuid.UUID) -> list[Mem
 async def create_session(
     session: RequestSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
     ttl: timedelta, client_address: str | None, parent_session_id: uuid.UUID | None = None,
-) -> models.Session:
-    row = models.Session(
-        organization_id=organization_id, person_id=person_id, token_hash=digest,
+) -> uuid.UUID:
+    """A session in the organization being signed in to (the sign-in system context): there is no
+    Scope yet, the session is what makes one."""
+    session_id = models.new_id()
+    await session.execute(insert(sessions).values(
+        organization_id=organization_id, id=session_id, person_id=person_id, token_hash=digest,
         expires_at=func.now() + ttl, client_address=client_address,
-        parent_session_id=parent_session_id,
-    )
-    session.add(row)
-    await session.flush()
-    return row
+        parent_session_id=parent_session_id))
+    return session_id
 
 
 async def create_api_token(
-    session: RequestSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, name: str,
+    session: RequestSession, scope: Scope, *, person_id: uuid.UUID, name: str,
     digest: bytes, expires_in_days: int | None, session_id: uuid.UUID,
-) -> models.ApiToken:
-    row = models.ApiToken(
-        organization_id=organization_id, person_id=person_id, name=name, token_hash=digest,
+) -> Row[Any]:
+    return (await session.execute(insert(api_tokens).values(
+        organization_id=scope.organization_id, id=models.new_id(), person_id=person_id,
+        name=name, token_hash=digest,
         expires_at=(func.now() + timedelta(days=expires_in_days)) if expires_in_days else None,
-        session_id=session_id,
-    )
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    return row
+        session_id=session_id).returning(*api_tokens.c))).one()
 
 
-async def api_tokens_of(session: RequestSession, organization_id: uuid.UUID,
-                        person_id: uuid.UUID) -> list[models.ApiToken]:
-    return list(await session.scalars(
-        select(models.ApiToken)
-        .where(models.ApiToken.organization_id == organization_id,
-               models.ApiToken.person_id == person_id)
-        .order_by(models.ApiToken.id.desc())
-    ))
+async def api_tokens_of(session: RequestSession, scope: Scope,
+                        person_id: uuid.UUID) -> list[Row[Any]]:
+    """A person's own tokens in the scope's organization (an external user's too)."""
+    return list((await session.execute(
+        select(api_tokens)
+        .where(api_tokens.c.organization_id == scope.organization_id,
+               api_tokens.c.person_id == person_id)
+        .order_by(api_tokens.c.id.desc()))).all())
 
 
-async def revoke_api_token(session: RequestSession, organization_id: uuid.UUID,
+async def revoke_api_token(session: RequestSession, scope: Scope,
                            person_id: uuid.UUID, token_id: uuid.UUID) -> bool:
     result = await session.execute(
-        update(models.ApiToken)
-        .where(models.ApiToken.organization_id == organization_id,
-               models.ApiToken.person_id == person_id, models.ApiToken.id == token_id,
-               models.ApiToken.revoked_at.is_(None))
+        update(api_tokens)
+        .where(api_tokens.c.organization_id == scope.organization_id,
+               api_tokens.c.person_id == person_id, api_tokens.c.id == token_id,
+               api_tokens.c.revoked_at.is_(None))
         .values(revoked_at=func.now())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- housekeeping (maintenance.py, in the housekeeping system context: every organization)
+
+# A dead session stays while a live API token descends from it: revoking what it derives from
+# (auth/revocation.py) must still reach that token.
+_ANCESTORS_OF_LIVE_TOKENS = text("""
+    WITH RECURSIVE needed(id) AS (
+      SELECT session_id FROM api_tokens
+       WHERE session_id IS NOT NULL AND revoked_at IS NULL
+         AND (expires_at IS NULL OR expires_at > now())
+      UNION
+      SELECT s.parent_session_id FROM sessions s JOIN needed n ON s.id = n.id
+       WHERE s.parent_session_id IS NOT NULL
+    ) SELECT id FROM needed""").columns(id=UUID(as_uuid=True))
+
+
+def _older_than(interval: str) -> Any:
+    return func.now() - text(f"interval '{interval}'")
+
+
+async def delete_dead_sessions(session: AsyncSession, keep: str) -> int:
+    """Delete sessions ended or expired longer than `keep` (an interval, '30 days') ago,
+    except the ancestors of live API tokens; how many went."""
+    result = await session.execute(delete(sessions).where(
+        func.coalesce(sessions.c.ended_at, sessions.c.expires_at) < _older_than(keep),
+        sessions.c.id.not_in(_ANCESTORS_OF_LIVE_TOKENS.subquery().select())))
+    return result.rowcount or 0  # type: ignore[attr-defined, no-any-return]
+
+
+async def delete_dead_api_tokens(session: AsyncSession, keep: str) -> int:
+    """Delete API tokens revoked or expired longer than `keep` ago; how many went."""
+    result = await session.execute(delete(api_tokens).where(
+        func.coalesce(api_tokens.c.revoked_at, api_tokens.c.expires_at) < _older_than(keep)))
+    return result.rowcount or 0  # type: ignore[attr-defined, no-any-return]

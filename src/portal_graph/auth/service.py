@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Row
 
 from portal_graph.auth import repository as repo
 from portal_graph.auth import revocation
@@ -21,7 +24,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext
 from portal_graph.problems import Rejected, UserErrorCode
-from portal_graph.scope import ANONYMOUS, Audience, Viewer
+from portal_graph.scope import ANONYMOUS, Audience, Viewer, scope_for
 
 # Activity is recorded at most this often per credential, so reads stay read-only.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -170,7 +173,7 @@ async def logout(session: RequestSession, viewer: Viewer) -> bool:
 
 async def create_api_token(
     session: RequestSession, viewer: Viewer, *, name: str, expires_in_days: int | None,
-) -> tuple[models.ApiToken, str]:
+) -> tuple[Row[Any], str]:
     """A token made by a session (never by another token): revoking what that session
     derives from revokes the token too."""
     made_by = require_session(viewer)
@@ -183,8 +186,10 @@ async def create_api_token(
         raise Rejected(UserErrorCode.INVALID_INPUT, "Expiry must be 1 to 366 days.",
                        "expiresInDays")
     token = new_token(API_TOKEN_PREFIX)
+    scope = scope_for(viewer)
+    assert scope is not None
     row = await repo.create_api_token(
-        session, organization_id=viewer.organization_id, person_id=viewer.person_id, name=name,
+        session, scope, person_id=viewer.person_id, name=name,
         digest=token_digest(token), expires_in_days=expires_in_days, session_id=made_by,
     )
     return row, token

@@ -10,9 +10,8 @@ from portal_graph.audit.service import Actor
 from portal_graph.capabilities import ARCHIVE_CUSTOMERS, EDIT_WORK
 from portal_graph.customers import service
 from portal_graph.customers.types import Customer
-from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, given, payload, run_mutation
+from portal_graph.graphql.core.payloads import given, mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 
 EXPECTED_UPDATED_AT = (
@@ -28,7 +27,6 @@ class CreateCustomerInput:
 @payload
 class CreateCustomerPayload:
     customer: Customer | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -42,7 +40,6 @@ class UpdateCustomerInput:
 @payload
 class UpdateCustomerPayload:
     customer: Customer | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -55,48 +52,37 @@ class ArchiveCustomerInput:
 @payload
 class ArchiveCustomerPayload:
     customer: Customer | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class CustomerMutations:
-    @mutation(rule=EDIT_WORK, description="Add a customer (company).")
+    @mutation(payload=CreateCustomerPayload,
+              rule=EDIT_WORK, description="Add a customer (company).")
     async def create_customer(self, info: Info,
                               input: CreateCustomerInput) -> CreateCustomerPayload:
         ctx = info.context
+        row = await service.create_customer(ctx.session, ctx.scope, name=input.name)
+        return CreateCustomerPayload(customer=Customer.from_row(row))
 
-        async def act() -> CreateCustomerPayload:
-            row = await service.create_customer(ctx.session, ctx.scope, name=input.name)
-            return CreateCustomerPayload(customer=Customer.from_row(row))
-
-        return await run_mutation(info, CreateCustomerPayload, act)
-
-    @mutation(rule=EDIT_WORK, description="Correct a customer; omitted fields stay as they are.")
+    @mutation(payload=UpdateCustomerPayload,
+              rule=EDIT_WORK, description="Correct a customer; omitted fields stay as they are.")
     async def update_customer(self, info: Info,
                               input: UpdateCustomerInput) -> UpdateCustomerPayload:
         ctx = info.context
+        row = await service.update_customer(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            customer_id=parse_id(input.customer_id, "Customer"),
+            changes=given(input, "name"), expected_updated_at=input.expected_updated_at)
+        return UpdateCustomerPayload(customer=Customer.from_row(row))
 
-        async def act() -> UpdateCustomerPayload:
-            row = await service.update_customer(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                customer_id=parse_id(input.customer_id, "Customer"),
-                changes=given(input, "name"), expected_updated_at=input.expected_updated_at)
-            return UpdateCustomerPayload(customer=Customer.from_row(row))
-
-        return await run_mutation(info, UpdateCustomerPayload, act)
-
-    @mutation(rule=ARCHIVE_CUSTOMERS, description=(
+    @mutation(payload=ArchiveCustomerPayload, rule=ARCHIVE_CUSTOMERS, description=(
         "Archive a customer: it disappears from every external user's portal, with its jobs, "
         "captures and assets, and cannot be invited to; staff keep it and its history."))
     async def archive_customer(self, info: Info,
                                input: ArchiveCustomerInput) -> ArchiveCustomerPayload:
         ctx = info.context
-
-        async def act() -> ArchiveCustomerPayload:
-            row = await service.archive_customer(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                customer_id=parse_id(input.customer_id, "Customer"),
-                expected_updated_at=input.expected_updated_at)
-            return ArchiveCustomerPayload(customer=Customer.from_row(row))
-
-        return await run_mutation(info, ArchiveCustomerPayload, act)
+        row = await service.archive_customer(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            customer_id=parse_id(input.customer_id, "Customer"),
+            expected_updated_at=input.expected_updated_at)
+        return ArchiveCustomerPayload(customer=Customer.from_row(row))

@@ -15,7 +15,16 @@ from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.pagination import DEFAULT_FIRST
 from portal_graph.graphql.core.relay import Connection, Node
 from portal_graph.work import loaders as work_loaders
-from portal_graph.work.types import Asset, Job, JobStatus, MapCapture, job_status
+from portal_graph.work.types import (
+    Asset,
+    BoundingBox,
+    Job,
+    JobStatus,
+    MapCapture,
+    MapCaptureConnection,
+    box_of,
+    job_status,
+)
 
 if TYPE_CHECKING:
     from portal_graph.external_users.types import ExternalUser
@@ -50,8 +59,10 @@ class Customer(Node):
 
     @field(audiences=SIGNED_IN, guard=False)
     def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
-                     after: str | None = None) -> Connection[MapCapture]:
-        return CAPTURES_OF_CUSTOMER.resolve(info, self.db_id, first, after)
+                     after: str | None = None, within: BoundingBox | None = None,
+                     ) -> MapCaptureConnection:
+        return CAPTURES_OF_CUSTOMER.resolve(info, self.db_id, first, after,  # type: ignore[no-any-return]
+                                            box_of(within))
 
     @field(audiences=SIGNED_IN, guard=False)
     def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
@@ -88,7 +99,8 @@ JOBS_OF_CUSTOMER = pagination.nested_connection(
     work_loaders.JobCountByCustomerLoader, Job.from_row, filters=(("status", job_status),))
 CAPTURES_OF_CUSTOMER = pagination.nested_connection(
     "Customer", "mapCaptures", work_loaders.MapCapturePageByCustomerLoader,
-    work_loaders.MapCaptureCountByCustomerLoader, MapCapture.from_row)
+    work_loaders.MapCaptureCountByCustomerLoader, MapCapture.from_row,
+    filters=(("within", box_of),))
 ASSETS_OF_CUSTOMER = pagination.nested_connection(
     "Customer", "assets", work_loaders.AssetPageByCustomerLoader,
     work_loaders.AssetCountByCustomerLoader, Asset.from_row)

@@ -142,7 +142,7 @@ class Person(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     # When the owner of the mailbox last proved it (an emailed link, a password reset). An
-    # account without it is usable only where its password was set (PRODUCT.md 1a).
+    # account without it is usable only where its password was set (docs/RULES.md).
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # For an account whose password someone other than the mailbox owner could have set (a
     # copied invite link, the operator's bootstrap): the organization it was set in. Null once
@@ -322,6 +322,8 @@ class MapCapture(Base):
         Index("ix_map_captures_org_customer", "organization_id", "customer_id", text("id DESC")),
         Index("ix_map_captures_org_job", "organization_id", "job_id", text("id DESC")),
         Index("ix_map_captures_org_id", "organization_id", text("id DESC")),
+        # mapCaptures(within:): a latitude range, longitudes checked in the index (0010)
+        Index("ix_map_captures_org_position", "organization_id", "latitude", "longitude"),
     )
 
 

@@ -8,9 +8,8 @@ from portal_graph.audit.service import Actor
 from portal_graph.capabilities import MANAGE_EXTERNAL_USERS
 from portal_graph.external_users import service
 from portal_graph.external_users.types import ExternalUser
-from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 
 
@@ -23,7 +22,6 @@ class RevokeExternalAccessInput:
 @payload
 class RevokeExternalAccessPayload:
     external_user: ExternalUser | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -34,7 +32,6 @@ class RevokeAllExternalAccessInput:
 @payload
 class RevokeAllExternalAccessPayload:
     external_user: ExternalUser | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -46,56 +43,43 @@ class SetExternalUserCustomersInput:
 @payload
 class SetExternalUserCustomersPayload:
     external_user: ExternalUser | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class ExternalUserMutations:
-    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
+    @mutation(payload=RevokeExternalAccessPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove an external user's access to one customer; their other customers stay."))
     async def revoke_external_access(
         self, info: Info, input: RevokeExternalAccessInput,
     ) -> RevokeExternalAccessPayload:
         ctx = info.context
+        row = await service.revoke_access(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            external_user_id=parse_id(input.external_user_id, "ExternalUser"),
+            customer_id=parse_id(input.customer_id, "Customer"))
+        return RevokeExternalAccessPayload(external_user=ExternalUser.from_row(row))
 
-        async def act() -> RevokeExternalAccessPayload:
-            row = await service.revoke_access(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                external_user_id=parse_id(input.external_user_id, "ExternalUser"),
-                customer_id=parse_id(input.customer_id, "Customer"))
-            return RevokeExternalAccessPayload(external_user=ExternalUser.from_row(row))
-
-        return await run_mutation(info, RevokeExternalAccessPayload, act)
-
-    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
+    @mutation(payload=RevokeAllExternalAccessPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove all of an external user's access to this organization: grants, pending "
         "invitations, sessions and API tokens. Their account remains."))
     async def revoke_all_external_access(
         self, info: Info, input: RevokeAllExternalAccessInput,
     ) -> RevokeAllExternalAccessPayload:
         ctx = info.context
+        row = await service.revoke_all_access(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            external_user_id=parse_id(input.external_user_id, "ExternalUser"))
+        return RevokeAllExternalAccessPayload(external_user=ExternalUser.from_row(row))
 
-        async def act() -> RevokeAllExternalAccessPayload:
-            row = await service.revoke_all_access(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                external_user_id=parse_id(input.external_user_id, "ExternalUser"))
-            return RevokeAllExternalAccessPayload(external_user=ExternalUser.from_row(row))
-
-        return await run_mutation(info, RevokeAllExternalAccessPayload, act)
-
-    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
+    @mutation(payload=SetExternalUserCustomersPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Set exactly which customers an external user sees (at least one). For a person whose "
         "access was revoked entirely, this gives access back."))
     async def set_external_user_customers(
         self, info: Info, input: SetExternalUserCustomersInput,
     ) -> SetExternalUserCustomersPayload:
         ctx = info.context
-
-        async def act() -> SetExternalUserCustomersPayload:
-            row = await service.set_customers(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                external_user_id=parse_id(input.external_user_id, "ExternalUser"),
-                customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
-            return SetExternalUserCustomersPayload(external_user=ExternalUser.from_row(row))
-
-        return await run_mutation(info, SetExternalUserCustomersPayload, act)
+        row = await service.set_customers(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            external_user_id=parse_id(input.external_user_id, "ExternalUser"),
+            customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
+        return SetExternalUserCustomersPayload(external_user=ExternalUser.from_row(row))

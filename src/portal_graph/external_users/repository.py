@@ -28,6 +28,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import grouped_by, link_customers, listing_by_ids
 
 external_users = models.table_of(models.ExternalUser)
 grants = models.table_of(models.CustomerGrant)
@@ -81,10 +82,7 @@ def _matching(scope: Scope) -> Any:
 
 async def by_ids(session: RequestSession, scope: Scope,
                  ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    statement = _SHAPES.get(scope, ("by_ids",), lambda: listing(scope).where(
-        shapes.one_of(external_users.c.id, "ids")))
-    rows = await shapes.execute(session, statement, scope, ids=list(ids))
-    return {row.id: row for row in rows.all()}
+    return await listing_by_ids(session, scope, _SHAPES, listing, external_users.c.id, ids)
 
 
 async def lock(session: RequestSession, scope: Scope,
@@ -111,10 +109,8 @@ async def granted_ids(session: RequestSession, scope: Scope,
 
 async def grant(session: RequestSession, scope: Scope, external_user_id: uuid.UUID,
                 customer_ids: Iterable[uuid.UUID]) -> None:
-    values = [{"organization_id": scope.organization_id, "external_user_id": external_user_id,
-               "customer_id": c} for c in sorted(set(customer_ids))]
-    if values:
-        await session.execute(pg_insert(grants).values(values).on_conflict_do_nothing())
+    await link_customers(session, scope, grants, "external_user_id", external_user_id,
+                         customer_ids)
 
 
 async def remove_grants(session: RequestSession, scope: Scope, external_user_id: uuid.UUID,
@@ -135,6 +131,14 @@ async def set_access_revoked(session: RequestSession, scope: Scope, external_use
         update(external_users)
         .where(visible(scope, external_users), external_users.c.id == external_user_id)
         .values(access_revoked_at=func.now() if revoked else None))
+
+
+async def add(session: RequestSession, scope: Scope, person_id: uuid.UUID) -> uuid.UUID:
+    """A new external membership, never seen yet (an operator's seeding)."""
+    external_user_id = models.new_id()
+    await session.execute(pg_insert(external_users).values(
+        organization_id=scope.organization_id, id=external_user_id, person_id=person_id))
+    return external_user_id
 
 
 async def join(session: RequestSession, scope: Scope, person_id: uuid.UUID,
@@ -169,11 +173,7 @@ async def by_customers(session: RequestSession, scope: Scope,
     statement = _SHAPES.get(scope, ("by_customers",), lambda: (
         with_customer(scope).where(shapes.one_of(grants.c.customer_id, "customer_ids"))
         .order_by(persons.c.email_normalized, external_users.c.id)))
-    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in customer_ids}
-    rows = await shapes.execute(session, statement, scope, customer_ids=list(customer_ids))
-    for row in rows.all():
-        grouped[row.for_customer].append(row)
-    return grouped
+    return await grouped_by(session, scope, statement, "for_customer", customer_ids=customer_ids)
 
 
 async def customers_by_external_users(
@@ -187,9 +187,5 @@ async def customers_by_external_users(
         .where(visible(scope, customers), visible(scope, grants),
                shapes.one_of(grants.c.external_user_id, "external_user_ids"))
         .order_by(customers.c.name, customers.c.id)))
-    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in external_user_ids}
-    rows = await shapes.execute(session, statement, scope,
-                                external_user_ids=list(external_user_ids))
-    for row in rows.all():
-        grouped[row.external_user_id].append(row)
-    return grouped
+    return await grouped_by(session, scope, statement,
+                             "external_user_id", external_user_ids=external_user_ids)

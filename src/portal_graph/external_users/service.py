@@ -20,7 +20,7 @@ from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.external_users import repository as repo
 from portal_graph.invitations import repository as invitations_repo
-from portal_graph.mail import outbox
+from portal_graph.mail import repository as mail_repo
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Scope
 from portal_graph.scoped_sql.rows import visible_by_ids
@@ -89,7 +89,7 @@ async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor,
     cancelled = await invitations_repo.revoke_pending_for_email(session, scope,
                                                                 user.email_normalized)
     for invitation_id in cancelled:
-        await outbox.discard_queued(session, scope.organization_id, invitation_id)
+        await mail_repo.discard_queued(session, scope, invitation_id)
         await publish(session, scope, EventKind.INVITATION_UPDATED, "Invitation", invitation_id)
     sessions, api_tokens = await revocation.end_membership_credentials(
         session, scope.organization_id, user.person_id)

@@ -4,7 +4,7 @@ Anonymous callers and external users get much smaller budgets than staff: fewer 
 fields per selection set and fewer repeats of one response name there (the input of
 graphql-core's overlapping-fields rule, quadratic in repeated fields), so that no document of
 theirs costs more than a few milliseconds of validation. All of it is checked before
-graphql-core's own rules (limits.py); tests/limits/test_anonymous_budgets.py counts the work
+graphql-core's own rules (limits.py); tests/graphql/test_anonymous_budgets.py counts the work
 the costliest documents we could build still cause.
 """
 
@@ -32,22 +32,30 @@ class LimitCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
 
+def _configured(name: str) -> int:
+    """A staff limit's default, as the settings declare it (QUERY_MAX_*): the one source."""
+    default = Settings.model_fields[f"query_{name}"].default
+    assert isinstance(default, int)
+    return default
+
+
 @dataclass(frozen=True)
 class QueryLimits:
-    """The same defaults as the settings (QUERY_MAX_*, staff's), which is where the app takes
-    them from; anonymous callers and external users get smaller ones (below)."""
+    """One audience's limits; without arguments, staff's defaults from the settings, which is
+    where the app takes them from (`audience_limits`); anonymous callers and external users
+    get smaller ones."""
 
-    max_depth: int = 15  # the standard introspection query needs 15
-    max_aliases: int = 30
-    max_tokens: int = 1000
-    max_cost: int = 50_000
-    max_first: int = 100
-    max_directives: int = 50
+    max_depth: int = _configured("max_depth")  # the standard introspection query needs 15
+    max_aliases: int = _configured("max_aliases")
+    max_tokens: int = _configured("max_tokens")
+    max_cost: int = _configured("max_cost")
+    max_first: int = _configured("max_first")
+    max_directives: int = _configured("max_directives")
     # Fields in one selection set (fragments merged in), and how often one response name may
     # appear there: the input of graphql-core's overlapping-fields rule, which compares every
     # pair of fields sharing a name (244 x `organization { name }`: 180 ms of validation).
-    max_selections: int = 150
-    max_repeated_fields: int = 20
+    max_selections: int = _configured("max_selections")
+    max_repeated_fields: int = _configured("max_repeated_fields")
 
 
 def limit_error(code: LimitCode, message: str, nodes: Any = None) -> GraphQLError:

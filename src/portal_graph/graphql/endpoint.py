@@ -1,7 +1,7 @@
 """`/graphql` over HTTP: GET and POST per the GraphQL-over-HTTP spec, GraphiQL for browsers.
 
 One database session (one transaction) per request, opened here and committed at the end;
-mutations run in savepoints inside it (see payloads.run_mutation). A request without a bearer
+mutations run in savepoints inside it (see payloads.mutation). A request without a bearer
 token is counted against its address (RATE_LIMIT_ANONYMOUS_PER_ADDRESS) before anything else;
 a batch shares one cost budget. Each operation is charged to its caller's cost bucket
 (cost_buckets.py) before it runs and answers with `extensions.cost` (graphql/cost.py); a
@@ -342,13 +342,18 @@ class GraphQLEndpoint:
         if operation is None:
             return refused(GraphQLError("Unknown or ambiguous operation name.",
                                         extensions={"code": "BAD_REQUEST"}), status=400)
+        if operation is OperationType.SUBSCRIPTION:
+            return refused(GraphQLError("Subscriptions run over a WebSocket to /graphql "
+                                        "(graphql-transport-ws), not over HTTP.",
+                                        extensions={"code": "BAD_REQUEST"}), status=400)
         if method == "GET" and operation is not OperationType.QUERY:
             return refused(GraphQLError("Mutations are only accepted over POST.",
                                         extensions={"code": "METHOD_NOT_ALLOWED"}), status=405)
         document = prepared.document
 
         async def run() -> Answer:
-            result = await executor.run(context, document, one.variables, one.operation_name)
+            result = await executor.run(context, document, one.variables, one.operation_name,
+                                        query)
             for error in result.errors or ():
                 if (error.original_error is not None
                         and database_unavailable(error.original_error)):

@@ -31,6 +31,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.utils.await_maybe import await_maybe
 
 from portal_graph.graphql import plain_fields
+from portal_graph.graphql.compiled import CompiledReads
 from portal_graph.graphql.core.audiences import (
     FORBIDDEN,
     TOLD_WHAT_IS_HIDDEN,
@@ -91,7 +92,10 @@ def _rules_for(audience: Audience) -> tuple[type, ...]:
 class Executor:
     """Per process: the audience schemas, their rules and the parse/validation caches."""
 
-    def __init__(self, limits: Mapping[Audience, QueryLimits] | QueryLimits) -> None:
+    def __init__(self, limits: Mapping[Audience, QueryLimits] | QueryLimits,
+                 execution: str = "compiled") -> None:
+        self.execution = execution
+        self.compiled = CompiledReads()
         self.limits = (dict(limits) if isinstance(limits, Mapping)
                        else dict.fromkeys(Audience, limits))
         self.schemas = {audience: audience_schema(audience)._schema for audience in Audience}
@@ -138,11 +142,26 @@ class Executor:
         return operation.operation if operation else None
 
     async def run(self, context: Context, document: DocumentNode,
-                  variables: dict[str, Any] | None, operation_name: str | None) -> ExecutionResult:
+                  variables: dict[str, Any] | None, operation_name: str | None,
+                  query: str | None = None) -> ExecutionResult:
+        """A query through its compiled plan (with `query`, its text, the plan's key) when
+        there is one and it completes; graphql-core otherwise (EXECUTION=graphql: always)."""
+        if self.execution == "compiled" and query is not None:
+            data = await self.compiled.run(self.schemas[context.viewer.audience], context,
+                                           query, document, variables, operation_name)
+            if data is not None:
+                return ExecutionResult(data=data)
+        return await self.run_graphql(context, document, variables, operation_name)
+
+    async def run_graphql(self, context: Context, document: DocumentNode,
+                          variables: dict[str, Any] | None, operation_name: str | None,
+                          executor_class: type | None = plain_fields.PlainFieldExecutor,
+                          ) -> ExecutionResult:
+        """graphql-core (`executor_class=None`: its own executor, for tests)."""
         result = await await_maybe(execute(
             self.schemas[context.viewer.audience], document, context_value=context,
             variable_values=variables, operation_name=operation_name,
-            executor_class=plain_fields.PlainFieldExecutor,
+            executor_class=executor_class,
             is_awaitable=plain_fields.is_awaitable))
         return result  # type: ignore[no-any-return]
 

@@ -14,10 +14,16 @@ start-up instead of once per field:
 
 Anything unusual on the short path (a null for a non-null field, a value the scalar refuses)
 goes the full way, which reports it exactly as before.
+
+The executor subclasses graphql-core's public `Executor` (exported by `graphql.execution`),
+overriding one method, `execute_field`, whose signature `check_graphql_core` verifies at
+start-up together with the version range it was written and tested against
+(tests/compiled/test_plain_fields.py compares it with graphql-core's own executor).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable
 from types import GeneratorType
 from typing import Any, TypeGuard
@@ -30,12 +36,28 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.incremental.incremental_executor import IncrementalExecutor
+from graphql.execution import Executor
 from graphql.pyutils import is_awaitable as graphql_is_awaitable
+from graphql.version import version_info
 
 from portal_graph.graphql.core.pagination import resolve_nested_directly
 
 _AWAITABLE: dict[type, bool] = {}
+# The graphql-core versions whose `Executor.execute_field` this module's override matches.
+SUPPORTED = ((3, 3, 2), (3, 4, 0))  # from, below
+EXECUTE_FIELD = ["self", "parent_type", "source", "field_details_list", "path",
+                 "position_context"]
+
+
+def check_graphql_core() -> None:
+    """Refuse to start on a graphql-core whose executor this module does not know."""
+    version = (version_info.major, version_info.minor, version_info.micro)
+    if not SUPPORTED[0] <= version < SUPPORTED[1]:
+        raise RuntimeError(f"graphql-core {'.'.join(map(str, version))} is not supported by "
+                           f"plain_fields (needs >= 3.3.2, < 3.4): check PlainFieldExecutor")
+    parameters = list(inspect.signature(Executor.execute_field).parameters)
+    if parameters != EXECUTE_FIELD:
+        raise RuntimeError(f"graphql-core's Executor.execute_field changed: {parameters}")
 
 
 def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
@@ -50,6 +72,7 @@ def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 
 def install(schema: GraphQLSchema) -> None:
     """Give the schema's plain fields their short resolvers (once, at start-up)."""
+    check_graphql_core()
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType):
             continue
@@ -75,7 +98,7 @@ def _attribute(name: str, output: Any) -> Any:
     return resolve
 
 
-class PlainFieldExecutor(IncrementalExecutor):
+class PlainFieldExecutor(Executor):  # type: ignore[type-arg]
     """graphql-core's executor, with a short path for attribute fields of a leaf type."""
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
@@ -91,7 +114,7 @@ class PlainFieldExecutor(IncrementalExecutor):
                     if not non_null:
                         return None
                 else:
-                    serialized = leaf_type.serialize(value)
+                    serialized = leaf_type.coerce_output_value(value)
                     if serialized is not None and serialized is not Undefined:
                         return serialized
             except Exception:  # the full path below reports it, located

@@ -27,9 +27,10 @@ from portal_graph.external_users.schema import (
     EXTERNAL_USER_QUERIES,
 )
 from portal_graph.graphql.core.audiences import SIGNED_IN, AudienceSchema, field
-from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.loaders import ScopedLoader
 from portal_graph.graphql.core.relay import Node, from_global_id
+from portal_graph.live.subscriptions import LiveSubscriptions
 from portal_graph.scope import Audience
 from portal_graph.work import loaders as work_loaders
 from portal_graph.work.mutations import WorkMutations
@@ -61,17 +62,23 @@ NODE_KINDS: dict[str, NodeKind] = {
 }
 
 
-async def resolve_node(info: Info, global_id: str) -> Any:
-    """Any visible object by global id; null, exactly as for a missing one, otherwise."""
+async def node_row(context: Context, global_id: str) -> tuple[NodeKind, Any] | None:
+    """The kind and row of any visible object by global id; None, exactly as for a missing
+    one, otherwise. Both execution paths use it."""
     parsed = from_global_id(global_id)
     if parsed is None:
         return None
     type_name, id_ = parsed
     kind = NODE_KINDS.get(type_name)
-    if kind is None or info.context.viewer.audience not in kind.audiences:
+    if kind is None or context.viewer.audience not in kind.audiences:
         return None
-    row = await info.context.loaders.get(kind.loader).load(id_)
-    return kind.make(row) if row is not None else None
+    row = await context.loaders.get(kind.loader).load(id_)
+    return None if row is None else (kind, row)
+
+
+async def resolve_node(info: Info, global_id: str) -> Any:
+    found = await node_row(info.context, global_id)
+    return None if found is None else found[0].make(found[1])
 
 
 @strawberry.type
@@ -86,7 +93,8 @@ Query = merge_types("Query", (NodeQueries, AccountQueries, CustomerQueries, Work
 Mutation = merge_types("Mutation", (AccountMutations, StaffMutations, ProfileMutations,
                                     CustomerMutations, WorkMutations, WorkUpdateMutations,
                                     *EXTERNAL_USER_MUTATIONS))
-ROOT_TYPES: tuple[type, ...] = (Query, Mutation)
+Subscription = merge_types("Subscription", (LiveSubscriptions,))
+ROOT_TYPES: tuple[type, ...] = (Query, Mutation, Subscription)
 
 
 def _config(audience: Audience | None) -> StrawberryConfig:
@@ -95,7 +103,9 @@ def _config(audience: Audience | None) -> StrawberryConfig:
 
 
 def build_schema(audience: Audience | None) -> AudienceSchema:
-    return AudienceSchema(query=Query, mutation=Mutation, audience=audience,
+    # Anonymous callers have no subscription (an empty root type is not a valid schema).
+    live = None if audience is Audience.ANONYMOUS else Subscription
+    return AudienceSchema(query=Query, mutation=Mutation, subscription=live, audience=audience,
                           config=_config(audience),
                           types=[kind.type_ for kind in NODE_KINDS.values()
                                  if audience is None or audience in kind.audiences])

@@ -140,7 +140,7 @@ async def _accept_found(session: RequestSession, settings: Settings, found: Foun
                                       password=password)
     scope = admin_scope(row.organization_id)
     if person is not None:
-        await _refuse_a_second_membership(session, row, person.id)
+        await _refuse_a_second_membership(session, scope, row, person.id)
     if await repo.claim(session, scope, row.id, found.digest) is None:
         raise Rejected(UserErrorCode.INVITATION_INVALID, INVALID, "token")
     chosen_name = clean_name(name) if name and name.strip() else row.name
@@ -166,12 +166,11 @@ async def _accept_found(session: RequestSession, settings: Settings, found: Foun
         parent_session_id=caller.session_id if signed_in else None)
 
 
-async def _refuse_a_second_membership(session: RequestSession, invitation: Row[Any],
-                                      person_id: uuid.UUID) -> None:
+async def _refuse_a_second_membership(session: RequestSession, scope: Scope,
+                                      invitation: Row[Any], person_id: uuid.UUID) -> None:
     """A person is staff or external in an organization, never both: one that became the
     other kind here since the invitation was sent cannot accept it."""
-    is_staff, is_external = await accounts_repo.membership_of(
-        session, invitation.organization_id, person_id)
+    is_staff, is_external = await accounts_repo.membership_of(session, scope, person_id)
     if is_staff or (is_external and invitation.kind is models.InvitationKind.STAFF):
         raise Rejected(UserErrorCode.INVITATION_INVALID, INVALID, "token")
 
@@ -199,8 +198,7 @@ async def _join(session: RequestSession, scope: Scope, invitation: Row[Any],
                 person_id: uuid.UUID) -> list[uuid.UUID]:
     """The membership the invitation grants; returns the customers granted."""
     if invitation.kind is models.InvitationKind.STAFF:
-        await accounts_repo.insert_staff(session, scope.organization_id, person_id,
-                                         invitation.role)
+        await accounts_repo.insert_staff(session, scope, person_id, invitation.role)
         return []
     external_user_id = await external_repo.join(session, scope, person_id,
                                                 invitation.created_at)

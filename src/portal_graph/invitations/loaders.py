@@ -2,43 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any
-
-from sqlalchemy.engine import Row
+import uuid
+from collections.abc import Sequence
 
 from portal_graph.db import models
-from portal_graph.graphql.core.loaders import ScopedLoader
+from portal_graph.graphql.core.loaders import (
+    GroupedByParentLoader,
+    ListingByIdLoader,
+    ScopedLoader,
+)
 from portal_graph.invitations import repository as repo
-from portal_graph.mail import outbox
+from portal_graph.mail import repository as mail_repo
 
 
-class InvitationByIdLoader(ScopedLoader):
-    async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Row[Any] | None]:
-        found = await repo.by_ids(self.session, self.scope, keys)  # type: ignore[arg-type]
-        return [found.get(key) for key in keys]  # type: ignore[call-overload]
+class InvitationByIdLoader(ListingByIdLoader):
+    fetch = repo.by_ids
 
 
-class CustomersByInvitationLoader(ScopedLoader):
-    async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[list[Row[Any]]]:
-        grouped = await repo.customers_by_invitations(self.session, self.scope,
-                                                      keys)  # type: ignore[arg-type]
-        return [grouped[key] for key in keys]  # type: ignore[index]
+class CustomersByInvitationLoader(GroupedByParentLoader):
+    fetch = repo.customers_by_invitations
 
 
-class PendingInvitationsByCustomerLoader(ScopedLoader):
-    async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[list[Row[Any]]]:
-        grouped = await repo.pending_by_customers(self.session, self.scope,
-                                                  keys)  # type: ignore[arg-type]
-        return [grouped[key] for key in keys]  # type: ignore[index]
+class PendingInvitationsByCustomerLoader(GroupedByParentLoader):
+    fetch = repo.pending_by_customers
 
 
 class EmailStatusByInvitationLoader(ScopedLoader):
     """The delivery status of each invitation's newest email; None when it has none."""
 
-    async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[models.OutboxStatus | None]:
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[models.OutboxStatus | None]:
         if self.scope.external:
             return [None for _ in keys]
-        found = await outbox.latest_status_by_invitation(
-            self.session, self.scope.organization_id, list(keys))  # type: ignore[arg-type]
-        return [found.get(key) for key in keys]  # type: ignore[call-overload]
+        found = await mail_repo.latest_status_by_invitation(self.session, self.scope, list(keys))
+        return [found.get(key) for key in keys]

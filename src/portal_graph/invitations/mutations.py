@@ -8,9 +8,8 @@ from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import viewer_of_session
 from portal_graph.audit.service import Actor
 from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, SIGN_IN
-from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Context, Info
-from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import accept, service
 from portal_graph.invitations.types import Invitation
@@ -29,7 +28,6 @@ class InviteExternalUserPayload:
     invitation: Invitation | None = None
     invite_url: str | None = strawberry.field(default=None, description=(
         "The link to accept, shown only now: copy and send it if the email does not arrive."))
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -42,7 +40,6 @@ class ResendInvitationPayload:
     invitation: Invitation | None = None
     invite_url: str | None = strawberry.field(default=None,
                                               description="The new link; the old one is dead.")
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -53,7 +50,6 @@ class RevokeInvitationInput:
 @payload
 class RevokeInvitationPayload:
     invitation: Invitation | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -70,7 +66,6 @@ class AcceptInvitationPayload:
     token: str | None = strawberry.field(
         default=None, description="A session: send as `Authorization: Bearer <token>`.")
     viewer: Viewer | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 def _actor(ctx: Context) -> Actor:
@@ -83,54 +78,42 @@ def _mail(ctx: Context) -> service.Mail:
 
 @strawberry.type
 class InvitationMutations:
-    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
+    @mutation(payload=InviteExternalUserPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Invite an external user to see some customers. Invites the same email again while an "
         "invitation is pending add to that invitation and replace its link."))
     async def invite_external_user(self, info: Info,
                                    input: InviteExternalUserInput) -> InviteExternalUserPayload:
         ctx = info.context
+        await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
+        issued = await service.invite(
+            ctx.session, ctx.scope, _actor(ctx), _mail(ctx), email=input.email,
+            name=input.name,
+            customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
+        return InviteExternalUserPayload(invitation=Invitation.from_row(issued.invitation),
+                                         invite_url=issued.invite_url)
 
-        async def act() -> InviteExternalUserPayload:
-            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
-            issued = await service.invite(
-                ctx.session, ctx.scope, _actor(ctx), _mail(ctx), email=input.email,
-                name=input.name,
-                customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
-            return InviteExternalUserPayload(invitation=Invitation.from_row(issued.invitation),
-                                             invite_url=issued.invite_url)
-
-        return await run_mutation(info, InviteExternalUserPayload, act)
-
-    @mutation(rule=MANAGE_EXTERNAL_USERS, description=(
+    @mutation(payload=ResendInvitationPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Send a pending or expired invitation again, with a new link and a fresh expiry."))
     async def resend_invitation(self, info: Info,
                                 input: ResendInvitationInput) -> ResendInvitationPayload:
         ctx = info.context
+        await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
+        issued = await service.resend(
+            ctx.session, ctx.scope, _actor(ctx), _mail(ctx),
+            invitation_id=parse_id(input.invitation_id, "Invitation"))
+        return ResendInvitationPayload(invitation=Invitation.from_row(issued.invitation),
+                                       invite_url=issued.invite_url)
 
-        async def act() -> ResendInvitationPayload:
-            await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
-            issued = await service.resend(
-                ctx.session, ctx.scope, _actor(ctx), _mail(ctx),
-                invitation_id=parse_id(input.invitation_id, "Invitation"))
-            return ResendInvitationPayload(invitation=Invitation.from_row(issued.invitation),
-                                           invite_url=issued.invite_url)
-
-        return await run_mutation(info, ResendInvitationPayload, act)
-
-    @mutation(rule=MANAGE_EXTERNAL_USERS,
+    @mutation(payload=RevokeInvitationPayload, rule=MANAGE_EXTERNAL_USERS,
               description="Cancel a pending invitation; its link stops working.")
     async def revoke_invitation(self, info: Info,
                                 input: RevokeInvitationInput) -> RevokeInvitationPayload:
         ctx = info.context
+        row = await service.revoke(ctx.session, ctx.scope, _actor(ctx),
+                                   invitation_id=parse_id(input.invitation_id, "Invitation"))
+        return RevokeInvitationPayload(invitation=Invitation.from_row(row))
 
-        async def act() -> RevokeInvitationPayload:
-            row = await service.revoke(ctx.session, ctx.scope, _actor(ctx),
-                                       invitation_id=parse_id(input.invitation_id, "Invitation"))
-            return RevokeInvitationPayload(invitation=Invitation.from_row(row))
-
-        return await run_mutation(info, RevokeInvitationPayload, act)
-
-    @mutation(rule=SIGN_IN, description=(
+    @mutation(payload=AcceptInvitationPayload, rule=SIGN_IN, description=(
         "Accept an invitation and sign in. An account that exists joins only with its "
         "person's consent: their own session, or its current password."))
     async def accept_invitation(self, info: Info,
@@ -139,14 +122,10 @@ class InvitationMutations:
 
         async def guard_password(email: str) -> None:
             await ctx.runtime.rate_guard.password_guess(email)
-
-        async def act() -> AcceptInvitationPayload:
-            await ctx.runtime.rate_guard.accept(ctx.client_address)
-            result = await accept.accept(ctx.session, ctx.settings, token=input.token,
-                                         password=input.password, name=input.name,
-                                         caller=ctx.viewer, client_address=ctx.client_address,
-                                         guard_password=guard_password)
-            return AcceptInvitationPayload(token=result.token,
-                                           viewer=await viewer_of_session(info, result.token))
-
-        return await run_mutation(info, AcceptInvitationPayload, act)
+        await ctx.runtime.rate_guard.accept(ctx.client_address)
+        result = await accept.accept(ctx.session, ctx.settings, token=input.token,
+                                     password=input.password, name=input.name,
+                                     caller=ctx.viewer, client_address=ctx.client_address,
+                                     guard_password=guard_password)
+        return AcceptInvitationPayload(token=result.token,
+                                       viewer=await viewer_of_session(info, result.token))

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 
 from portal_graph.db import models
@@ -20,6 +19,7 @@ from portal_graph.db.session import RequestSession
 from portal_graph.invitations.tokens import IssuedLinks
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
+from portal_graph.scoped_sql.rows import grouped_by, link_customers, listing_by_ids
 
 invitations = models.table_of(models.Invitation)
 invitation_customers = models.table_of(models.InvitationCustomer)
@@ -60,10 +60,7 @@ def listing(scope: Scope, status: str | None = None,
 
 async def by_ids(session: RequestSession, scope: Scope,
                  ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-    statement = _SHAPES.get(scope, ("by_ids",), lambda: listing(scope).where(
-        shapes.one_of(invitations.c.id, "ids")))
-    rows = await shapes.execute(session, statement, scope, ids=list(ids))
-    return {row.id: row for row in rows.all()}
+    return await listing_by_ids(session, scope, _SHAPES, listing, invitations.c.id, ids)
 
 
 async def lock(session: RequestSession, scope: Scope, invitation_id: uuid.UUID) -> Row[Any] | None:
@@ -133,11 +130,8 @@ async def revoke_pending_for_email(session: RequestSession, scope: Scope,
 
 async def add_customers(session: RequestSession, scope: Scope, invitation_id: uuid.UUID,
                         customer_ids: Iterable[uuid.UUID]) -> None:
-    values = [{"organization_id": scope.organization_id, "invitation_id": invitation_id,
-               "customer_id": c} for c in sorted(set(customer_ids))]
-    if values:
-        await session.execute(pg_insert(invitation_customers).values(values)
-                              .on_conflict_do_nothing())
+    await link_customers(session, scope, invitation_customers, "invitation_id", invitation_id,
+                         customer_ids)
 
 
 def customers_with_invitation(scope: Scope) -> Select[Any]:
@@ -157,11 +151,8 @@ async def customers_by_invitations(
         customers_with_invitation(scope)
         .where(shapes.one_of(invitation_customers.c.invitation_id, "invitation_ids"))
         .order_by(customers.c.name, customers.c.id)))
-    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in invitation_ids}
-    rows = await shapes.execute(session, statement, scope, invitation_ids=list(invitation_ids))
-    for row in rows.all():
-        grouped[row.invitation_id].append(row)
-    return grouped
+    return await grouped_by(session, scope, statement,
+                             "invitation_id", invitation_ids=invitation_ids)
 
 
 async def pending_by_customers(
@@ -176,11 +167,7 @@ async def pending_by_customers(
         .where(visible(scope, invitations), invitations.c.state == PENDING,
                shapes.one_of(invitation_customers.c.customer_id, "customer_ids"))
         .order_by(invitations.c.id.desc())))
-    grouped: dict[uuid.UUID, list[Row[Any]]] = {key: [] for key in customer_ids}
-    rows = await shapes.execute(session, statement, scope, customer_ids=list(customer_ids))
-    for row in rows.all():
-        grouped[row.for_customer].append(row)
-    return grouped
+    return await grouped_by(session, scope, statement, "for_customer", customer_ids=customer_ids)
 
 
 # --- the invitee's side: found by token, then claimed once ----------------------------------

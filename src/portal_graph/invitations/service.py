@@ -4,7 +4,7 @@ same transaction (the outbox) and records an audit event; services flush, never 
 
 What an admin is told depends only on this organization's own data (is the email staff here,
 an external user here, invited here already): never on whether the email has an account
-somewhere else (PRODUCT.md 1a), and neither does the work done (the same statements either
+somewhere else (docs/RULES.md), and neither does the work done (the same statements either
 way, so the timing does not tell either).
 """
 
@@ -32,6 +32,7 @@ from portal_graph.external_users.service import NO_COMPANY, require_customers
 from portal_graph.invitations import repository as repo
 from portal_graph.invitations import tokens
 from portal_graph.mail import outbox, templates
+from portal_graph.mail import repository as mail_repo
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.problems import Problem, Rejected, UserErrorCode, not_found
 from portal_graph.scope import Scope
@@ -214,7 +215,7 @@ async def revoke(session: RequestSession, scope: Scope, actor: Actor, *,
     unsent emails are dropped."""
     row = await _locked(session, scope, invitation_id)
     row = await repo.revoke(session, scope, row.id)
-    await outbox.discard_queued(session, scope.organization_id, row.id)
+    await mail_repo.discard_queued(session, scope, row.id)
     customers = (await repo.customers_by_invitations(session, scope, [row.id]))[row.id]
     await record(session, scope, actor, AuditAction.INVITATION_REVOKED, target_email=row.email,
                  invitation_id=row.id, customer_ids=[c.id for c in customers],
@@ -227,12 +228,12 @@ async def _queue_email(session: RequestSession, scope: Scope, actor: Actor, mail
                        invitation: Row[Any], urls: _Links, *, resend: bool) -> list[uuid.UUID]:
     """Queue the invitation's email with the EMAILED link (any still-queued one, with its dead
     link, is dropped); returns the invitation's customer ids."""
-    organization = await accounts_repo.organization(session, scope.organization_id)
+    organization = await accounts_repo.organization(session, scope)
     assert organization is not None
     customers = (await repo.customers_by_invitations(session, scope, [invitation.id]))[
         invitation.id]
     await outbox.enqueue(
-        session, organization_id=scope.organization_id, template=templates.INVITATION,
+        session, scope, template=templates.INVITATION,
         to_address=invitation.email,
         params={"organization_name": organization.name,
                 "customer_names": [c.name for c in customers],

@@ -2,7 +2,7 @@
 
 Each issue makes two: the copied link's (`inviteUrl`, shown once to the admin) and the emailed
 link's, which exists only inside the sealed outbox email. Presenting the emailed one proves
-the mailbox; the copied one proves nothing about it (PRODUCT.md 1a).
+the mailbox; the copied one proves nothing about it (docs/RULES.md).
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ from portal_graph.db import models
 from portal_graph.db.outage import database_unavailable, describe_outage
 from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.events import EventKind, publish
-from portal_graph.mail import outbox, templates
+from portal_graph.mail import repository as mail_repo
+from portal_graph.mail import templates
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.transport import Transport
 from portal_graph.observability.metrics import DATABASE_UNAVAILABLE
@@ -77,7 +78,7 @@ def message_id_for(email: models.OutboxEmail, from_addr: str) -> str:
 class Outcome:
     """What happened to one leased email (error None: accepted), until the database has it."""
 
-    claim: outbox.Claim
+    claim: mail_repo.Claim
     email: models.OutboxEmail
     error: str | None
 
@@ -130,7 +131,7 @@ class OutboxWorker:
         await self._record_outcomes()
         lease = _Lease(self._settings)
         async with self._system_session() as session, session.begin():
-            claim = await outbox.claim_due(session, batch, lease.seconds)
+            claim = await mail_repo.claim_due(session, batch, lease.seconds)
         waiting, sent, database_away = list(claim.emails), 0, False
         try:
             while waiting and not self._stopping():
@@ -156,26 +157,26 @@ class OutboxWorker:
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
-    async def _renew(self, lease: _Lease, claim: outbox.Claim,
+    async def _renew(self, lease: _Lease, claim: mail_repo.Claim,
                      emails: list[models.OutboxEmail]) -> list[models.OutboxEmail]:
         started = time.monotonic()
         async with self._system_session() as session, session.begin():
-            kept = await outbox.renew(session, claim, emails, lease.seconds)
+            kept = await mail_repo.renew(session, claim, emails, lease.seconds)
         lease.renewed(started)
         return [email for email in emails if email.id in kept]
 
-    async def _release(self, claim: outbox.Claim, emails: list[models.OutboxEmail]) -> None:
+    async def _release(self, claim: mail_repo.Claim, emails: list[models.OutboxEmail]) -> None:
         try:
             async with self._system_session() as session, session.begin():
-                await outbox.release(session, claim, emails)
+                await mail_repo.release(session, claim, emails)
         except Exception as error:
             if not database_unavailable(error):
                 raise
             # The leases run out by themselves.
 
-    async def _attempt(self, claim: outbox.Claim, email: models.OutboxEmail) -> Outcome:
+    async def _attempt(self, claim: mail_repo.Claim, email: models.OutboxEmail) -> Outcome:
         if email.attempts >= self._settings.outbox_max_attempts:
-            # Only interrupted sends got it here (see outbox.claim_due): stop trying.
+            # Only interrupted sends got it here (see mail_repo.claim_due): stop trying.
             return Outcome(claim, email, f"gave up: {email.attempts} sends were interrupted")
         secret: str | None = None
         try:
@@ -208,10 +209,10 @@ class OutboxWorker:
                       outcome: Outcome) -> models.OutboxStatus | None:
         claim, email = outcome.claim, outcome.email
         if outcome.error is None:
-            sent = await outbox.mark_sent(session, claim, email)
+            sent = await mail_repo.mark_sent(session, claim, email)
             status = models.OutboxStatus.SENT if sent else None
         else:
-            status = await outbox.mark_failed(
+            status = await mail_repo.mark_failed(
                 session,
                 claim,
                 email,

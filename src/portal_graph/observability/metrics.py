@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from portal_graph.db.engine import make_sessionmaker
 from portal_graph.db.tenancy import SystemContext, system_tenancy
-from portal_graph.mail import outbox
+from portal_graph.mail import repository as mail_repo
 
 log = logging.getLogger("portal_graph.observability")
 # A `_created` timestamp per series doubles the page for nothing a dashboard uses.
@@ -238,7 +238,7 @@ async def _outbox_depth(request: Request) -> dict[str, int] | None:
         # queue behind its requests. Every organization's emails: the METRICS context.
         limiter = make_sessionmaker(runtime.limiter_engine, runtime.settings.db_request_role)
         async with limiter(**system_tenancy(SystemContext.METRICS)) as session:
-            return await asyncio.wait_for(outbox.queue_depth(session),
+            return await asyncio.wait_for(mail_repo.queue_depth(session),
                                           OUTBOX_QUERY_TIMEOUT_SECONDS)
     except Exception as error:  # a scrape must answer even when the database is down
         log.warning("metrics: outbox depth unavailable: %s", type(error).__name__)

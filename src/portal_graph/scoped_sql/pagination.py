@@ -198,9 +198,12 @@ def pages_by_parent(statement: Select[Any], parent: str, ordering: Ordering, *,
 async def fetch_pages_by_parent(
     session: RequestSession, statement: Select[Any], scope: Scope, parent: str,
     parent_ids: Sequence[Hashable], ordering: Ordering, request: PageRequest,
+    filters: dict[str, Any] | None = None,
 ) -> dict[Hashable, Page]:
-    """One page per parent: runs a `pages_by_parent` shape."""
-    values: dict[str, Any] = {PARENT_IDS: list(parent_ids), PAGE_LIMIT: request.first + 1}
+    """One page per parent: runs a `pages_by_parent` shape (`filters`: the values of its own
+    named parameters)."""
+    values: dict[str, Any] = {**(filters or {}), PARENT_IDS: list(parent_ids),
+                              PAGE_LIMIT: request.first + 1}
     if request.after:
         columns = _key_columns(statement, ordering)
         decoded = decode_cursor(request.after, columns)
@@ -229,10 +232,11 @@ def counts_by_parent(statement: Select[Any], parent: str) -> Select[Any]:
 
 
 async def count_by_parent(session: RequestSession, statement: Select[Any], scope: Scope,
-                          parent_ids: Sequence[Hashable]) -> dict[Hashable, int]:
+                          parent_ids: Sequence[Hashable],
+                          filters: dict[str, Any] | None = None) -> dict[Hashable, int]:
     """Runs a `counts_by_parent` shape."""
-    rows: Sequence[Any] = (await shapes.execute(session, statement, scope,
-                                                **{PARENT_IDS: list(parent_ids)})).all()
+    rows: Sequence[Any] = (await shapes.execute(
+        session, statement, scope, **{**(filters or {}), PARENT_IDS: list(parent_ids)})).all()
     counts: dict[Hashable, int] = {key: 0 for key in parent_ids}
     counts.update({key: int(n) for key, n in rows})
     return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from sqlalchemy import Select
@@ -29,29 +30,50 @@ class JobPageByCustomerLoader(PageByParentLoader):
     parent = "customer_id"
 
     def statement(self) -> Select[Any]:
-        return repo.job_listing(self.scope, status=self.args[2])  # type: ignore[arg-type]
+        status = self.args[2]
+        assert status is None or isinstance(status, models.JobStatus)
+        return repo.job_listing(self.scope, status=status)
 
 
 class JobCountByCustomerLoader(CountByParentLoader):
     pages = JobPageByCustomerLoader
 
 
-class MapCapturePageByCustomerLoader(PageByParentLoader):
+class CapturesWithin:
+    """args[2]: a Box (`within`), or None; its edges are named parameters of the shape."""
+
+    args: tuple[Any, ...]
+
+    def switches(self) -> tuple[Hashable, ...]:
+        return repo.box_switches(self.args[2] if len(self.args) > 2 else None)
+
+    def values(self) -> dict[str, Any]:
+        return repo.box_values(self.args[2] if len(self.args) > 2 else None)
+
+    def within(self) -> Any:
+        return self.args[2] if len(self.args) > 2 else None
+
+
+class MapCapturePageByCustomerLoader(CapturesWithin, PageByParentLoader):
+    """args: first, after, within."""
+
     parent = "customer_id"
 
     def statement(self) -> Select[Any]:
-        return repo.capture_listing(self.scope)
+        return repo.capture_listing(self.scope, within=self.within())
 
 
 class MapCaptureCountByCustomerLoader(CountByParentLoader):
     pages = MapCapturePageByCustomerLoader
 
 
-class MapCapturePageByJobLoader(PageByParentLoader):
+class MapCapturePageByJobLoader(CapturesWithin, PageByParentLoader):
+    """args: first, after, within."""
+
     parent = "job_id"
 
     def statement(self) -> Select[Any]:
-        return repo.capture_listing(self.scope)
+        return repo.capture_listing(self.scope, within=self.within())
 
 
 class MapCaptureCountByJobLoader(CountByParentLoader):
@@ -60,9 +82,7 @@ class MapCaptureCountByJobLoader(CountByParentLoader):
 
 class AssetPageByCustomerLoader(PageByParentLoader):
     parent = "customer_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.asset_listing(self.scope)
+    listing = repo.asset_listing
 
 
 class AssetCountByCustomerLoader(CountByParentLoader):
@@ -71,9 +91,7 @@ class AssetCountByCustomerLoader(CountByParentLoader):
 
 class AssetPageByJobLoader(PageByParentLoader):
     parent = "job_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.assets_with_job(self.scope)
+    listing = repo.assets_with_job
 
 
 class AssetCountByJobLoader(CountByParentLoader):

@@ -11,9 +11,8 @@ from strawberry.scalars import JSON
 
 from portal_graph.capabilities import EDIT_WORK
 from portal_graph.db import models
-from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, payload, run_mutation
+from portal_graph.graphql.core.payloads import mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.work import service
 from portal_graph.work.types import Asset, Job, JobStatus, MapCapture
@@ -35,7 +34,6 @@ class CreateAssetInput:
 @payload
 class CreateAssetPayload:
     asset: Asset | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -55,7 +53,6 @@ class CreateJobInput:
 @payload
 class CreateJobPayload:
     job: Job | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -67,7 +64,6 @@ class SetJobStatusInput:
 @payload
 class SetJobStatusPayload:
     job: Job | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -85,68 +81,53 @@ class CreateMapCaptureInput:
 @payload
 class CreateMapCapturePayload:
     map_capture: MapCapture | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class WorkMutations:
-    @mutation(rule=EDIT_WORK, description="Add an asset of a customer.")
+    @mutation(payload=CreateAssetPayload, rule=EDIT_WORK, description="Add an asset of a customer.")
     async def create_asset(self, info: Info, input: CreateAssetInput) -> CreateAssetPayload:
         ctx = info.context
+        row = await service.create_asset(
+            ctx.session, ctx.scope, customer_id=parse_id(input.customer_id, "Customer"),
+            name=input.name, kind=input.kind, serial_number=input.serial_number,
+            location=input.location)
+        return CreateAssetPayload(asset=Asset.from_row(row))
 
-        async def act() -> CreateAssetPayload:
-            row = await service.create_asset(
-                ctx.session, ctx.scope, customer_id=parse_id(input.customer_id, "Customer"),
-                name=input.name, kind=input.kind, serial_number=input.serial_number,
-                location=input.location)
-            return CreateAssetPayload(asset=Asset.from_row(row))
-
-        return await run_mutation(info, CreateAssetPayload, act)
-
-    @mutation(rule=EDIT_WORK, description="Add a job for a customer.")
+    @mutation(payload=CreateJobPayload, rule=EDIT_WORK, description="Add a job for a customer.")
     async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
         ctx = info.context
+        row = await service.create_job(
+            ctx.session, ctx.scope, ctx.viewer,
+            customer_id=parse_id(input.customer_id, "Customer"), title=input.title,
+            reference=input.reference, scheduled_for=input.scheduled_for,
+            asset_ids=_ids(input.asset_ids, "Asset"), internal_notes=input.internal_notes,
+            price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids,
+                                                       "StaffMember"),
+            status=input.status)
+        if row.status is models.JobStatus.COMPLETED:
+            row = await service.set_job_status(ctx.session, ctx.scope, job_id=row.id,
+                                               status=row.status)
+        return CreateJobPayload(job=Job.from_row(row))
 
-        async def act() -> CreateJobPayload:
-            row = await service.create_job(
-                ctx.session, ctx.scope, ctx.viewer,
-                customer_id=parse_id(input.customer_id, "Customer"), title=input.title,
-                reference=input.reference, scheduled_for=input.scheduled_for,
-                asset_ids=_ids(input.asset_ids, "Asset"), internal_notes=input.internal_notes,
-                price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids,
-                                                           "StaffMember"),
-                status=input.status)
-            if row.status is models.JobStatus.COMPLETED:
-                row = await service.set_job_status(ctx.session, ctx.scope, job_id=row.id,
-                                                   status=row.status)
-            return CreateJobPayload(job=Job.from_row(row))
-
-        return await run_mutation(info, CreateJobPayload, act)
-
-    @mutation(rule=EDIT_WORK, description="Move a job to another status.")
+    @mutation(payload=SetJobStatusPayload,
+              rule=EDIT_WORK, description="Move a job to another status.")
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> SetJobStatusPayload:
         ctx = info.context
+        row = await service.set_job_status(ctx.session, ctx.scope,
+                                           job_id=parse_id(input.job_id, "Job"),
+                                           status=input.status)
+        return SetJobStatusPayload(job=Job.from_row(row))
 
-        async def act() -> SetJobStatusPayload:
-            row = await service.set_job_status(ctx.session, ctx.scope,
-                                               job_id=parse_id(input.job_id, "Job"),
-                                               status=input.status)
-            return SetJobStatusPayload(job=Job.from_row(row))
-
-        return await run_mutation(info, SetJobStatusPayload, act)
-
-    @mutation(rule=EDIT_WORK, description="Record a map capture, optionally for a job.")
+    @mutation(payload=CreateMapCapturePayload,
+              rule=EDIT_WORK, description="Record a map capture, optionally for a job.")
     async def create_map_capture(self, info: Info,
                                  input: CreateMapCaptureInput) -> CreateMapCapturePayload:
         ctx = info.context
-
-        async def act() -> CreateMapCapturePayload:
-            row = await service.create_map_capture(
-                ctx.session, ctx.scope, ctx.viewer,
-                customer_id=parse_id(input.customer_id, "Customer"),
-                job_id=parse_id(input.job_id, "Job"), job_given=input.job_id is not None,
-                latitude=input.latitude, longitude=input.longitude, note=input.note,
-                geometry=input.geometry, captured_at=input.captured_at)
-            return CreateMapCapturePayload(map_capture=MapCapture.from_row(row))
-
-        return await run_mutation(info, CreateMapCapturePayload, act)
+        row = await service.create_map_capture(
+            ctx.session, ctx.scope, ctx.viewer,
+            customer_id=parse_id(input.customer_id, "Customer"),
+            job_id=parse_id(input.job_id, "Job"), job_given=input.job_id is not None,
+            latitude=input.latitude, longitude=input.longitude, note=input.note,
+            geometry=input.geometry, captured_at=input.captured_at)
+        return CreateMapCapturePayload(map_capture=MapCapture.from_row(row))

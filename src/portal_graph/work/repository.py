@@ -6,7 +6,20 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +27,7 @@ from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.scope import Scope, scoped, visible
 from portal_graph.scoped_sql.rows import next_updated_at
+from portal_graph.work.geometry import Box
 
 jobs = models.table_of(models.Job)
 assets = models.table_of(models.Asset)
@@ -26,24 +40,51 @@ class DuplicateReference(Exception):
     pass
 
 
+def _listing(scope: Scope, table: Table, **equal_to: Any) -> Select[Any]:
+    """The table's visible rows, narrowed to the columns given a value (None: not narrowed)."""
+    statement = scoped(scope, table)
+    for column, value in equal_to.items():
+        if value is not None:
+            statement = statement.where(table.c[column] == value)
+    return statement
+
+
 def job_listing(scope: Scope, *, customer_id: uuid.UUID | None = None,
                 status: models.JobStatus | None = None) -> Select[Any]:
-    statement = scoped(scope, jobs)
-    if customer_id is not None:
-        statement = statement.where(jobs.c.customer_id == customer_id)
-    if status is not None:
-        statement = statement.where(jobs.c.status == status)
-    return statement
+    return _listing(scope, jobs, customer_id=customer_id, status=status)
 
 
 def capture_listing(scope: Scope, *, customer_id: uuid.UUID | None = None,
-                    job_id: uuid.UUID | None = None) -> Select[Any]:
-    statement = scoped(scope, map_captures)
-    if customer_id is not None:
-        statement = statement.where(map_captures.c.customer_id == customer_id)
-    if job_id is not None:
-        statement = statement.where(map_captures.c.job_id == job_id)
-    return statement
+                    job_id: uuid.UUID | None = None, within: Box | None = None) -> Select[Any]:
+    statement = _listing(scope, map_captures, customer_id=customer_id, job_id=job_id)
+    return statement if within is None else statement.where(inside(within))
+
+
+BOX_EDGES = ("box_south", "box_west", "box_north", "box_east")
+
+
+def inside(box: Box) -> ColumnElement[bool]:
+    """Captures whose point is in the box: a range of the (organization_id, latitude,
+    longitude) index, the longitude checked in the index too (migration 0010). The edges are
+    named parameters (`box_values`), so a kept shape serves every box."""
+    south, west, north, east = (bindparam(name, value, type_=Float())
+                                for name, value in zip(BOX_EDGES, box_values(box).values(),
+                                                       strict=True))
+    latitude, longitude = map_captures.c.latitude, map_captures.c.longitude
+    across = (or_(longitude >= west, longitude <= east) if box.crosses_antimeridian
+              else longitude.between(west, east))
+    return and_(latitude.between(south, north), across)
+
+
+def box_values(box: Box | None) -> dict[str, float]:
+    if box is None:
+        return {}
+    return dict(zip(BOX_EDGES, (box.south, box.west, box.north, box.east), strict=True))
+
+
+def box_switches(box: Box | None) -> tuple[bool, ...]:
+    """The shape of a box filter: none, a plain one, one across the antimeridian."""
+    return () if box is None else (True, box.crosses_antimeridian)
 
 
 def asset_listing(scope: Scope, *, customer_id: uuid.UUID | None = None) -> Select[Any]:

@@ -18,12 +18,11 @@ from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
 from portal_graph.scope import Scope, Viewer
 from portal_graph.scoped_sql.rows import visible_by_ids
 from portal_graph.work import repository as repo
+from portal_graph.work.geometry import checked_geometry
 
 MAX_TEXT = 10_000
 # Dates a person could mean: year 0001 or 9999 is a typo or a probe, not a job.
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
-                  "MultiPolygon"}
 
 
 def _sane_date(value: datetime | None, field: str) -> datetime | None:
@@ -140,18 +139,6 @@ def _coordinate(value: float, low: float, high: float, field: str) -> float:
     return value
 
 
-def _geometry(geometry: Any) -> dict[str, Any] | None:
-    if geometry is None:
-        return None
-    if (not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES
-            or not isinstance(geometry.get("coordinates"), list)):
-        raise invalid("Geometry must be a GeoJSON geometry object "
-                      "(type and coordinates).", "geometry")
-    if len(str(geometry)) > 100_000:
-        raise invalid("Geometry is too large.", "geometry")
-    return geometry
-
-
 async def create_map_capture(
     session: RequestSession, scope: Scope, viewer: Viewer, *, customer_id: uuid.UUID | None,
     job_id: uuid.UUID | None, job_given: bool, latitude: float, longitude: float,
@@ -169,7 +156,7 @@ async def create_map_capture(
         "customer_id": customer_id, "job_id": job_id,
         "latitude": _coordinate(latitude, -90, 90, "latitude"),
         "longitude": _coordinate(longitude, -180, 180, "longitude"),
-        "note": _optional_text(note, "note", MAX_TEXT), "geometry": _geometry(geometry),
+        "note": _optional_text(note, "note", MAX_TEXT), "geometry": checked_geometry(geometry),
         "captured_by_id": viewer.staff_member_id,
     }
     if captured_at is not None:

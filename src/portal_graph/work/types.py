@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy.engine import Row
 from strawberry.scalars import JSON
 
@@ -18,8 +19,9 @@ from portal_graph.graphql.core import pagination
 from portal_graph.graphql.core.audiences import SIGNED_IN, STAFF, audience, field
 from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.pagination import DEFAULT_FIRST
-from portal_graph.graphql.core.relay import Connection, Node
+from portal_graph.graphql.core.relay import Connection, Node, to_global_id
 from portal_graph.work import loaders
+from portal_graph.work.geometry import BadBox, Box
 
 if TYPE_CHECKING:
     from portal_graph.accounts.types import StaffMember
@@ -63,8 +65,10 @@ class Job(Node):
     # Plain functions, not coroutines: a page loaded ahead answers at once (see pagination).
     @field(audiences=SIGNED_IN, guard=False)
     def map_captures(self, info: Info, first: int | None = DEFAULT_FIRST,
-                     after: str | None = None) -> Connection[MapCapture]:
-        return CAPTURES_OF_JOB.resolve(info, self.db_id, first, after)
+                     after: str | None = None, within: BoundingBox | None = None,
+                     ) -> MapCaptureConnection:
+        return CAPTURES_OF_JOB.resolve(info, self.db_id, first, after,  # type: ignore[no-any-return]
+                                       box_of(within))
 
     @field(audiences=SIGNED_IN, guard=False)
     def assets(self, info: Info, first: int | None = DEFAULT_FIRST,
@@ -152,6 +156,71 @@ class MapCapture(Node):
                    note=row.note, updated_at=row.updated_at)
 
 
+@strawberry.input(description=(
+    "A map's visible area in WGS 84 degrees (as MapLibre's and Leaflet's getBounds give "
+    "it). `west` greater than `east` is an area across the antimeridian."))
+class BoundingBox:
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def box(self) -> Box:
+        try:
+            return Box(self.south, self.west, self.north, self.east)
+        except BadBox as bad:
+            raise GraphQLError(f"Invalid `within`: {bad}",
+                               extensions={"code": "BAD_USER_INPUT"}) from None
+
+
+@audience(SIGNED_IN)
+@strawberry.type(name="MapCaptureConnection")
+class MapCaptureConnection(Connection[MapCapture]):
+    @strawberry.field(description=(
+        "The captures of this page as a GeoJSON FeatureCollection, ready for MapLibre or "
+        "Leaflet: each Feature's geometry is the capture's shape (or its point), its `id` the "
+        "capture's id, its properties `note`, `capturedAt`, `latitude`, `longitude`, "
+        "`customerId` and `jobId`."))
+    def geo_json(self) -> JSON:  # type: ignore[valid-type]
+        return feature_collection(edge.node for edge in self.edges)  # type: ignore[return-value]
+
+
+def feature_collection(captures: Any) -> dict[str, Any]:
+    features = []
+    for capture in captures:
+        geometry = capture.geometry or {"type": "Point",
+                                        "coordinates": [capture.longitude, capture.latitude]}
+        features.append({
+            "type": "Feature",
+            "id": to_global_id("MapCapture", capture.db_id),
+            "geometry": geometry,
+            "properties": {
+                "note": capture.note,
+                "capturedAt": capture.captured_at.isoformat(),
+                "latitude": capture.latitude,
+                "longitude": capture.longitude,
+                "customerId": to_global_id("Customer", capture.customer_id),
+                "jobId": to_global_id("Job", capture.job_id) if capture.job_id else None,
+            },
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def box_of(value: Any) -> Box | None:
+    """`within` of a nested connection, from its raw GraphQL value (what the look-ahead and
+    the direct resolvers read) or its input object."""
+    if value is None:
+        return None
+    if isinstance(value, BoundingBox):
+        return value.box()
+    try:
+        return Box(float(value["south"]), float(value["west"]), float(value["north"]),
+                   float(value["east"]))
+    except BadBox as bad:
+        raise GraphQLError(f"Invalid `within`: {bad}",
+                           extensions={"code": "BAD_USER_INPUT"}) from None
+
+
 def job_status(value: Any) -> models.JobStatus | None:
     """A `JobStatus` argument as the resolvers get it, from its raw GraphQL value."""
     return None if value is None else models.JobStatus(value)
@@ -159,6 +228,6 @@ def job_status(value: Any) -> models.JobStatus | None:
 
 CAPTURES_OF_JOB = pagination.nested_connection(
     "Job", "mapCaptures", loaders.MapCapturePageByJobLoader, loaders.MapCaptureCountByJobLoader,
-    MapCapture.from_row)
+    MapCapture.from_row, filters=(("within", box_of),))
 ASSETS_OF_JOB = pagination.nested_connection(
     "Job", "assets", loaders.AssetPageByJobLoader, loaders.AssetCountByJobLoader, Asset.from_row)

@@ -15,9 +15,8 @@ from strawberry.scalars import JSON
 from portal_graph.audit.service import Actor
 from portal_graph.capabilities import EDIT_WORK
 from portal_graph.customers.mutations import EXPECTED_UPDATED_AT
-from portal_graph.graphql.core.audiences import mutation
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, given, payload, run_mutation
+from portal_graph.graphql.core.payloads import given, mutation, payload
 from portal_graph.graphql.core.relay import parse_id, to_global_id
 from portal_graph.work import updates
 from portal_graph.work.types import Asset, Job, MapCapture
@@ -42,7 +41,6 @@ class UpdateJobInput:
 @payload
 class UpdateJobPayload:
     job: Job | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -58,7 +56,6 @@ class UpdateAssetInput:
 @payload
 class UpdateAssetPayload:
     asset: Asset | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -77,7 +74,6 @@ class UpdateMapCaptureInput:
 @payload
 class UpdateMapCapturePayload:
     map_capture: MapCapture | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -89,12 +85,11 @@ class DeleteMapCaptureInput:
 @payload
 class DeleteMapCapturePayload:
     deleted_map_capture_id: strawberry.ID | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class WorkUpdateMutations:
-    @mutation(rule=EDIT_WORK, description=(
+    @mutation(payload=UpdateJobPayload, rule=EDIT_WORK, description=(
         "Correct a job: title, schedule, internal notes, price, assigned staff. Its status "
         "moves with `setJobStatus`."))
     async def update_job(self, info: Info, input: UpdateJobInput) -> UpdateJobPayload:
@@ -103,31 +98,24 @@ class WorkUpdateMutations:
         if input.assigned_staff_ids is not strawberry.UNSET:
             changes["assigned_staff_ids"] = [parse_id(i, "StaffMember")
                                              for i in input.assigned_staff_ids or []]
+        row = await updates.update_job(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            job_id=parse_id(input.job_id, "Job"), changes=changes,
+            expected_updated_at=input.expected_updated_at)
+        return UpdateJobPayload(job=Job.from_row(row))
 
-        async def act() -> UpdateJobPayload:
-            row = await updates.update_job(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                job_id=parse_id(input.job_id, "Job"), changes=changes,
-                expected_updated_at=input.expected_updated_at)
-            return UpdateJobPayload(job=Job.from_row(row))
-
-        return await run_mutation(info, UpdateJobPayload, act)
-
-    @mutation(rule=EDIT_WORK, description="Correct an asset; omitted fields stay as they are.")
+    @mutation(payload=UpdateAssetPayload,
+              rule=EDIT_WORK, description="Correct an asset; omitted fields stay as they are.")
     async def update_asset(self, info: Info, input: UpdateAssetInput) -> UpdateAssetPayload:
         ctx = info.context
+        row = await updates.update_asset(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            asset_id=parse_id(input.asset_id, "Asset"),
+            changes=given(input, "name", "kind", "serial_number", "location"),
+            expected_updated_at=input.expected_updated_at)
+        return UpdateAssetPayload(asset=Asset.from_row(row))
 
-        async def act() -> UpdateAssetPayload:
-            row = await updates.update_asset(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                asset_id=parse_id(input.asset_id, "Asset"),
-                changes=given(input, "name", "kind", "serial_number", "location"),
-                expected_updated_at=input.expected_updated_at)
-            return UpdateAssetPayload(asset=Asset.from_row(row))
-
-        return await run_mutation(info, UpdateAssetPayload, act)
-
-    @mutation(rule=EDIT_WORK, description=(
+    @mutation(payload=UpdateMapCapturePayload, rule=EDIT_WORK, description=(
         "Correct a map capture: position, shape, note, or the job it belongs to."))
     async def update_map_capture(self, info: Info,
                                  input: UpdateMapCaptureInput) -> UpdateMapCapturePayload:
@@ -136,27 +124,20 @@ class WorkUpdateMutations:
         job_given = input.job_id is not strawberry.UNSET and input.job_id is not None
         if input.job_id is not strawberry.UNSET:
             changes["job_id"] = parse_id(input.job_id, "Job")
+        row = await updates.update_map_capture(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            capture_id=parse_id(input.map_capture_id, "MapCapture"), changes=changes,
+            job_given=job_given, expected_updated_at=input.expected_updated_at)
+        return UpdateMapCapturePayload(map_capture=MapCapture.from_row(row))
 
-        async def act() -> UpdateMapCapturePayload:
-            row = await updates.update_map_capture(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                capture_id=parse_id(input.map_capture_id, "MapCapture"), changes=changes,
-                job_given=job_given, expected_updated_at=input.expected_updated_at)
-            return UpdateMapCapturePayload(map_capture=MapCapture.from_row(row))
-
-        return await run_mutation(info, UpdateMapCapturePayload, act)
-
-    @mutation(rule=EDIT_WORK, description="Delete a map capture (the audit log keeps it).")
+    @mutation(payload=DeleteMapCapturePayload,
+              rule=EDIT_WORK, description="Delete a map capture (the audit log keeps it).")
     async def delete_map_capture(self, info: Info,
                                  input: DeleteMapCaptureInput) -> DeleteMapCapturePayload:
         ctx = info.context
-
-        async def act() -> DeleteMapCapturePayload:
-            row = await updates.delete_map_capture(
-                ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-                capture_id=parse_id(input.map_capture_id, "MapCapture"),
-                expected_updated_at=input.expected_updated_at)
-            return DeleteMapCapturePayload(
-                deleted_map_capture_id=strawberry.ID(to_global_id("MapCapture", row.id)))
-
-        return await run_mutation(info, DeleteMapCapturePayload, act)
+        row = await updates.delete_map_capture(
+            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+            capture_id=parse_id(input.map_capture_id, "MapCapture"),
+            expected_updated_at=input.expected_updated_at)
+        return DeleteMapCapturePayload(
+            deleted_map_capture_id=strawberry.ID(to_global_id("MapCapture", row.id)))

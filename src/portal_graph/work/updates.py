@@ -26,10 +26,10 @@ from portal_graph.problems import invalid, not_found, stale
 from portal_graph.scope import Scope
 from portal_graph.scoped_sql.rows import lock_visible, update_visible, visible_by_ids
 from portal_graph.work import repository as repo
+from portal_graph.work.geometry import checked_geometry
 from portal_graph.work.service import (
     MAX_TEXT,
     _coordinate,
-    _geometry,
     _optional_text,
     _price,
     _sane_date,
@@ -145,7 +145,7 @@ async def _capture_values(session: RequestSession, scope: Scope,
     if "note" in changes:
         values["note"] = _optional_text(changes["note"], "note", MAX_TEXT)
     if "geometry" in changes:
-        values["geometry"] = _geometry(changes["geometry"])
+        values["geometry"] = checked_geometry(changes["geometry"])
     if "job_id" in changes:
         values["job_id"] = changes["job_id"]
     return values

@@ -90,6 +90,18 @@ def mutation(resolver: Callable[..., Any] | None = None, *, rule: Rule | None = 
     return strawberry.mutation(resolver, **kwargs)
 
 
+def subscription(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
+                 **kwargs: Any) -> Any:
+    """`strawberry.subscription` that declares its audience (and guards it)."""
+    permissions = _permissions_for(audiences)
+    kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
+    if permissions:
+        kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
+    if resolver is None:
+        return strawberry.subscription(**kwargs)
+    return strawberry.subscription(resolver, **kwargs)
+
+
 def audience(audiences: AudienceSet) -> Callable[[type[T]], type[T]]:
     """Class decorator: the default audience of every field of a type."""
 

@@ -33,6 +33,12 @@ class Context:
         self.loaders = Loaders(self.session, self.scope_or_none)
 
     @property
+    def max_first(self) -> int:
+        """The most a connection's `first` may ask for: the limit validation checked
+        (QUERY_MAX_FIRST), read here by the resolvers, so the two cannot disagree."""
+        return self.settings.query_max_first
+
+    @property
     def scope(self) -> Scope:
         """The viewer's scope; only signed-in fields (guarded by audience) ask for it."""
         if self.scope_or_none is None:

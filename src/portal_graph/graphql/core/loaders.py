@@ -8,8 +8,10 @@ shape and process (scoped_sql/shapes.py), not once per request.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar, TypeVar
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import Select, Table
@@ -25,12 +27,20 @@ L = TypeVar("L", bound="ScopedLoader")
 _SHAPES = shapes.Shapes()
 
 
-class ScopedLoader(DataLoader):  # type: ignore[misc]
+class ScopedLoader(DataLoader):
     def __init__(self, session: RequestSession, scope: Scope, *args: Hashable) -> None:
         super().__init__()
         self.session = session
         self.scope = scope
         self.args = args
+
+    def load(self, key: Hashable) -> Any:
+        """The key's future, shielded while it is pending: many fields await the one cached
+        future of a key, and graphql-core cancels the fields below a parent that a non-null
+        error nulls; unshielded, that cancelled the shared future under a field elsewhere in
+        the response, which then failed the whole request (CancelledError)."""
+        future = super().load(key)
+        return future if future.done() else asyncio.shield(future)
 
 
 class RowByIdLoader(ScopedLoader):
@@ -43,25 +53,66 @@ class RowByIdLoader(ScopedLoader):
         return [found.get(key) for key in keys]
 
 
+Ids = Sequence[uuid.UUID]
+RowsById = Callable[[RequestSession, Scope, Ids], Awaitable[Mapping[uuid.UUID, Row[Any]]]]
+RowsByParent = Callable[[RequestSession, Scope, Ids],
+                        Awaitable[Mapping[uuid.UUID, list[Row[Any]]]]]
+
+
+class ListingByIdLoader(ScopedLoader):
+    """Rows by id from a repository function (`fetch = staticmethod(repo.by_ids)`), which
+    filters by the scope: in key order, None where missing or out of scope."""
+
+    fetch: ClassVar[RowsById]
+
+    async def batch_load_fn(self, keys: Ids) -> list[Row[Any] | None]:
+        found = await type(self).fetch(self.session, self.scope, keys)
+        return [found.get(key) for key in keys]
+
+
+class GroupedByParentLoader(ScopedLoader):
+    """Each parent's rows from a repository function (`fetch = staticmethod(repo.by_x)`) that
+    returns a list for every parent asked for, empty where it has none."""
+
+    fetch: ClassVar[RowsByParent]
+
+    async def batch_load_fn(self, keys: Ids) -> list[list[Row[Any]]]:
+        grouped = await type(self).fetch(self.session, self.scope, keys)
+        return [grouped[key] for key in keys]
+
+
 class PageByParentLoader(ScopedLoader):
     """One page per parent for `args = (first, after, *filters)`, batched in one statement."""
 
     ordering: ClassVar[Ordering] = pagination.NEWEST_FIRST
     parent: ClassVar[str]
+    # The repository's listing of the scoped rows, with a column named `parent` (or override
+    # `statement`, for one filtered by self.args[2:]).
+    listing: ClassVar[Callable[[Scope], Select[Any]]]
 
     def statement(self) -> Select[Any]:
-        """The scoped rows, with a column named `parent`; filters come from self.args[2:]."""
-        raise NotImplementedError
+        return type(self).listing(self.scope)
+
+    def switches(self) -> tuple[Hashable, ...]:
+        """What of the filters shapes the statement (db/shapes.py): by default all of them;
+        a filter given as named parameters (`values`) only by whether it is there."""
+        return tuple(self.args[2:])
+
+    def values(self) -> dict[str, Any]:
+        """The values of the statement's own named parameters (a filter's), if any."""
+        return {}
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Page]:
         first, after = self.args[0], self.args[1]
-        shape = _SHAPES.get(self.scope, (type(self), "pages", after is not None, *self.args[2:]),
+        assert isinstance(first, int) and (after is None or isinstance(after, str))
+        shape = _SHAPES.get(self.scope, (type(self), "pages", after is not None,
+                                         *self.switches()),
                             lambda: pagination.pages_by_parent(
                                 self.statement(), self.parent, self.ordering,
                                 after=after is not None))
         pages = await pagination.fetch_pages_by_parent(
             self.session, shape, self.scope, self.parent, keys, self.ordering,
-            PageRequest(first=first, after=after))  # type: ignore[arg-type]
+            PageRequest(first=first, after=after), self.values())
         return [pages[key] for key in keys]
 
 
@@ -71,12 +122,12 @@ class CountByParentLoader(ScopedLoader):
     pages: ClassVar[type[PageByParentLoader]]
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[int]:
-        pages = self.pages
-        shape = _SHAPES.get(self.scope, (pages, "counts", *self.args),
-                            lambda: pagination.counts_by_parent(
-                                pages(self.session, self.scope, 0, None, *self.args).statement(),
-                                pages.parent))
-        counts = await pagination.count_by_parent(self.session, shape, self.scope, keys)
+        pages = self.pages(self.session, self.scope, 0, None, *self.args)
+        shape = _SHAPES.get(self.scope, (self.pages, "counts", *pages.switches()),
+                            lambda: pagination.counts_by_parent(pages.statement(),
+                                                                self.pages.parent))
+        counts = await pagination.count_by_parent(self.session, shape, self.scope, keys,
+                                                  pages.values())
         return [counts[key] for key in keys]
 
 
@@ -93,4 +144,4 @@ class Loaders:
             if self.scope is None:
                 raise PermissionError("tenant data needs a signed-in viewer")
             loader = self._made[key] = kind(self.session, self.scope, *args)
-        return loader  # type: ignore[return-value]
+        return cast(L, loader)

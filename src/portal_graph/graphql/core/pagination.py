@@ -33,21 +33,22 @@ from graphql.execution.values import get_argument_values, get_directive_values
 from sqlalchemy import Select
 from sqlalchemy.engine import Row
 
-from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.loaders import CountByParentLoader, Loaders, PageByParentLoader
 from portal_graph.graphql.core.relay import Connection, Edge, PageInfo
 from portal_graph.scoped_sql import pagination, shapes
 from portal_graph.scoped_sql.pagination import BadCursor, Ordering, Page, PageRequest
 
 DEFAULT_FIRST = 20
-MAX_FIRST = 100
 N = TypeVar("N")
 
 
-def page_request(first: int | None, after: str | None) -> PageRequest:
+def page_request(first: int | None, after: str | None, max_first: int) -> PageRequest:
+    """`max_first` is the request's own limit (QUERY_MAX_FIRST, `Context.max_first`), the
+    one validation checked the document against."""
     first = DEFAULT_FIRST if first is None else first
-    if not 0 <= first <= MAX_FIRST:
-        raise GraphQLError(f"`first` must be between 0 and {MAX_FIRST}.",
+    if not 0 <= first <= max_first:
+        raise GraphQLError(f"`first` must be between 0 and {max_first}.",
                            extensions={"code": "FIRST_OUT_OF_RANGE"})
     if after is not None and len(after) > 500:
         raise GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"})
@@ -65,46 +66,75 @@ def _bad_cursor() -> GraphQLError:
     return GraphQLError("Invalid cursor.", extensions={"code": "BAD_USER_INPUT"})
 
 
-async def paginate(info: Info, statement: Select[Any], ordering: Ordering, first: int | None,
-                   after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
-    """A top-level connection: one statement for the page, one more only if totalCount is asked,
-    and one per nested connection selected below it (loaded ahead, see the module's doc)."""
-    request = page_request(first, after)
-    session = info.context.session
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A top-level list's page, and how to count all its rows (only if asked)."""
+
+    page: Page
+    count: Callable[[], Awaitable[int]]
+
+
+async def listed(context: Context, statement: Select[Any], ordering: Ordering,
+                 first: int | None, after: str | None) -> Listed:
+    """A top-level page: one statement, one more for `count()`. Both execution paths use it
+    (the Strawberry resolvers through `paginate`, the compiled plans directly)."""
+    request = page_request(first, after, context.max_first)
+    session = context.session
     try:
         page = await pagination.fetch_page(session, statement, ordering, request)
     except BadCursor:
         raise _bad_cursor() from None
-    return await _connection(info, page, make, lambda: pagination.count(session, statement))
+    return Listed(page, lambda: pagination.count(session, statement))
+
+
+async def paginate(info: Info, statement: Select[Any], ordering: Ordering, first: int | None,
+                   after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """A top-level connection: one statement for the page, one more only if totalCount is asked,
+    and one per nested connection selected below it (loaded ahead, see the module's doc)."""
+    found = await listed(info.context, statement, ordering, first, after)
+    return await _connection(info, found.page, make, found.count)
 
 
 _LISTINGS = shapes.Shapes()
 
 
-async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable[[], Select[Any]],
-                        values: dict[str, Any], ordering: Ordering, first: int | None,
-                        after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
-    """`paginate`, for a list whose statements are built once per `shape` (scoped_sql/shapes.py):
+async def listed_kept(context: Context, shape: tuple[Hashable, ...],
+                      build: Callable[[], Select[Any]], values: dict[str, Any],
+                      ordering: Ordering, first: int | None, after: str | None) -> Listed:
+    """`listed`, for a list whose statements are built once per `shape` (scoped_sql/shapes.py):
     `build()` makes its statement the first time, with this request's `values` as named
     parameters, which later requests give their own."""
-    scope = info.context.scope
+    scope = context.scope
     listing = _LISTINGS.made(scope, (*shape, ordering),
                              lambda: pagination.keep_listing(build(), ordering))
-    request = page_request(first, after)
-    session = info.context.session
+    request = page_request(first, after, context.max_first)
+    session = context.session
     try:
         page = await pagination.fetch_kept_page(session, listing, scope, request, values)
     except BadCursor:
         raise _bad_cursor() from None
-    return await _connection(info, page, make,
-                             lambda: pagination.count_kept(session, listing, scope, values))
+    return Listed(page, lambda: pagination.count_kept(session, listing, scope, values))
+
+
+async def paginate_kept(info: Info, shape: tuple[Hashable, ...], build: Callable[[], Select[Any]],
+                        values: dict[str, Any], ordering: Ordering, first: int | None,
+                        after: str | None, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """`paginate` over `listed_kept`."""
+    found = await listed_kept(info.context, shape, build, values, ordering, first, after)
+    return await _connection(info, found.page, make, found.count)
+
+
+async def connection_of(info: Info, found: Listed, make: Callable[[Row[Any]], N]) -> Connection[N]:
+    """The connection of a listed page, for the Strawberry resolvers (with the look-ahead)."""
+    return await _connection(info, found.page, make, found.count)
 
 
 async def _connection(info: Info, page: Page, make: Callable[[Row[Any]], N],
                       count: Callable[[], Awaitable[int]]) -> Connection[N]:
     raw = info._raw_info
-    await _load_ahead(info.context.loaders, raw, get_named_type(raw.return_type),
-                      raw.field_nodes, [row.id for row in page.rows])
+    await _load_ahead(info.context.loaders, info.context.max_first, raw,
+                      get_named_type(raw.return_type), raw.field_nodes,
+                      [row.id for row in page.rows])
     return to_connection(page, make, count)
 
 
@@ -126,7 +156,7 @@ class NestedConnection(Generic[N]):
         A resolver returning this stays a plain function, so that a loaded page costs no
         coroutine; graphql-core awaits what is awaitable.
         """
-        request = page_request(first, after)
+        request = page_request(first, after, info.context.max_first)
         loaders = info.context.loaders
         loaded = loaders.get(self.pages, request.first, request.after, *filters).load(parent_id)
 
@@ -197,8 +227,9 @@ def nested_connection(parent: str, field: str, pages: type[PageByParentLoader],
 # --- the look-ahead ------------------------------------------------------------------------
 
 
-async def _load_ahead(loaders: Loaders, raw: GraphQLResolveInfo, connection: GraphQLNamedType,
-                      field_nodes: Sequence[FieldNode], parent_ids: list[Any]) -> None:
+async def _load_ahead(loaders: Loaders, max_first: int, raw: GraphQLResolveInfo,
+                      connection: GraphQLNamedType, field_nodes: Sequence[FieldNode],
+                      parent_ids: list[Any]) -> None:
     """Load the pages of the nested connections selected on the nodes of `connection`, for
     `parent_ids`, then theirs, level by level. Only a speed-up: whatever it does not load (an
     argument it cannot read, a failed batch) the resolvers load, and report, as before."""
@@ -214,7 +245,7 @@ async def _load_ahead(loaders: Loaders, raw: GraphQLResolveInfo, connection: Gra
         definition = node_type.fields[node.name.value]
         try:
             args = get_argument_values(definition, node, raw.variable_values)
-            request = page_request(args.get("first"), args.get("after"))
+            request = page_request(args.get("first"), args.get("after"), max_first)
             filters = [convert(args.get(name)) for name, convert in nested.filters]
         except (GraphQLError, ValueError, TypeError):
             continue
@@ -229,7 +260,7 @@ async def _load_ahead(loaders: Loaders, raw: GraphQLResolveInfo, connection: Gra
             loaded: list[Page] = await pages
         except Exception:  # the resolver meets, and reports, the same failure
             continue
-        await _load_ahead(loaders, raw, child, nodes,
+        await _load_ahead(loaders, max_first, raw, child, nodes,
                           [row.id for page in loaded for row in page.rows])
 
 

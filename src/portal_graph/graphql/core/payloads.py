@@ -1,13 +1,26 @@
-"""`userErrors` and the one way mutations run: a savepoint, a service call, a payload."""
+"""`userErrors`, payloads and the one way mutations run: a savepoint, a service call, a payload.
+
+A mutation's resolver is written as if nothing could go wrong:
+
+    @mutation(rule=EDIT_WORK, payload=CreateJobPayload, description="Add a job.")
+    async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
+        row = await service.create_job(...)
+        return CreateJobPayload(job=Job.from_row(row))
+
+and runs in a savepoint: a `Rejected` from the service rolls its writes back and becomes the
+payload's `userErrors`, which `@payload` gives every payload type.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from portal_graph.graphql.core import audiences
 from portal_graph.graphql.core.audiences import EVERYONE, audience
 from portal_graph.graphql.core.context import Info
 from portal_graph.problems import Problem, Rejected, UserErrorCode
@@ -32,12 +45,36 @@ class UserError:
 
 @dataclass_transform(order_default=False, field_specifiers=(strawberry.field, StrawberryField))
 def payload(cls: type[P]) -> type[P]:
-    """A mutation payload type: reachable only through its mutation, whose audience governs."""
+    """A mutation payload type, its fields and then `userErrors` (empty unless the mutation
+    was rejected); reachable only through its mutation, whose audience governs."""
+    if "user_errors" not in cls.__annotations__:
+        cls.__annotations__["user_errors"] = list[UserError]
+        cls.user_errors = strawberry.field(default_factory=list)  # type: ignore[attr-defined]
     return audience(EVERYONE)(strawberry.type(cls))
 
 
-async def run_mutation(info: Info, payload: Callable[..., P], action: Callable[[], Awaitable[P]],
-                       **empty: Any) -> P:
+def mutation(*, payload: type[Any] | None = None,
+             **kwargs: Any) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    """A mutation field (`audiences.mutation`: its capability `rule=`, or `audiences=`); with
+    a `payload`, its resolver runs in a savepoint and a `Rejected` rolls its writes back into
+    that payload's userErrors."""
+
+    def decorate(resolver: Callable[..., Awaitable[Any]]) -> Any:
+        if payload is None:
+            return audiences.mutation(resolver, **kwargs)
+
+        @functools.wraps(resolver)
+        async def in_savepoint(*args: Any, **arguments: Any) -> Any:
+            info: Info = arguments["info"]
+            return await run_in_savepoint(info, payload, lambda: resolver(*args, **arguments))
+
+        return audiences.mutation(in_savepoint, **kwargs)
+
+    return decorate
+
+
+async def run_in_savepoint(info: Info, payload: Callable[..., P],
+                           action: Callable[[], Awaitable[P]]) -> P:
     """Run `action` in a savepoint; a `Rejected` rolls its writes back into userErrors."""
     session = info.context.session
     savepoint = await session.begin_nested()
@@ -45,8 +82,7 @@ async def run_mutation(info: Info, payload: Callable[..., P], action: Callable[[
         result = await action()
     except Rejected as rejected:
         await savepoint.rollback()
-        return payload(user_errors=[UserError.from_problem(p) for p in rejected.problems],
-                       **empty)
+        return payload(user_errors=[UserError.from_problem(p) for p in rejected.problems])
     except BaseException:
         await savepoint.rollback()
         raise

@@ -42,7 +42,7 @@ class IsAdmin(strawberry.BasePermission):
 
 
 class NotByApiToken(strawberry.BasePermission):
-    """API tokens are confined (PRODUCT.md 1a): they read and write as their owner but cannot
+    """API tokens are confined (docs/RULES.md): they read and write as their owner but cannot
     sign in, switch organization, mint tokens or sessions, change credentials or manage logins.
     Anonymous callers and sessions pass; whatever else the field needs is checked as usual."""
 

@@ -46,6 +46,15 @@ mutation Invite($input: InviteExternalUserInput!) {
 }
 `;
 
+  const LIVE = `# Live changes over a WebSocket (the stop button ends it). Admins hear of invitations:
+# run "Invite" in another tab and watch emailStatus go QUEUED -> SENT. Anyone signed in can
+# follow the jobs they may see instead:
+#   subscription Jobs { jobUpdated { id reference status customer { name } } }
+subscription Invitations {
+  invitationUpdated { id email status emailStatus }
+}
+`;
+
   const INVITE_VARIABLES = JSON.stringify(
     {
       input: {
@@ -109,6 +118,87 @@ mutation Invite($input: InviteExternalUserInput!) {
     return names.includes(params.operationName) ? params : { ...params, operationName: null };
   }
 
+  // Whether the operation GraphiQL runs is a subscription (those go over the WebSocket).
+  function isSubscription(params) {
+    const operations = [
+      ...String(params.query).replace(/#[^\n]*/g, "")
+        .matchAll(/(?:^|[}\s])(query|mutation|subscription)\b\s*(\w*)/g),
+    ].map((match) => ({ kind: match[1], name: match[2] }));
+    const chosen = params.operationName
+      ? operations.find((operation) => operation.name === params.operationName)
+      : operations.length === 1 ? operations[0] : undefined;
+    if (chosen) return chosen.kind === "subscription";
+    // A name the document does not define (GraphiQL re-rendering): only subscriptions here?
+    return operations.length > 0 && operations.every((op) => op.kind === "subscription");
+  }
+
+  // A subscription over graphql-transport-ws (the `graphql-ws` protocol), as an async
+  // iterable of results: GraphiQL shows each one as it comes, and its stop button ends it.
+  // The token goes in connection_init, as the API asks; the socket closes with the iterator.
+  function subscribe(url, params, headers) {
+    const queue = [];
+    let wake = null;
+    let done = false;
+    const push = (item) => {
+      queue.push(item);
+      if (wake) wake();
+    };
+    const socket = new WebSocket(url, "graphql-transport-ws");
+    socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: headers }));
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "connection_ack") {
+        socket.send(JSON.stringify({ type: "subscribe", id: "1", payload: params }));
+      } else if (message.type === "ping") {
+        socket.send(JSON.stringify({ type: "pong" }));
+      } else if (message.type === "next") {
+        push({ value: message.payload });
+      } else if (message.type === "error") {
+        push({ value: { errors: message.payload } });
+        push({ end: true });
+      } else if (message.type === "complete") {
+        push({ end: true });
+      }
+    };
+    socket.onclose = (event) => {
+      if (event.code !== 1000) {
+        push({ value: { errors: [{ message: `The subscription's connection closed: ` +
+                                           `${event.code} ${event.reason}`.trim() }] } });
+      }
+      push({ end: true });
+    };
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      async next() {
+        while (!done) {
+          const item = queue.shift();
+          if (item === undefined) {
+            await new Promise((resolve) => {
+              wake = resolve;
+            });
+            wake = null;
+          } else if (item.end) {
+            done = true;
+          } else {
+            return { value: item.value, done: false };
+          }
+        }
+        if (socket.readyState <= 1) socket.close(1000);
+        return { value: undefined, done: true };
+      },
+      async return() {
+        done = true;
+        if (socket.readyState <= 1) {
+          if (socket.readyState === 1) socket.send(JSON.stringify({ type: "complete", id: "1" }));
+          socket.close(1000);
+        }
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
   function remember(token) {
     try {
       if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
@@ -135,6 +225,7 @@ mutation Invite($input: InviteExternalUserInput!) {
     const login = { query: LOGIN, headers };
     const jobs = { query: JOBS, headers };
     const invite = { query: INVITE, variables: INVITE_VARIABLES, headers };
+    const live = { query: LIVE, headers };
 
     // Plain JSON results (the API has no @defer/@stream), so results can be read here.
     const httpFetcher = GraphiQL.createFetcher({ url: endpoint, enableIncrementalDelivery: false });
@@ -154,7 +245,13 @@ mutation Invite($input: InviteExternalUserInput!) {
       }
     }
 
+    const wsUrl = `${window.location.protocol === "https:" ? "wss:" : "ws:"}//` +
+      `${window.location.host}${endpoint}`;
+
     async function fetcher(params, options) {
+      if (isSubscription(params)) {
+        return subscribe(wsUrl, ownOperationName(params), signed(options?.headers));
+      }
       const result = await httpFetcher(ownOperationName(params),
                                        { ...options, headers: signed(options?.headers) });
       const change = sessionChange(result);
@@ -173,7 +270,7 @@ mutation Invite($input: InviteExternalUserInput!) {
           defaultHeaders: headers,
           defaultQuery: JOBS,
           // Signed in already (from the accept page): start where the data is.
-          defaultTabs: token ? [jobs, login, invite] : [login, jobs, invite],
+          defaultTabs: token ? [jobs, login, invite, live] : [login, jobs, invite, live],
           defaultEditorToolsVisibility: "headers",
           // Tokens are secrets: keep them out of localStorage.
           shouldPersistHeaders: false,

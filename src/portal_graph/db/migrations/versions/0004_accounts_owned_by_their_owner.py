@@ -1,6 +1,6 @@
 """accounts owned by their owner
 
-PRODUCT.md 1a: staff join by invitation (an invitation kind and a role), invitations carry a
+docs/RULES.md: staff join by invitation (an invitation kind and a role), invitations carry a
 second, emailed-only secret, persons record whether their mailbox is proven and where an
 unproven password was set, staff members can be deactivated, sessions remember the session
 they were switched from and API tokens the session that made them, and "forgot password"

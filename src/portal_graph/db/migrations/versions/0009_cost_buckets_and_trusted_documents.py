@@ -7,7 +7,7 @@ Neither holds tenant rows (a bucket's key names a credential, a document is clie
 neither has an organization_id or a row-level policy, like `rate_limit_counters`.
 
 Revision ID: 0009
-Revises: 0014
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
-down_revision = "0014"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_graph.db import models
 from portal_graph.mail import outbox, templates
+from portal_graph.mail import repository as mail_repo
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.worker import OutboxWorker
+from portal_graph.scope import admin_scope
 from tests.mail.mail_support import INVITATION_PARAMS, MailDatabase, SmtpServer
 
 LINK = "http://portal.test/accept/s3cr3t-token"
@@ -48,7 +50,7 @@ async def test_enqueue_refuses_params_that_contain_the_secret(
     async with sessionmaker() as session, session.begin():
         with pytest.raises(ValueError, match="must not contain the secret"):
             await outbox.enqueue(
-                session, organization_id=organization_id, template=templates.INVITATION,
+                session, admin_scope(organization_id), template=templates.INVITATION,
                 to_address="ana@example.com", params={**INVITATION_PARAMS, "url": LINK},
                 secret=LINK, box=box,
             )
@@ -68,7 +70,7 @@ async def test_enqueue_flushes_an_invitation_added_in_the_same_transaction(
 
         # when
         row = await outbox.enqueue(
-            session, organization_id=organization_id, template=templates.INVITATION,
+            session, admin_scope(organization_id), template=templates.INVITATION,
             to_address="a@example.com", params=INVITATION_PARAMS, secret=LINK, box=box,
             invitation_id=invitation.id,
         )
@@ -126,7 +128,8 @@ async def test_discard_queued_drops_the_unsent_emails_of_a_revoked_invitation(
 
     # when
     async with sessionmaker() as session, session.begin():
-        dropped = await outbox.discard_queued(session, organization_id, invitation_id)
+        dropped = await mail_repo.discard_queued(session, admin_scope(organization_id),
+                                                 invitation_id)
     await make_worker().run_once()
 
     # then
@@ -157,8 +160,8 @@ async def test_latest_status_by_invitation_reports_the_newest_email_of_each_invi
 
     # when
     async with sessionmaker() as session:
-        statuses = await outbox.latest_status_by_invitation(
-            session, organization_id, [resent, sent, failed, silent]
+        statuses = await mail_repo.latest_status_by_invitation(
+            session, admin_scope(organization_id), [resent, sent, failed, silent]
         )
 
     # then
@@ -179,8 +182,8 @@ async def test_latest_status_by_invitation_sees_only_the_given_organization(
 
     # when
     async with sessionmaker() as session:
-        statuses = await outbox.latest_status_by_invitation(
-            session, other_organization_id, [invitation_id]
+        statuses = await mail_repo.latest_status_by_invitation(
+            session, admin_scope(other_organization_id), [invitation_id]
         )
 
     # then
@@ -202,7 +205,7 @@ async def test_queue_depth_counts_emails_per_status(
 
     # when
     async with sessionmaker() as session:
-        depth = await outbox.queue_depth(session)
+        depth = await mail_repo.queue_depth(session)
 
     # then
     assert depth == {"QUEUED": 2, "SENT": 1, "FAILED": 0}

@@ -1,0 +1,172 @@
+"""`Scope` is the only door to tenant rows, and the source says so: no repository function takes
+a raw organization id, no `Scope(` is built outside scope.py, no SQL is written outside the
+repositories, `db/` and the scope layer, but where listed below with the reason. A new
+exception is a new line here, in review (the checker: scope_door.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portal_graph.db.tenancy import SystemContext
+from tests.architecture.scope_door import Violation, check_tree, unexplained
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "portal_graph"
+
+# "module:function" -> why it takes an organization id rather than a Scope.
+ORGANIZATION_ID_ALLOWED = {
+    "auth/repository.py:create_session": (
+        "signing in (the SIGN_IN system context): the session is what a Scope is later made from, "
+        "for an organization the person was just checked to belong to"),
+    "auth/repository.py:record_write": (
+        "after the request committed: the WAL position on the request's own credential, in the "
+        "organization the viewer lookup entered (read replicas compare it)"),
+}
+# "module:function" -> the system context it runs in (None: it reads or writes no tenant row)
+# and why it takes no Scope: the one list of the repository functions without one.
+UNSCOPED_ALLOWED: dict[str, tuple[SystemContext | None, str]] = {
+    "accounts/repository.py:organization_of_staff_email": (
+        SystemContext.CLI, "seeding the demo: is it there already, in whichever organization"),
+    "accounts/repository.py:insert_organization": (
+        SystemContext.CLI, "a new organization: there is no Scope before it exists"),
+    "auth/repository.py:credential_by_digest": (
+        SystemContext.VIEWER_LOOKUP, "a bearer token -> its credential, before a Scope"),
+    "auth/repository.py:touch": (
+        None, "the credential's own rows, in the organization credential_by_digest entered"),
+    "auth/repository.py:person_by_email": (None, "persons are no tenant rows"),
+    "auth/repository.py:memberships": (
+        SystemContext.SIGN_IN, "a person's organizations (MEMBERSHIPS too, for `me`)"),
+    "auth/repository.py:create_session": (
+        SystemContext.SIGN_IN, "the session a Scope is later made from"),
+    "auth/repository.py:record_write": (
+        None, "the request's own credential, after its commit (see ORGANIZATION_ID_ALLOWED)"),
+    "auth/repository.py:delete_dead_sessions": (
+        SystemContext.HOUSEKEEPING, "every organization's dead sessions"),
+    "auth/repository.py:delete_dead_api_tokens": (
+        SystemContext.HOUSEKEEPING, "every organization's dead API tokens"),
+    "events/repository.py:notify": (None, "pg_notify: no table"),
+    "events/repository.py:delete_told": (
+        SystemContext.HOUSEKEEPING, "every organization's events, told days ago"),
+    "invitations/repository.py:by_digest": (
+        SystemContext.INVITATION_TOKEN, "the invitation a link's token names"),
+    "mail/repository.py:queue_depth": (SystemContext.METRICS, "the outbox of all, counted"),
+    "mail/repository.py:claim_due": (SystemContext.OUTBOX, "due emails of every organization"),
+    "mail/repository.py:renew": (SystemContext.OUTBOX, "the worker's own lease"),
+    "mail/repository.py:release": (SystemContext.OUTBOX, "the worker's own lease"),
+    "mail/repository.py:mark_sent": (SystemContext.OUTBOX, "an email the worker leased"),
+    "mail/repository.py:mark_failed": (SystemContext.OUTBOX, "an email the worker leased"),
+}
+# module -> why it writes SQL outside a repository.
+SQL_ALLOWED = {
+    "accounts/persons.py": (
+        "persons and their reset links: login identities that no organization owns (not "
+        "tenant rows); the one module that writes them"),
+    "auth/revocation.py": (
+        "ending credentials in SystemContext.CREDENTIALS: one recursive statement per case, "
+        "across the organizations a person's sessions were minted in"),
+    "replicas.py": (
+        "WAL positions of the primary and the replicas (pg_current_wal_lsn, "
+        "pg_last_wal_replay_lsn): no table read"),
+    "ratelimit.py": (
+        "rate_limit_counters is no tenant table (HMAC'd keys, no organization column), "
+        "written on the limiter's own engine in its own short transactions"),
+}
+
+
+def test_no_door_to_tenant_rows_but_the_scope():
+    assert unexplained(check_tree(SRC), ORGANIZATION_ID_ALLOWED, SQL_ALLOWED,
+                       UNSCOPED_ALLOWED) == []
+
+
+def test_every_allowed_exception_is_still_needed():
+    found = check_tree(SRC)
+    passing = {f"{v.module}:{v.name}" for v in found if v.rule == "organization_id"}
+    unscoped = {f"{v.module}:{v.name}" for v in found if v.rule == "unscoped"}
+    modules = {v.module for v in found if v.rule == "sql"}
+    assert set(ORGANIZATION_ID_ALLOWED) <= passing
+    assert set(UNSCOPED_ALLOWED) == unscoped
+    assert set(SQL_ALLOWED) <= modules
+
+
+# --- the checker finds what is planted ----------------------------------------------------
+
+CLEAN_REPOSITORY = '''
+from sqlalchemy import select
+from portal_graph.scope import Scope, visible
+
+
+async def by_id(session, scope: Scope, customer_id):
+    return await session.execute(select(customers).where(visible(scope, customers)))
+
+
+def _private(organization_id):  # private helpers are the repository's own business
+    return organization_id
+'''
+
+PLANTED = {
+    "customers/repository.py": (
+        "async def by_organization(scope, organization_id):\n    return organization_id\n",
+        Violation("customers/repository.py", 1, "organization_id", "by_organization")),
+    "work/repository.py": (
+        "async def every_job(session, status):\n    return status\n",
+        Violation("work/repository.py", 1, "unscoped", "every_job")),
+    "work/service.py": (
+        "from portal_graph.scope import Scope\n\n"
+        "def sneak(org):\n    return Scope(org, external=False, customer_ids=frozenset())\n",
+        Violation("work/service.py", 4, "Scope(", "Scope")),
+    "work/loaders.py": (
+        "from portal_graph import scope\n\n"
+        "def sneak(org):\n    return scope.Scope(org, False, frozenset())\n",
+        Violation("work/loaders.py", 4, "Scope(", "Scope")),
+    "invitations/service.py": (
+        "from sqlalchemy import text as sql\n\nQUERY = sql('SELECT 1')\n",
+        Violation("invitations/service.py", 3, "sql", "sql")),
+    "audit/service.py": (
+        "import sqlalchemy as sa\n\ndef rows():\n    return sa.select(1)\n",
+        Violation("audit/service.py", 4, "sql", "select")),
+    "maintenance.py": (
+        "from sqlalchemy.dialects.postgresql import insert\n\nSTATEMENT = insert(t)\n",
+        Violation("maintenance.py", 3, "sql", "insert")),
+}
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for module, source in files.items():
+        path = root / module
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return root
+
+
+def test_a_clean_tree_has_no_violation(tmp_path: Path):
+    root = _tree(tmp_path, {
+        "customers/repository.py": CLEAN_REPOSITORY,
+        "scope.py": "def admin_scope(o):\n    return Scope(o, False, frozenset())\n",
+        "db/engine.py": "from sqlalchemy import text\n\nPING = text('SELECT 1')\n",
+        "work/service.py": "def add(items, x):\n    items.update(x)\n    items.insert(0, x)\n",
+    })
+
+    assert check_tree(root) == []
+
+
+@pytest.mark.parametrize("module", sorted(PLANTED))
+def test_each_planted_violation_is_reported(tmp_path: Path, module: str):
+    source, expected = PLANTED[module]
+    root = _tree(tmp_path, {"customers/repository.py": CLEAN_REPOSITORY, module: source})
+
+    found = check_tree(root)
+
+    assert found == [expected]
+    assert unexplained(found, ORGANIZATION_ID_ALLOWED, SQL_ALLOWED,
+                       UNSCOPED_ALLOWED) == [expected]
+
+
+def test_an_allow_list_entry_explains_only_its_own_violation(tmp_path: Path):
+    source, expected = PLANTED["customers/repository.py"]
+    root = _tree(tmp_path, {"customers/repository.py": source})
+
+    assert unexplained(check_tree(root), {"customers/repository.py:by_organization": "why"},
+                       {}) == []
+    assert unexplained(check_tree(root), {"customers/repository.py:other": "why"},
+                       {"customers/repository.py": "why"}) == [expected]
