@@ -42,6 +42,9 @@ from tests.factories import Factory
 from tests.mail.mail_support import SmtpServer
 from tests.topology import POOLED_PASS, PgBouncer, pgbouncer_missing, user_of
 
+ROOMY = "1000000000/100000000"
+ROOMY_BUCKETS = {"cost_bucket_staff": ROOMY, "cost_bucket_external": ROOMY,
+                 "cost_bucket_anonymous": ROOMY}
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Set by scripts/test's pooled pass: a streaming standby of ADMIN_URL's server, on this port.
 STANDBY_PORT = os.environ.get("PORTAL_GRAPH_TEST_STANDBY_PORT", "")
@@ -160,6 +163,8 @@ def settings(database_url: str, topology_env: dict[str, str],
         run_webhook_worker=False,
         log_format="text",
         smtp_url=None,
+        # Cost buckets that no test fills by accident; tests/cost/ sizes its own.
+        **ROOMY_BUCKETS,
     )
 
 
@@ -222,6 +227,14 @@ def app(settings: Settings, runtime: Any):  # type: ignore[no-untyped-def]
     from portal_graph.app import create_app
 
     return create_app(settings, runtime)
+
+
+def without_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """A response body without its `extensions.cost` (every GraphQL response carries one, see
+    tests/cost/), for tests that compare whole bodies."""
+    extensions = {k: v for k, v in (body.get("extensions") or {}).items() if k != "cost"}
+    stripped = {k: v for k, v in body.items() if k != "extensions"}
+    return {**stripped, "extensions": extensions} if extensions else stripped
 
 
 class Api:

@@ -1,4 +1,5 @@
-"""`portal-graph`: serve, migrate, seed, create organizations, export the schema."""
+"""`portal-graph`: serve, migrate, seed, create organizations, export the schema, store
+trusted documents."""
 
 from __future__ import annotations
 
@@ -141,6 +142,68 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_documents(paths: list[str]) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
+    """Each file's text and operation names, if it is a valid document of the full schema;
+    and a line per file that is not."""
+    from graphql import GraphQLError, OperationDefinitionNode, parse, validate
+
+    from portal_graph.graphql.schema import full_schema
+
+    schema = full_schema()._schema
+    valid: list[tuple[str, str, list[str]]] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            body = Path(path).read_text(encoding="utf-8")
+            document = parse(body)
+        except (OSError, UnicodeDecodeError, GraphQLError) as error:
+            problems.append(f"{path}: {error}")
+            continue
+        errors = validate(schema, document)
+        if errors:
+            problems.append(f"{path}: {errors[0].message}")
+            continue
+        names = [d.name.value if d.name else "" for d in document.definitions
+                 if isinstance(d, OperationDefinitionNode)]
+        valid.append((path, body, names))
+    return valid, problems
+
+
+def cmd_documents_add(args: argparse.Namespace) -> int:
+    from portal_graph.db.migrate import upgrade
+    from portal_graph.trusted_documents import store
+
+    valid, problems = _checked_documents(args.files)
+    for problem in problems:
+        print(f"portal-graph: not stored: {problem}", file=sys.stderr)
+    if problems:
+        return 1  # all or nothing: a client build should not ship half its documents
+
+    async def add(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session, session.begin():
+            return [(path, *await store(session, body, names)) for path, body, names in valid]
+
+    settings = get_settings()
+    url = _database_url(settings)
+    upgrade(_direct_url(settings), settings.db_request_role)
+    for path, document_id, new in asyncio.run(_with_sessionmaker(add, url)):
+        print(f"{document_id}  {path}{'' if new else '  (already stored)'}")
+    return 0
+
+
+def cmd_documents_list(args: argparse.Namespace) -> int:
+    from portal_graph.trusted_documents import stored
+
+    async def read(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session, session.begin():
+            return await stored(session)
+
+    for document in asyncio.run(_with_sessionmaker(read, _database_url(get_settings()))):
+        names = ",".join(name or "(anonymous)" for name in document.operation_names)
+        print(f"{document.id}  {document.created_at:%Y-%m-%dT%H:%M:%SZ}  {names}")
+    return 0
+
+
 def _exit_zero_on_sigterm() -> None:
     """Once uvicorn has shut down gracefully it raises the SIGTERM it caught again; with the
     default handler the process would then die by that signal (exit -15) after a clean stop.
@@ -220,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin-password", required=True)
     create.add_argument("--admin-name")
     create.set_defaults(run=cmd_create_organization)
+
+    documents = commands.add_parser(
+        "documents", help="trusted documents: the operations clients may send by documentId")
+    document_commands = documents.add_subparsers(dest="documents_command", required=True)
+    add = document_commands.add_parser(
+        "add", help="store GraphQL documents (one per file) by SHA-256; prints each id")
+    add.add_argument("files", nargs="+", metavar="FILE")
+    add.set_defaults(run=cmd_documents_add)
+    listed = document_commands.add_parser("list", help="print the stored documents' ids")
+    listed.set_defaults(run=cmd_documents_list)
 
     export = commands.add_parser("export-schema", help="write schema.graphql (the full SDL)")
     export.add_argument("--check", action="store_true",

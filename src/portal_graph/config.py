@@ -22,6 +22,7 @@ def default_data_dir() -> Path:
 # Lease time an outbox worker keeps beyond the longest send: room to say QUIT and to record the
 # outcome, or to wait out a short database outage before recording it (see mail/worker.py).
 LEASE_SPARE_SECONDS = 30.0
+TRUSTED_DOCUMENT_AUDIENCES = ("anonymous", "external", "staff", "admin")
 
 
 def parse_rate(value: str) -> tuple[int, int]:
@@ -165,6 +166,18 @@ class Settings(BaseSettings):
     rate_limit_reset_per_address: str = "10/3600"
     rate_limit_reset_per_email: str = "3/3600"
     rate_limit_anonymous_per_address: str = "300/60"  # every request without a bearer token
+    # Leaky buckets of query cost as "MAXIMUM/RESTORE_PER_SECOND", one per API token, session
+    # and anonymous address, shared by all processes (cost_buckets.py). Admins share staff's.
+    cost_accounting: bool = Field(
+        default=True, description="extensions.cost and throttling by cost; off only to measure "
+        "what they cost (bench/cost_overhead.py) or behind a gateway that throttles")
+    cost_bucket_staff: str = "100000/5000"
+    cost_bucket_external: str = "50000/1000"
+    cost_bucket_anonymous: str = "4000/100"
+    trusted_documents: str = Field(
+        default="", description="Audiences that may only send stored documents (documentId), "
+        "comma-separated from anonymous, external, staff, admin; `external,anonymous` is the "
+        "hardened setting")
 
     @field_validator(
         "rate_limit_login_per_address", "rate_limit_login_per_email",
@@ -178,6 +191,30 @@ class Settings(BaseSettings):
         if not (hits.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
             raise ValueError("must look like HITS/SECONDS, e.g. 20/60")
         return value
+
+    @field_validator("cost_bucket_staff", "cost_bucket_external", "cost_bucket_anonymous")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        maximum, _, rate = value.partition("/")
+        if not (maximum.strip().isdigit() and rate.strip().isdigit()
+                and int(maximum) > 0 and int(rate) > 0):
+            raise ValueError("must look like MAXIMUM/RESTORE_PER_SECOND, e.g. 100000/5000")
+        return value
+
+    @field_validator("trusted_documents")
+    @classmethod
+    def _audiences(cls, value: str) -> str:
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(TRUSTED_DOCUMENT_AUDIENCES))
+        if unknown:
+            raise ValueError(f"unknown audience {unknown[0]!r}: choose from "
+                             f"{', '.join(TRUSTED_DOCUMENT_AUDIENCES)}")
+        return ",".join(names)
+
+    @property
+    def trusted_document_audiences(self) -> frozenset[str]:
+        """The audiences (lower case) that may only send stored documents."""
+        return frozenset(name for name in self.trusted_documents.split(",") if name)
 
     @model_validator(mode="after")
     def _timeout_within_grace(self) -> Settings:

@@ -39,11 +39,15 @@ class SweepResult:
     password_resets: int = 0
     domain_events: int = 0
     webhook_deliveries: int = 0
+    cost_buckets: int = 0
 
 
 async def sweep(runtime: Runtime) -> SweepResult:
     longest_window = max(limit.window_seconds for limit in vars(runtime.rate_limits).values())
     windows = await runtime.rate_limiter.prune(older_than_seconds=2 * longest_window)
+    longest_drain = max(-(-size.maximum // size.restore_rate)
+                        for size in runtime.bucket_sizes.values())
+    buckets = await runtime.cost_buckets.prune(older_than_seconds=2 * longest_drain)
     housekeeping = system_tenancy(SystemContext.HOUSEKEEPING)  # every organization's credentials
     async with runtime.sessionmaker(**housekeeping) as session, session.begin():
         sessions = await credentials.delete_dead_sessions(session, KEEP_ENDED_SESSIONS)
@@ -51,7 +55,7 @@ async def sweep(runtime: Runtime) -> SweepResult:
         resets = await persons.delete_spent_resets(session, KEEP_USED_RESETS)
         told = await events.delete_told(session, KEEP_DOMAIN_EVENTS)
         deliveries = await webhooks.delete_settled(session, KEEP_WEBHOOK_DELIVERIES)
-    return SweepResult(windows, sessions, tokens, resets, told, deliveries)
+    return SweepResult(windows, sessions, tokens, resets, told, deliveries, buckets)
 
 
 async def run(runtime: Runtime, stop: asyncio.Event, every_seconds: float = 600) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from portal_graph.config import Settings
+from portal_graph.cost_buckets import BucketSize, CostBuckets
 from portal_graph.db.engine import make_engine, make_sessionmaker
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventHub
@@ -19,6 +20,8 @@ from portal_graph.mail.secretbox import SecretBox, server_key
 from portal_graph.observability.pool import ObservedPool
 from portal_graph.ratelimit import RateGuard, RateLimiter, RateLimits, rate_key, rate_limits_from
 from portal_graph.replicas import ReadReplicas
+from portal_graph.scope import Audience
+from portal_graph.trusted_documents import TrustedDocuments
 
 
 @dataclass
@@ -35,6 +38,11 @@ class Runtime:
     sessionmaker: async_sessionmaker[RequestSession]
     box: SecretBox
     rate_limiter: RateLimiter
+    # Query cost per token, session and anonymous address: on the limiter's engine too, for
+    # the same reasons (cost_buckets.py).
+    cost_buckets: CostBuckets
+    bucket_sizes: dict[Audience, BucketSize]
+    trusted_documents: TrustedDocuments
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_secret: bytes = b""  # keys the HMAC of what the counters count (ratelimit.py)
     hub: EventHub | None = None  # the process's event listener, while the app runs (app.py)
@@ -51,7 +59,16 @@ class Runtime:
         # ObservedPool: each pool's use shows in /metrics, under its application name.
         engine = make_engine(settings, database_url, poolclass=ObservedPool)
         sessionmaker = make_sessionmaker(engine, settings.db_request_role)
-        limiter_engine = make_engine(settings, database_url, pool_size=2, max_overflow=8,
+        # Every operation also charges its cost bucket here: one autocommit statement before
+        # it runs and one after, each a single round trip, so two kept connections serve
+        # many requests (past them, a connection is opened and closed per use). Behind
+        # PgBouncer these go direct (DATABASE_DIRECT_URL): a charge is made while the
+        # request's transaction holds a bouncer connection, and with every bouncer connection
+        # so held the charges would wait for one forever.
+        limiter_url = (settings.database_direct_url
+                       if settings.db_pgbouncer and settings.database_direct_url
+                       else database_url)
+        limiter_engine = make_engine(settings, limiter_url, pool_size=2, max_overflow=8,
                                      name="portal-graph-limits", durable_commits=False,
                                      poolclass=ObservedPool)
         return cls(
@@ -60,6 +77,9 @@ class Runtime:
             box=SecretBox.from_settings(settings),
             rate_limiter=RateLimiter(make_sessionmaker(limiter_engine,
                                                        settings.db_request_role)),
+            cost_buckets=CostBuckets(limiter_engine),
+            bucket_sizes=bucket_sizes(settings),
+            trusted_documents=TrustedDocuments(),
             rate_limits=rate_limits_from(settings),
             rate_secret=rate_key(server_key(settings)),
             replicas=ReadReplicas.create(settings, engine) if settings.read_urls else None,
@@ -70,3 +90,11 @@ class Runtime:
             await self.replicas.close()
         await self.engine.dispose()
         await self.limiter_engine.dispose()
+
+
+def bucket_sizes(settings: Settings) -> dict[Audience, BucketSize]:
+    """Each audience's cost bucket (COST_BUCKET_*; admins share staff's)."""
+    staff = BucketSize.parse(settings.cost_bucket_staff)
+    return {Audience.ANONYMOUS: BucketSize.parse(settings.cost_bucket_anonymous),
+            Audience.EXTERNAL: BucketSize.parse(settings.cost_bucket_external),
+            Audience.STAFF: staff, Audience.ADMIN: staff}

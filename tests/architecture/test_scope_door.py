@@ -96,6 +96,12 @@ SQL_ALLOWED = {
     "ratelimit.py": (
         "rate_limit_counters is no tenant table (HMAC'd keys, no organization column), "
         "written on the limiter's own engine in its own short transactions"),
+    "cost_buckets.py": (
+        "cost_buckets is no tenant table (keyed by a credential's id or an HMAC'd address, no "
+        "organization column), written on the limiter's own engine, one statement each"),
+    "trusted_documents.py": (
+        "trusted_documents is no tenant table (GraphQL documents by SHA-256, the same for "
+        "every organization, no organization column)"),
 }
 
 

@@ -109,7 +109,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(variable, value):
 
 
 @pytest.mark.parametrize("command", ["serve", "migrate", "seed-demo", "create-organization",
-                                     "export-schema", "seed-scale"])
+                                     "export-schema", "seed-scale", "documents"])
 def test_every_command_has_help(command):
     result = _run(command, "--help", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0 and "usage: portal-graph" in result.stdout

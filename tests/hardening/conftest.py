@@ -113,11 +113,13 @@ def app_with(runtime: Any) -> AppFactory:
     """An app over the shared engine whose settings (and rate limits) are overridden."""
     from portal_graph.app import create_app
     from portal_graph.ratelimit import rate_limits_from
+    from portal_graph.runtime import bucket_sizes
 
     def build(**overrides: Any) -> Any:
         settings = runtime.settings.model_copy(update=overrides)
         tuned = dataclasses.replace(runtime, settings=settings,
-                                    rate_limits=rate_limits_from(settings))
+                                    rate_limits=rate_limits_from(settings),
+                                    bucket_sizes=bucket_sizes(settings))
         return create_app(settings, tuned)
 
     return build

@@ -95,6 +95,10 @@ def start_server(folder: Path, database_url: str, *, secret_key: str, workers: i
         "RUN_OUTBOX_WORKER": "false",
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "INFO",
+        # Cost buckets no test fills by accident (a test sizes its own through `env`).
+        "COST_BUCKET_STAFF": "1000000000/100000000",
+        "COST_BUCKET_EXTERNAL": "1000000000/100000000",
+        "COST_BUCKET_ANONYMOUS": "1000000000/100000000",
         **env,
     }
     with log_path.open("wb") as log:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Double,
     Enum,
     FetchedValue,
     ForeignKey,
@@ -689,6 +690,34 @@ class RateLimitCounter(Base):
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     hits: Mapped[int] = mapped_column(BigInteger, default=0)
     __table_args__ = (Index("ix_rate_limit_counters_window", "window_start"),)
+
+
+class CostBucket(Base):
+    """A leaky bucket of query cost per API token, session or anonymous address, shared by
+    every server process (portal_graph/cost_buckets.py). `used` is the level at
+    `updated_at`; it drains at the audience's restore rate from then on."""
+
+    __tablename__ = "cost_buckets"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    used: Mapped[float] = mapped_column(Double)
+    admitted: Mapped[bool] = mapped_column()  # whether the last charge was let through
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (Index("ix_cost_buckets_updated_at", "updated_at"),)
+
+
+class TrustedDocument(Base):
+    """A GraphQL document stored by `portal-graph documents add`, known by its SHA-256.
+
+    Not a tenant table: documents are the API's clients' code, the same for every
+    organization (like the schema), and hold no data.
+    """
+
+    __tablename__ = "trusted_documents"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)  # "sha256:<64 hex digits>"
+    body: Mapped[str] = mapped_column(Text)
+    operation_names: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("id ~ '^sha256:[0-9a-f]{64}$'", name="id_format"),)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -3,13 +3,16 @@
 One database session (one transaction) per request, opened here and committed at the end;
 mutations run in savepoints inside it (see payloads.mutation). A request without a bearer
 token is counted against its address (RATE_LIMIT_ANONYMOUS_PER_ADDRESS) before anything else;
-a batch shares one cost budget.
+a batch shares one cost budget. Each operation is charged to its caller's cost bucket
+(cost_buckets.py) before it runs and answers with `extensions.cost` (graphql/cost.py); a
+`documentId` names a stored document (trusted_documents.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +23,12 @@ from starlette.responses import Response
 
 from portal_graph.auth.repository import record_write
 from portal_graph.auth.service import InvalidToken, resolve_viewer
+from portal_graph.cost_buckets import Bucket, ThrottleStatus, bucket_for
 from portal_graph.db.outage import database_unavailable
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import Tenancy
 from portal_graph.graphql.core.context import Context
+from portal_graph.graphql.cost import actual_cost, cost_extension, with_cost
 from portal_graph.graphql.execution import Executor, format_error
 from portal_graph.graphql.limits import LimitCode
 from portal_graph.http import nul_bytes
@@ -41,6 +46,7 @@ from portal_graph.replicas import Replica, could_write
 from portal_graph.runtime import Runtime
 from portal_graph.scope import Audience, Viewer
 from portal_graph.web import graphiql_response
+from portal_graph.web.page_documents import page_documents
 
 log = logging.getLogger("portal_graph.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -69,7 +75,8 @@ def _json(body: Any, status: int, media_type: str, **headers: str) -> Response:
 
 def _wants_graphiql(request: Request) -> bool:
     return (request.method == "GET" and "text/html" in request.headers.get("accept", "")
-            and "query" not in request.query_params)
+            and "query" not in request.query_params
+            and "documentId" not in request.query_params)
 
 
 def _invalid_token(media_type: str) -> Response:
@@ -88,6 +95,15 @@ def _rate_limited(decision: RateDecision, media_type: str) -> Response:
                         "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}]}
     OperationObservation().finish(body)
     return _json(body, 429, media_type, **{"Retry-After": str(seconds)})
+
+
+@dataclass
+class Answer:
+    """One operation's answer: its body, HTTP status and, when throttled, the retry delay."""
+
+    body: dict[str, Any]
+    status: int
+    retry_after: int | None = None
 
 
 @dataclass
@@ -153,7 +169,7 @@ class GraphQLEndpoint:
             if refused is not None:
                 return _rate_limited(refused, media_type)
         replicas = self.runtime.replicas
-        may_write = any(could_write(one.query) for one in requests)
+        may_write = any(self._may_write(one) for one in requests)
         replica = None
         # settled(): no statement may still run when the transaction ends (see RequestSession).
         async with self.runtime.sessionmaker() as session, session.begin(), session.settled():
@@ -173,30 +189,43 @@ class GraphQLEndpoint:
         elif replicas and may_write:
             await self._record_write(viewer)
         if isinstance(parsed, GraphQLBatch):
-            return _json([body for body, _ in results], 200, media_type)
-        result, status = results[0]
-        return _json(result, status, media_type)
+            return _json([answer.body for answer in results], 200, media_type)
+        answer = results[0]
+        if answer.retry_after is not None:
+            return _json(answer.body, answer.status, media_type,
+                         **{"Retry-After": str(answer.retry_after)})
+        return _json(answer.body, answer.status, media_type)
+
+    def _may_write(self, one: GraphQLRequest) -> bool:
+        """Whether the operation may be a mutation (so it runs on the primary). A stored
+        document is judged by its text when this process has read it, else as a write."""
+        if one.document_id is None:
+            return could_write(one.query)
+        body = self.runtime.trusted_documents.cached(one.document_id)
+        return body is None or could_write(body)
 
     async def _operations(self, session: RequestSession, viewer: Viewer,
                           requests: tuple[GraphQLRequest, ...] | list[GraphQLRequest],
-                          request: Request, media_type: str) -> list[tuple[dict[str, Any], int]]:
+                          request: Request, media_type: str) -> list[Answer]:
         max_cost = self.executor.limits[viewer.audience].max_cost
         budget = BatchBudget(max_cost, max_cost)
+        bucket = bucket_for(viewer, client_address(request), self.runtime.bucket_sizes,
+                            secret=self.runtime.rate_secret)
         results = []
         for one in requests:
             context = Context(session=session, viewer=viewer, settings=self.runtime.settings,
                               runtime=self.runtime, client_address=client_address(request),
                               request_id=request.scope["state"]["request_id"], request=request)
             with observe_operation() as observed:
-                answer = await self._one(context, one, request.method, media_type,
-                                         observed, budget)
-                observed.finish(answer[0])
+                answer = await self._costed(context, one, request.method, media_type,
+                                            observed, budget, bucket)
+                observed.finish(answer.body)
             results.append(answer)
         return results
 
     async def _on_replica(self, replica: Replica, viewer: Viewer,
                           requests: tuple[GraphQLRequest, ...] | list[GraphQLRequest],
-                          request: Request, media_type: str) -> list[tuple[dict[str, Any], int]]:
+                          request: Request, media_type: str) -> list[Answer]:
         """The operations on `replica`, acting for the viewer's organization; on the primary
         instead if the replica goes away under them (they only read: running them again is
         safe)."""
@@ -241,48 +270,136 @@ class GraphQLEndpoint:
             return None
         return None if decision.allowed else decision
 
+    async def _costed(self, context: Context, one: GraphQLRequest, method: str,
+                      media_type: str, observed: OperationObservation, budget: BatchBudget,
+                      bucket: Bucket) -> Answer:
+        """The operation's answer with `extensions.cost`. Its requested cost is taken from the
+        caller's bucket before any resolver runs (THROTTLED, and nothing runs, when it does
+        not fit), then corrected to the actual cost; an operation refused before that is
+        charged nothing, and its answer tells the bucket as it is."""
+        outcome = await self._one(context, one, method, media_type, observed, budget)
+        if not context.settings.cost_accounting:
+            return outcome if isinstance(outcome, Answer) else await outcome.run()
+        if isinstance(outcome, Answer):
+            status = await self._charge(bucket, 0)
+            return Answer(with_cost(outcome.body, cost_extension(0, 0, status)), outcome.status)
+        runnable = outcome
+        status = await self._charge(bucket, runnable.cost)
+        if status is not None and not status.admitted:
+            return _throttled(runnable.cost, status, context.request_id)
+        result = await runnable.run()
+        actual = actual_cost(result.body.get("data"))
+        if status is not None and actual != status.charged:
+            status = await self._charge(bucket, actual, corrects=status.charged)
+        return Answer(with_cost(result.body, cost_extension(runnable.cost, actual, status)),
+                      result.status)
+
+    async def _charge(self, bucket: Bucket, cost: int,
+                      corrects: int | None = None) -> ThrottleStatus | None:
+        """Charge the bucket (or correct an earlier charge to `cost`). None while the database
+        is unreachable: like an uncounted anonymous request, the request goes on uncharged,
+        and whatever else it needs of the database fails on its own."""
+        buckets = self.runtime.cost_buckets
+        try:
+            if corrects is None:
+                return await buckets.charge(bucket, cost)
+            return await buckets.correct(bucket, corrects, cost)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.debug("cost not charged: database unavailable (%s)", type(error).__name__)
+            return None
+
     async def _one(self, context: Context, one: GraphQLRequest, method: str,
                    media_type: str, observed: OperationObservation, budget: BatchBudget,
-                   ) -> tuple[dict[str, Any], int]:
+                   ) -> Answer | Runnable:
+        """The operation ready to run, or the answer that refuses it."""
         executor = self.executor
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
+
+        def refused(*errors: GraphQLError, status: int = status) -> Answer:
+            return Answer({"errors": [format_error(e, context.request_id) for e in errors]},
+                          status)
+
         if nul_bytes.value_has_nul(one.variables):
-            return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
-        prepared = executor.prepare(context.viewer.audience, one.query, one.variables)
+            return refused(nul_bytes.nul_error())
+        query = await self._document(context, one)
+        if isinstance(query, GraphQLError):
+            return refused(query)
+        prepared = executor.prepare(context.viewer.audience, query, one.variables)
         if prepared.document is None:
-            return {"errors": [format_error(e, context.request_id)
-                               for e in prepared.errors]}, status
-        if nul_bytes.document_has_nul(one.query, prepared.document):
-            return {"errors": [format_error(nul_bytes.nul_error(), context.request_id)]}, status
+            return refused(*prepared.errors)
+        if nul_bytes.document_has_nul(query, prepared.document):
+            return refused(nul_bytes.nul_error())
         over_budget = budget.take(prepared.cost)
         if over_budget is not None:
-            return {"errors": [format_error(over_budget, context.request_id)]}, status
+            return refused(over_budget)
         # A name becomes a metrics label only from a signed-in caller (or from the product's
         # own pages): anonymous clients cannot fill the label slots with names of their own.
         observed.identify(prepared.document, one.operation_name,
                           admit_new_name=context.viewer.audience is not Audience.ANONYMOUS)
         operation = executor.operation_type(prepared.document, one.operation_name)
         if operation is None:
-            error = GraphQLError("Unknown or ambiguous operation name.",
-                                 extensions={"code": "BAD_REQUEST"})
-            return {"errors": [format_error(error, context.request_id)]}, 400
+            return refused(GraphQLError("Unknown or ambiguous operation name.",
+                                        extensions={"code": "BAD_REQUEST"}), status=400)
         if operation is OperationType.SUBSCRIPTION:
-            error = GraphQLError("Subscriptions run over a WebSocket to /graphql "
-                                 "(graphql-transport-ws), not over HTTP.",
-                                 extensions={"code": "BAD_REQUEST"})
-            return {"errors": [format_error(error, context.request_id)]}, 400
+            return refused(GraphQLError("Subscriptions run over a WebSocket to /graphql "
+                                        "(graphql-transport-ws), not over HTTP.",
+                                        extensions={"code": "BAD_REQUEST"}), status=400)
         if method == "GET" and operation is not OperationType.QUERY:
-            error = GraphQLError("Mutations are only accepted over POST.",
-                                 extensions={"code": "METHOD_NOT_ALLOWED"})
-            return {"errors": [format_error(error, context.request_id)]}, 405
-        result = await executor.run(context, prepared.document, one.variables,
-                                    one.operation_name, one.query)
-        for error in result.errors or ():
-            if error.original_error is not None and database_unavailable(error.original_error):
-                # The whole request is lost with its connection: a 503 to retry, not a
-                # masked field error (see classify).
-                raise error.original_error
-        body: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            body["errors"] = [format_error(e, context.request_id) for e in result.errors]
-        return body, 200
+            return refused(GraphQLError("Mutations are only accepted over POST.",
+                                        extensions={"code": "METHOD_NOT_ALLOWED"}), status=405)
+        document = prepared.document
+
+        async def run() -> Answer:
+            result = await executor.run(context, document, one.variables, one.operation_name,
+                                        query)
+            for error in result.errors or ():
+                if (error.original_error is not None
+                        and database_unavailable(error.original_error)):
+                    # The whole request is lost with its connection: a 503 to retry, not a
+                    # masked field error (see classify).
+                    raise error.original_error
+            body: dict[str, Any] = {"data": result.data}
+            if result.errors:
+                body["errors"] = [format_error(e, context.request_id) for e in result.errors]
+            return Answer(body, 200)
+
+        return Runnable(prepared.cost, run)
+
+    async def _document(self, context: Context, one: GraphQLRequest) -> str | GraphQLError:
+        """The text to run: the query sent, or the stored document named by its id.
+
+        An audience in TRUSTED_DOCUMENTS may send only ids of stored documents (and the
+        server's own pages' documents, which they send as text)."""
+        if one.document_id is not None:
+            body = await self.runtime.trusted_documents.body(context.session, one.document_id)
+            if body is None:
+                return GraphQLError("No stored document has this documentId.",
+                                    extensions={"code": "PERSISTED_QUERY_NOT_FOUND"})
+            return body
+        audience = context.viewer.audience.value.lower()
+        if (audience in context.settings.trusted_document_audiences
+                and one.query not in page_documents()):
+            return GraphQLError("Send the documentId of a stored document: this API runs only "
+                                "stored documents for your audience.",
+                                extensions={"code": "PERSISTED_QUERY_ID_REQUIRED"})
+        return one.query
+
+
+@dataclass
+class Runnable:
+    """An operation that passed every check, with its requested (static) cost."""
+
+    cost: int
+    run: Callable[[], Awaitable[Answer]]
+
+
+def _throttled(requested: int, status: ThrottleStatus, request_id: str) -> Answer:
+    seconds = status.retry_after_seconds
+    error = GraphQLError(
+        f"Throttled: this query's cost ({requested}) is more than your bucket holds now "
+        f"({status.currently_available}). Try again in {seconds} seconds.",
+        extensions={"code": "THROTTLED", "retryAfter": seconds})
+    body = {"errors": [format_error(error, request_id)]}
+    return Answer(with_cost(body, cost_extension(requested, 0, status)), 429, seconds)

@@ -45,6 +45,8 @@ class GraphQLRequest:
     variables: dict[str, Any] = field(default_factory=dict)
     operation_name: str | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
+    # A stored document's id instead of the query (trusted_documents.py); `query` is then "".
+    document_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def _from_object(payload: Any) -> GraphQLRequest | HttpError:
         payload.get("variables"),
         payload.get("operationName"),
         payload.get("extensions"),
+        payload.get("documentId"),
     )
 
 
@@ -150,13 +153,22 @@ def _from_get(query_params: Mapping[str, str]) -> GraphQLRequest | HttpError:
         decoded.get("variables"),
         query_params.get("operationName") or None,
         decoded.get("extensions"),
+        query_params.get("documentId"),
     )
 
 
 def _request(
-    query: Any, variables: Any, operation_name: Any, extensions: Any
+    query: Any, variables: Any, operation_name: Any, extensions: Any, document_id: Any = None
 ) -> GraphQLRequest | HttpError:
-    if query is None or query == "":
+    if document_id is not None:
+        if not isinstance(document_id, str) or not document_id:
+            return HttpError(400, HttpErrorCode.INVALID_REQUEST,
+                             "The documentId must be a non-empty string")
+        if query not in (None, ""):
+            return HttpError(400, HttpErrorCode.INVALID_REQUEST,
+                             "Send either a query or a documentId, not both")
+        query = ""
+    elif query is None or query == "":
         return HttpError(400, HttpErrorCode.MISSING_QUERY, "The request has no query")
     if not isinstance(query, str):
         return HttpError(400, HttpErrorCode.INVALID_REQUEST, "The query must be a string")
@@ -172,7 +184,8 @@ def _request(
         return HttpError(
             400, HttpErrorCode.INVALID_REQUEST, "The extensions must be a JSON object"
         )
-    return GraphQLRequest(query, variables or {}, operation_name, extensions or {})
+    return GraphQLRequest(query, variables or {}, operation_name, extensions or {},
+                          document_id)
 
 
 def is_mutation(document: DocumentNode, operation_name: str | None) -> bool:
