@@ -5,7 +5,10 @@ A document is drawn from the schema itself: root fields with arguments taken fro
 object type a random part of its fields (leaves, `__typename`, connections with `edges`,
 `nodes`, `pageInfo`, `totalCount`, references), with aliases, inline fragments, named
 fragments and `@include`/`@skip` (literal or through variables), down to a depth (levels of
-objects) of COMPILED_DEPTH. Fields whose required arguments it cannot fill are left out.
+objects) of COMPILED_DEPTH. Fields whose required arguments it cannot fill are left out. A
+document holds at most MAX_FIELDS fields: past that, an object asks only `__typename`, so a
+deep document stays narrow (six fields a level, five levels deep, would otherwise be
+thousands of fields and minutes of drawing).
 """
 
 from __future__ import annotations
@@ -37,9 +40,13 @@ class Values:
     searches: list[str] = field(default_factory=lambda: ["", "C", "works", "zoë", "%_"])
 
 
+MAX_FIELDS = 40
+
+
 @dataclass
 class Drawn:
     text: str = ""
+    fields: int = 0  # drawn so far
     fragments: list[str] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     declarations: list[str] = field(default_factory=list)
@@ -89,6 +96,7 @@ class Documents:
         if not self._fillable(definition):
             return ""
         self.field_type = get_named_type(definition.type).name
+        drawn.fields += 1
         alias = f"a{next(drawn.counter)}: " if draw(st.integers(0, 4)) == 0 else ""
         args = self._arguments(draw, drawn, definition)
         directive = self._directive(draw, drawn)
@@ -96,7 +104,7 @@ class Documents:
         head = f"{alias}{name}{args}{directive}"
         if is_leaf_type(named):
             return head
-        if depth >= self.depth:
+        if depth >= self.depth or drawn.fields >= MAX_FIELDS:
             return f"{head} {{ __typename }}"
         return f"{head} {{ {self._selection(draw, drawn, named, depth + 1)} }}"
 
