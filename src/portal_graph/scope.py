@@ -16,6 +16,14 @@ from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, exists, fal
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal_graph.db import models
+from portal_graph.db.tables import (
+    assets,
+    customers,
+    job_assets,
+    jobs,
+    map_captures,
+    webhook_endpoints,
+)
 
 OrganizationId = NewType("OrganizationId", uuid.UUID)
 
@@ -88,13 +96,6 @@ def admin_scope(organization_id: uuid.UUID) -> Scope:
 ORGANIZATION = "scope_organization_id"
 GRANTED = "scope_customer_ids"
 EXTERNAL_USER = "scope_external_user_id"
-
-customers = models.table_of(models.Customer)
-jobs = models.table_of(models.Job)
-map_captures = models.table_of(models.MapCapture)
-assets = models.table_of(models.Asset)
-job_assets = models.table_of(models.JobAsset)
-webhook_endpoints = models.table_of(models.WebhookEndpoint)
 
 
 def current_grants_sql(organization_id: str, external_user_id: str) -> str:

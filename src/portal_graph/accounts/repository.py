@@ -12,14 +12,17 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import (
+    external_users,
+    job_assignments,
+    organizations,
+    persons,
+    staff_members,
+)
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
 from portal_graph.scoped_sql.rows import grouped_by, listing_by_ids
 
-staff_members = models.table_of(models.StaffMember)
-persons = models.table_of(models.Person)
-organizations = models.table_of(models.Organization)
-job_assignments = models.table_of(models.JobAssignment)
 _SHAPES = shapes.Shapes()
 
 
@@ -72,13 +75,13 @@ async def here_by_email(session: RequestSession, scope: Scope, email_key: str) -
     """ONE statement whatever the email: whether it has an account elsewhere changes neither
     the answer nor the work (an admin's timing says nothing about other organizations)."""
     person = persons.c.email_normalized == email_key
-    external = models.table_of(models.ExternalUser)
     staff_here = exists(select(1).select_from(staff_members.join(
         persons, persons.c.id == staff_members.c.person_id)).where(
         visible(scope, staff_members), person))
-    external_here = (select(external.c.id, external.c.access_revoked_at)
-                     .join_from(external, persons, persons.c.id == external.c.person_id)
-                     .where(visible(scope, external), person).subquery())
+    external_here = (select(external_users.c.id, external_users.c.access_revoked_at)
+                     .join_from(external_users, persons,
+                                persons.c.id == external_users.c.person_id)
+                     .where(visible(scope, external_users), person).subquery())
     row = (await session.execute(select(
         staff_here.label("is_staff"),
         select(external_here.c.id).scalar_subquery().label("external_user_id"),

@@ -11,12 +11,11 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import audit_events, persons
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
 from portal_graph.scoped_sql.rows import listing_by_ids
 
-audit_events = models.table_of(models.AuditEvent)
-persons = models.table_of(models.Person)
 _SHAPES = shapes.Shapes()
 
 

@@ -14,11 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import api_tokens, persons, sessions
 from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy
 from portal_graph.scope import Scope, current_grants_sql
-
-sessions = models.table_of(models.Session)
-api_tokens = models.table_of(models.ApiToken)
 
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
 # the grants are read on every request so that a revocation applies to the very next one.
@@ -146,7 +144,6 @@ async def record_write(session: RequestSession, organization_id: uuid.UUID,
 
 async def person_by_email(session: RequestSession, email_normalized: str) -> Row[Any] | None:
     """The login identity with this email (persons are written by accounts/persons.py only)."""
-    persons = models.table_of(models.Person)
     return (await session.execute(
         select(persons).where(persons.c.email_normalized == email_normalized))).first()
 

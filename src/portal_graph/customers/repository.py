@@ -9,10 +9,9 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import customers
 from portal_graph.scope import Scope, scoped
 from portal_graph.scoped_sql import shapes
-
-customers = models.table_of(models.Customer)
 
 
 def listing(scope: Scope, search: bool = False) -> Select[Any]:

@@ -10,11 +10,10 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import domain_events
 from portal_graph.scope import Scope, visible
 
-domain_events = models.table_of(models.DomainEvent)
 CHANNEL = "portal_graph_events"
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 

@@ -26,14 +26,12 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import customer_grants as grants
+from portal_graph.db.tables import customers, external_users, persons
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
 from portal_graph.scoped_sql.rows import grouped_by, link_customers, listing_by_ids
 
-external_users = models.table_of(models.ExternalUser)
-grants = models.table_of(models.CustomerGrant)
-persons = models.table_of(models.Person)
-customers = models.table_of(models.Customer)
 _SHAPES = shapes.Shapes()
 
 

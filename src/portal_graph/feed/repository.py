@@ -44,17 +44,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
-from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import assets, customers, jobs, map_captures
+from portal_graph.db.tables import feed_grant_periods as grant_periods
+from portal_graph.db.tables import feed_public_periods as public_periods
+from portal_graph.db.tables import feed_tombstones as tombstones
 from portal_graph.scope import Scope, visible
-
-customers = models.table_of(models.Customer)
-jobs = models.table_of(models.Job)
-map_captures = models.table_of(models.MapCapture)
-assets = models.table_of(models.Asset)
-tombstones = models.table_of(models.FeedTombstone)
-public_periods = models.table_of(models.FeedPublicPeriod)
-grant_periods = models.table_of(models.FeedGrantPeriod)
 
 # (GraphQL type name, table, the column naming the row's customer)
 ENTITIES = (("Customer", customers, customers.c.id),

@@ -16,15 +16,12 @@ from sqlalchemy.engine import Row
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import customers, invitation_customers, invitations, organizations
 from portal_graph.invitations.tokens import IssuedLinks
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
 from portal_graph.scoped_sql.rows import grouped_by, link_customers, listing_by_ids
 
-invitations = models.table_of(models.Invitation)
-invitation_customers = models.table_of(models.InvitationCustomer)
-customers = models.table_of(models.Customer)
-organizations = models.table_of(models.Organization)
 _SHAPES = shapes.Shapes()
 
 PENDING = models.InvitationState.PENDING

@@ -31,15 +31,13 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
+from portal_graph.db.tables import customer_grants as grants
+from portal_graph.db.tables import external_users, persons
+from portal_graph.db.tables import staff_members as staff
+from portal_graph.db.tables import webhook_deliveries as deliveries
+from portal_graph.db.tables import webhook_endpoints as endpoints
 from portal_graph.events.kinds import Event
 from portal_graph.scope import Scope, visible
-
-endpoints = models.table_of(models.WebhookEndpoint)
-deliveries = models.table_of(models.WebhookDelivery)
-grants = models.table_of(models.CustomerGrant)
-external_users = models.table_of(models.ExternalUser)
-staff = models.table_of(models.StaffMember)
-persons = models.table_of(models.Person)
 
 # Events every endpoint may subscribe to, and those only the organization's (staff) endpoints
 # may: an external user hears nothing about invitations or other external users.

@@ -25,15 +25,10 @@ from sqlalchemy.exc import IntegrityError
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import assets, job_assets, job_assignments, jobs, map_captures
 from portal_graph.scope import Scope, scoped, visible
 from portal_graph.scoped_sql.rows import next_updated_at
 from portal_graph.work.geometry import Box
-
-jobs = models.table_of(models.Job)
-assets = models.table_of(models.Asset)
-job_assets = models.table_of(models.JobAsset)
-map_captures = models.table_of(models.MapCapture)
-job_assignments = models.table_of(models.JobAssignment)
 
 
 class DuplicateReference(Exception):
