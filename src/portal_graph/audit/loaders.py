@@ -5,6 +5,4 @@ from __future__ import annotations
 from portal_graph.audit import repository as repo
 from portal_graph.graphql.core.loaders import ListingByIdLoader
 
-
-class AuditEventByIdLoader(ListingByIdLoader):
-    fetch = repo.by_ids
+AuditEventByIdLoader = ListingByIdLoader.of(repo.by_ids)

@@ -14,17 +14,9 @@ from portal_graph.graphql.core.loaders import (
 from portal_graph.invitations import repository as repo
 from portal_graph.mail import repository as mail_repo
 
-
-class InvitationByIdLoader(ListingByIdLoader):
-    fetch = repo.by_ids
-
-
-class CustomersByInvitationLoader(GroupedByParentLoader):
-    fetch = repo.customers_by_invitations
-
-
-class PendingInvitationsByCustomerLoader(GroupedByParentLoader):
-    fetch = repo.pending_by_customers
+InvitationByIdLoader = ListingByIdLoader.of(repo.by_ids)
+CustomersByInvitationLoader = GroupedByParentLoader.of(repo.customers_by_invitations)
+PendingInvitationsByCustomerLoader = GroupedByParentLoader.of(repo.pending_by_customers)
 
 
 class EmailStatusByInvitationLoader(ScopedLoader):

@@ -7,21 +7,13 @@ from typing import Any
 
 from sqlalchemy import Select
 
-from portal_graph.db import models
+from portal_graph.db import models, tables
 from portal_graph.graphql.core.loaders import CountByParentLoader, PageByParentLoader, RowByIdLoader
 from portal_graph.work import repository as repo
 
-
-class JobByIdLoader(RowByIdLoader):
-    table = models.table_of(models.Job)
-
-
-class AssetByIdLoader(RowByIdLoader):
-    table = models.table_of(models.Asset)
-
-
-class MapCaptureByIdLoader(RowByIdLoader):
-    table = models.table_of(models.MapCapture)
+JobByIdLoader = RowByIdLoader.of(tables.jobs)
+AssetByIdLoader = RowByIdLoader.of(tables.assets)
+MapCaptureByIdLoader = RowByIdLoader.of(tables.map_captures)
 
 
 class JobPageByCustomerLoader(PageByParentLoader):
@@ -35,64 +27,37 @@ class JobPageByCustomerLoader(PageByParentLoader):
         return repo.job_listing(self.scope, status=status)
 
 
-class JobCountByCustomerLoader(CountByParentLoader):
-    pages = JobPageByCustomerLoader
+JobCountByCustomerLoader = CountByParentLoader.of(JobPageByCustomerLoader)
 
 
-class CapturesWithin:
-    """args[2]: a Box (`within`), or None; its edges are named parameters of the shape."""
-
-    args: tuple[Any, ...]
-
-    def switches(self) -> tuple[Hashable, ...]:
-        return repo.box_switches(self.args[2] if len(self.args) > 2 else None)
-
-    def values(self) -> dict[str, Any]:
-        return repo.box_values(self.args[2] if len(self.args) > 2 else None)
+class MapCapturePages(PageByParentLoader):
+    """args: first, after, within (a Box, or None); its edges are named parameters of the
+    shape."""
 
     def within(self) -> Any:
         return self.args[2] if len(self.args) > 2 else None
 
+    def switches(self) -> tuple[Hashable, ...]:
+        return repo.box_switches(self.within())
 
-class MapCapturePageByCustomerLoader(CapturesWithin, PageByParentLoader):
-    """args: first, after, within."""
-
-    parent = "customer_id"
-
-    def statement(self) -> Select[Any]:
-        return repo.capture_listing(self.scope, within=self.within())
-
-
-class MapCaptureCountByCustomerLoader(CountByParentLoader):
-    pages = MapCapturePageByCustomerLoader
-
-
-class MapCapturePageByJobLoader(CapturesWithin, PageByParentLoader):
-    """args: first, after, within."""
-
-    parent = "job_id"
+    def values(self) -> dict[str, Any]:
+        return repo.box_values(self.within())
 
     def statement(self) -> Select[Any]:
         return repo.capture_listing(self.scope, within=self.within())
 
 
-class MapCaptureCountByJobLoader(CountByParentLoader):
-    pages = MapCapturePageByJobLoader
-
-
-class AssetPageByCustomerLoader(PageByParentLoader):
+class MapCapturePageByCustomerLoader(MapCapturePages):
     parent = "customer_id"
-    listing = repo.asset_listing
 
 
-class AssetCountByCustomerLoader(CountByParentLoader):
-    pages = AssetPageByCustomerLoader
-
-
-class AssetPageByJobLoader(PageByParentLoader):
+class MapCapturePageByJobLoader(MapCapturePages):
     parent = "job_id"
-    listing = repo.assets_with_job
 
 
-class AssetCountByJobLoader(CountByParentLoader):
-    pages = AssetPageByJobLoader
+MapCaptureCountByCustomerLoader = CountByParentLoader.of(MapCapturePageByCustomerLoader)
+MapCaptureCountByJobLoader = CountByParentLoader.of(MapCapturePageByJobLoader)
+AssetPageByCustomerLoader = PageByParentLoader.of("customer_id", repo.asset_listing)
+AssetCountByCustomerLoader = CountByParentLoader.of(AssetPageByCustomerLoader)
+AssetPageByJobLoader = PageByParentLoader.of("job_id", repo.assets_with_job)
+AssetCountByJobLoader = CountByParentLoader.of(AssetPageByJobLoader)

@@ -1,9 +1,10 @@
 """The one loader factory: per-request DataLoaders, each filtered by the viewer's scope.
 
-Loaders are named `<Entity>By<Key>Loader` and built lazily, once per request and arguments, so
-that a request pays only for the loaders it uses and batching never widens what a viewer sees:
-every batch statement starts from `scope.scoped(...)`. Their statements are built once per
-shape and process (scoped_sql/shapes.py), not once per request.
+Loaders are named `<Entity>By<Key>Loader`, declared by what they read (one line where that
+is all: `JobByIdLoader = RowByIdLoader.of(tables.jobs)`), and built lazily, once per request
+and arguments, so that a request pays only for the loaders it uses and batching never widens
+what a viewer sees: every batch statement starts from `scope.scoped(...)`. Their statements
+are built once per shape and process (scoped_sql/shapes.py), not once per request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ L = TypeVar("L", bound="ScopedLoader")
 _SHAPES = shapes.Shapes()
 
 
+def _declare(base: type[L], what: str, **attributes: Any) -> type[L]:
+    """A subclass of `base` with these class attributes: a loader declared by what it reads."""
+    return cast(type[L], type(f"{base.__name__}[{what}]", (base,), attributes))
+
+
 class ScopedLoader(DataLoader):
     def __init__(self, session: RequestSession, scope: Scope, *args: Hashable) -> None:
         super().__init__()
@@ -48,6 +54,10 @@ class RowByIdLoader(ScopedLoader):
 
     table: ClassVar[Table]
 
+    @classmethod
+    def of(cls, table: Table) -> type[RowByIdLoader]:
+        return _declare(cls, table.name, table=table)
+
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Row[Any] | None]:
         found = await visible_by_ids(self.session, self.scope, self.table, keys)
         return [found.get(key) for key in keys]
@@ -60,10 +70,14 @@ RowsByParent = Callable[[RequestSession, Scope, Ids],
 
 
 class ListingByIdLoader(ScopedLoader):
-    """Rows by id from a repository function (`fetch = staticmethod(repo.by_ids)`), which
+    """Rows by id from a repository function (`ListingByIdLoader.of(repo.by_ids)`), which
     filters by the scope: in key order, None where missing or out of scope."""
 
     fetch: ClassVar[RowsById]
+
+    @classmethod
+    def of(cls, fetch: RowsById) -> type[ListingByIdLoader]:
+        return _declare(cls, fetch.__qualname__, fetch=fetch)
 
     async def batch_load_fn(self, keys: Ids) -> list[Row[Any] | None]:
         found = await type(self).fetch(self.session, self.scope, keys)
@@ -71,10 +85,14 @@ class ListingByIdLoader(ScopedLoader):
 
 
 class GroupedByParentLoader(ScopedLoader):
-    """Each parent's rows from a repository function (`fetch = staticmethod(repo.by_x)`) that
-    returns a list for every parent asked for, empty where it has none."""
+    """Each parent's rows from a repository function (`GroupedByParentLoader.of(repo.by_x)`)
+    that returns a list for every parent asked for, empty where it has none."""
 
     fetch: ClassVar[RowsByParent]
+
+    @classmethod
+    def of(cls, fetch: RowsByParent) -> type[GroupedByParentLoader]:
+        return _declare(cls, fetch.__qualname__, fetch=fetch)
 
     async def batch_load_fn(self, keys: Ids) -> list[list[Row[Any]]]:
         grouped = await type(self).fetch(self.session, self.scope, keys)
@@ -89,6 +107,10 @@ class PageByParentLoader(ScopedLoader):
     # The repository's listing of the scoped rows, with a column named `parent` (or override
     # `statement`, for one filtered by self.args[2:]).
     listing: ClassVar[Callable[[Scope], Select[Any]]]
+
+    @classmethod
+    def of(cls, parent: str, listing: Callable[[Scope], Select[Any]]) -> type[PageByParentLoader]:
+        return _declare(cls, f"{listing.__qualname__}, {parent}", parent=parent, listing=listing)
 
     def statement(self) -> Select[Any]:
         return type(self).listing(self.scope)
@@ -120,6 +142,10 @@ class CountByParentLoader(ScopedLoader):
     """How many rows each parent has, for `totalCount` of nested connections."""
 
     pages: ClassVar[type[PageByParentLoader]]
+
+    @classmethod
+    def of(cls, pages: type[PageByParentLoader]) -> type[CountByParentLoader]:
+        return _declare(cls, pages.__name__, pages=pages)
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[int]:
         pages = self.pages(self.session, self.scope, 0, None, *self.args)
