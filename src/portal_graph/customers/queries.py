@@ -10,7 +10,7 @@ from portal_graph.customers.types import Customer
 from portal_graph.graphql.core.audiences import SIGNED_IN, field
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.pagination import DEFAULT_FIRST, Listed, connection_of, listed_kept
-from portal_graph.graphql.core.relay import Connection, parse_id
+from portal_graph.graphql.core.relay import Connection
 from portal_graph.scoped_sql.pagination import BY_NAME
 
 
@@ -35,8 +35,5 @@ class CustomerQueries:
 
     @field(audiences=SIGNED_IN, description="A customer by id; null when not visible.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        customer_id = parse_id(id, "Customer")
-        if customer_id is None:
-            return None
-        row = await info.context.loaders.get(CustomerByIdLoader).load(customer_id)
+        row = await info.context.loaders.by_global_id(CustomerByIdLoader, id, "Customer")
         return Customer.from_row(row) if row else None

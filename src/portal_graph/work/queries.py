@@ -50,10 +50,7 @@ class WorkQueries:
 
     @field(audiences=SIGNED_IN, description="A job by id; null when not visible.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
-        job_id = parse_id(id, "Job")
-        if job_id is None:
-            return None
-        row = await info.context.loaders.get(loaders.JobByIdLoader).load(job_id)
+        row = await info.context.loaders.by_global_id(loaders.JobByIdLoader, id, "Job")
         return Job.from_row(row) if row else None
 
     @field(audiences=SIGNED_IN, description=(

@@ -19,6 +19,7 @@ from sqlalchemy import Select, Table
 from sqlalchemy.engine import Row
 
 from portal_graph.db.session import RequestSession
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.scope import Scope
 from portal_graph.scoped_sql import pagination, shapes
 from portal_graph.scoped_sql.pagination import Ordering, Page, PageRequest
@@ -171,3 +172,10 @@ class Loaders:
                 raise PermissionError("tenant data needs a signed-in viewer")
             loader = self._made[key] = kind(self.session, self.scope, *args)
         return cast(L, loader)
+
+    async def by_global_id(self, kind: type[RowByIdLoader] | type[ListingByIdLoader],
+                           global_id: str, type_name: str) -> Row[Any] | None:
+        """The visible row of a global id of `type_name`, through the loader of that type;
+        None, as for a missing row, when the id is not one of that type."""
+        id_ = parse_id(global_id, type_name)
+        return None if id_ is None else await self.get(kind).load(id_)
