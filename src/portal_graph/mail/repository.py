@@ -17,23 +17,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
     Integer,
-    Interval,
     and_,
     cast,
     delete,
     func,
     insert,
-    literal,
-    literal_column,
-    or_,
     select,
     tuple_,
     update,
@@ -43,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.scope import Scope
+from portal_graph.scoped_sql import leases
 from portal_graph.scoped_sql.shapes import one_of
 
 Outbox = models.OutboxEmail
@@ -83,7 +78,7 @@ async def discard_queued(session: AsyncSession, scope: Scope, invitation_id: UUI
             Outbox.organization_id == scope.organization_id,
             Outbox.invitation_id == invitation_id,
             Outbox.status == models.OutboxStatus.QUEUED,
-            _not_leased(),
+            leases.not_leased(Outbox.lease_expires_at),
         )
         .with_for_update(skip_locked=True)
     )
@@ -146,26 +141,13 @@ async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> 
     waited for.
     """
     token = uuid.uuid4()
-    due = (
-        select(Outbox.organization_id, Outbox.id)
-        .where(
-            # A literal, not a parameter: the partial index on due rows (WHERE status =
-            # 'QUEUED') then serves a generic plan of the prepared statement too.
-            Outbox.status == literal_column("'QUEUED'"),
-            Outbox.next_attempt_at <= func.now(),
-            _not_leased(),
-        )
-        .order_by(Outbox.next_attempt_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-    )
+    due = leases.due(models.table_of(Outbox), batch)
     statement = (
         update(Outbox)
         .where(Outbox.organization_id == due.c.organization_id, Outbox.id == due.c.id)
         .values(
             lease_token=token,
-            lease_expires_at=_clock() + _seconds(lease_seconds),
+            lease_expires_at=leases.later(lease_seconds),
             # A lease that ran out unrecorded is a send its worker never finished (it died or
             # stalled): that counts as an attempt, so an email that kills its worker every time
             # is given up on after `max_attempts` like any other failing email.
@@ -186,7 +168,7 @@ async def renew(session: AsyncSession, claim: Claim, emails: list[models.OutboxE
     result = await session.execute(
         update(Outbox)
         .where(_leased_to(claim, emails))
-        .values(lease_expires_at=_clock() + _seconds(lease_seconds))
+        .values(lease_expires_at=leases.later(lease_seconds))
         .returning(Outbox.id)
         .execution_options(synchronize_session=False)
     )
@@ -215,7 +197,7 @@ async def mark_sent(session: AsyncSession, claim: Claim, email: models.OutboxEma
         email,
         status=models.OutboxStatus.SENT,
         attempts=email.attempts + 1,
-        sent_at=_clock(),
+        sent_at=leases.clock(),
         last_error=None,
         secret_ciphertext=None,
     )
@@ -252,22 +234,9 @@ async def mark_failed(
         email,
         attempts=attempts,
         last_error=error,
-        next_attempt_at=_clock() + _seconds(retry_in_seconds),
+        next_attempt_at=leases.later(retry_in_seconds),
     )
     return models.OutboxStatus.QUEUED if recorded else None
-
-
-def _clock() -> Any:
-    # clock_timestamp(), not now(): the time of the statement, whatever the transaction.
-    return func.clock_timestamp(type_=DateTime(timezone=True))
-
-
-def _seconds(seconds: float) -> Any:
-    return literal(timedelta(seconds=seconds), Interval())
-
-
-def _not_leased() -> ColumnElement[bool]:
-    return or_(Outbox.lease_expires_at.is_(None), Outbox.lease_expires_at <= func.now())
 
 
 def _leased_to(claim: Claim, emails: list[models.OutboxEmail]) -> ColumnElement[bool]:

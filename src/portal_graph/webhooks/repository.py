@@ -10,17 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
-    DateTime,
-    Interval,
     delete,
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     text,
@@ -38,6 +34,7 @@ from portal_graph.db.tables import webhook_deliveries as deliveries
 from portal_graph.db.tables import webhook_endpoints as endpoints
 from portal_graph.events.kinds import Event
 from portal_graph.scope import Scope, visible
+from portal_graph.scoped_sql import leases
 
 # Events every endpoint may subscribe to, and those only the organization's (staff) endpoints
 # may: an external user hears nothing about invitations or other external users.
@@ -137,30 +134,16 @@ class Claim:
     deliveries: list[Row[Any]]
 
 
-def _clock() -> Any:
-    return func.clock_timestamp(type_=DateTime(timezone=True))
-
-
-def _seconds(seconds: float) -> Any:
-    return literal(timedelta(seconds=seconds), Interval())
-
-
 async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> Claim:
     """Lease up to `batch` due deliveries (queued, time to try, not leased or lease run out),
     skipping rows another worker is claiming at this instant."""
     token = uuid.uuid4()
-    due = (select(deliveries.c.organization_id, deliveries.c.id)
-           .where(deliveries.c.status == literal_column("'QUEUED'"),
-                  deliveries.c.next_attempt_at <= func.now(),
-                  or_(deliveries.c.lease_expires_at.is_(None),
-                      deliveries.c.lease_expires_at <= func.now()))
-           .order_by(deliveries.c.next_attempt_at).limit(batch)
-           .with_for_update(skip_locked=True).cte("due"))
+    due = leases.due(deliveries, batch)
     rows = (await session.execute(
         update(deliveries)
         .where(deliveries.c.organization_id == due.c.organization_id,
                deliveries.c.id == due.c.id)
-        .values(lease_token=token, lease_expires_at=_clock() + _seconds(lease_seconds))
+        .values(lease_token=token, lease_expires_at=leases.later(lease_seconds))
         .returning(*deliveries.c))).all()
     return Claim(token, sorted(rows, key=lambda row: (row.event_position, row.id)))
 
@@ -200,11 +183,11 @@ async def record(session: AsyncSession, claim: Claim, delivery: Row[Any], **valu
 
 
 def now() -> Any:
-    return _clock()
+    return leases.clock()
 
 
 def later(seconds: float) -> Any:
-    return _clock() + _seconds(seconds)
+    return leases.later(seconds)
 
 
 async def endpoint_succeeded(session: AsyncSession, organization_id: uuid.UUID,
@@ -224,7 +207,7 @@ async def endpoint_failed(session: AsyncSession, organization_id: uuid.UUID,
     disabled = await session.execute(update(endpoints).where(
         endpoints.c.organization_id == organization_id, endpoints.c.id == endpoint_id,
         endpoints.c.enabled,
-        endpoints.c.failing_since <= func.now() - _seconds(disable_after_seconds))
+        endpoints.c.failing_since <= func.now() - leases.interval(disable_after_seconds))
         .values(enabled=False, disabled_reason="failing for too long"))
     return bool(disabled.rowcount)  # type: ignore[attr-defined]
 
