@@ -47,8 +47,8 @@ async def _fresh(session: RequestSession, scope: Scope, staff_member_id: uuid.UU
     return (await repo.staff_by_ids(session, scope, [staff_member_id]))[staff_member_id]
 
 
-async def set_role(session: RequestSession, scope: Scope, actor: Actor, *,
-                   staff_member_id: uuid.UUID | None, role: models.Role) -> Row[Any]:
+async def set_role(session: RequestSession, scope: Scope, actor: Actor,
+                   staff_member_id: uuid.UUID | None, *, role: models.Role) -> Row[Any]:
     member, admins = await _locked(session, scope, staff_member_id)
     if member.role is not role:
         if role is not models.Role.ADMIN and _is_last_admin(member, admins):
@@ -61,7 +61,7 @@ async def set_role(session: RequestSession, scope: Scope, actor: Actor, *,
     return await _fresh(session, scope, member.id)
 
 
-async def deactivate(session: RequestSession, scope: Scope, actor: Actor, *,
+async def deactivate(session: RequestSession, scope: Scope, actor: Actor,
                      staff_member_id: uuid.UUID | None) -> Row[Any]:
     """The member acts for nobody from their next request: their sessions and API tokens here
     end, and so does everything derived from a session they had here."""
@@ -79,7 +79,7 @@ async def deactivate(session: RequestSession, scope: Scope, actor: Actor, *,
     return await _fresh(session, scope, member.id)
 
 
-async def reactivate(session: RequestSession, scope: Scope, actor: Actor, *,
+async def reactivate(session: RequestSession, scope: Scope, actor: Actor,
                      staff_member_id: uuid.UUID | None) -> Row[Any]:
     """The member can sign in here again (with their own password; no session comes back)."""
     member, _ = await _locked(session, scope, staff_member_id)

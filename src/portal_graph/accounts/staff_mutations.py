@@ -8,12 +8,11 @@ import strawberry
 
 from portal_graph.accounts import staff
 from portal_graph.accounts.types import Role, StaffMember
-from portal_graph.actor import Actor
 from portal_graph.capabilities import MANAGE_STAFF
-from portal_graph.graphql.core.context import Context, Info
-from portal_graph.graphql.core.payloads import mutation, payload
-from portal_graph.graphql.core.relay import parse_id
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import act_on, mutation, payload
 from portal_graph.invitations import service as invitations
+from portal_graph.invitations.mutations import issue_invitation
 from portal_graph.invitations.types import Invitation
 
 
@@ -60,10 +59,6 @@ class ReactivateStaffMemberPayload:
     staff_member: StaffMember | None = None
 
 
-def _actor(ctx: Context) -> Actor:
-    return Actor.of(ctx.viewer, ctx.client_address)
-
-
 @strawberry.type
 class StaffMutations:
     @mutation(payload=CreateStaffMemberPayload, rule=MANAGE_STAFF, description=(
@@ -72,42 +67,27 @@ class StaffMutations:
         "sets it (or proves the one they have) on accepting."))
     async def create_staff_member(self, info: Info,
                                   input: CreateStaffMemberInput) -> CreateStaffMemberPayload:
-        ctx = info.context
-        await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
-        issued = await invitations.invite_staff(
-            ctx.session, ctx.scope, _actor(ctx),
-            invitations.Mail(ctx.settings, ctx.runtime.box),
-            email=input.email, name=input.name, role=input.role)
-        return CreateStaffMemberPayload(invitation=Invitation.from_row(issued.invitation),
-                                        invite_url=issued.invite_url)
+        return await issue_invitation(info, CreateStaffMemberPayload, invitations.invite_staff,
+                                      email=input.email, name=input.name, role=input.role)
 
     @mutation(payload=SetStaffRolePayload, rule=MANAGE_STAFF, description=(
         "Change a member's role; it applies to their next request. The last active admin "
         "cannot be demoted (LAST_ADMIN)."))
     async def set_staff_role(self, info: Info, input: SetStaffRoleInput) -> SetStaffRolePayload:
-        ctx = info.context
-        row = await staff.set_role(
-            ctx.session, ctx.scope, _actor(ctx), role=input.role,
-            staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
-        return SetStaffRolePayload(staff_member=StaffMember.from_row(row))
+        return SetStaffRolePayload(staff_member=await act_on(
+            info, StaffMember, staff.set_role, input.staff_member_id, role=input.role))
 
     @mutation(payload=DeactivateStaffMemberPayload, rule=MANAGE_STAFF, description=(
         "Deactivate a member: from their next request they act for nobody here, and their "
         "sessions and API tokens here end. The last active admin cannot be (LAST_ADMIN)."))
     async def deactivate_staff_member(self, info: Info,
                                       input: StaffMemberInput) -> DeactivateStaffMemberPayload:
-        ctx = info.context
-        row = await staff.deactivate(
-            ctx.session, ctx.scope, _actor(ctx),
-            staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
-        return DeactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
+        return DeactivateStaffMemberPayload(staff_member=await act_on(
+            info, StaffMember, staff.deactivate, input.staff_member_id))
 
     @mutation(payload=ReactivateStaffMemberPayload, rule=MANAGE_STAFF,
               description="Let a deactivated member sign in here again.")
     async def reactivate_staff_member(self, info: Info,
                                       input: StaffMemberInput) -> ReactivateStaffMemberPayload:
-        ctx = info.context
-        row = await staff.reactivate(
-            ctx.session, ctx.scope, _actor(ctx),
-            staff_member_id=parse_id(input.staff_member_id, "StaffMember"))
-        return ReactivateStaffMemberPayload(staff_member=StaffMember.from_row(row))
+        return ReactivateStaffMemberPayload(staff_member=await act_on(
+            info, StaffMember, staff.reactivate, input.staff_member_id))

@@ -210,7 +210,7 @@ async def resend(session: RequestSession, scope: Scope, actor: Actor, mail: Mail
     return Issued(row, urls.copied)
 
 
-async def revoke(session: RequestSession, scope: Scope, actor: Actor, *,
+async def revoke(session: RequestSession, scope: Scope, actor: Actor,
                  invitation_id: uuid.UUID | None) -> Row[Any]:
     """Cancel a pending (or expired) invitation: its links stop working at once and its
     unsent emails are dropped."""
