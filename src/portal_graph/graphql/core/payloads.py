@@ -8,7 +8,9 @@ A mutation's resolver is written as if nothing could go wrong:
         return CreateJobPayload(job=Job.from_row(row))
 
 and runs in a savepoint: a `Rejected` from the service rolls its writes back and becomes the
-payload's `userErrors`, which `@payload` gives every payload type.
+payload's `userErrors`, which `@payload` gives every payload type. A command on one object
+named by its global id is `act_on`: `DeactivateStaffMemberPayload(staff_member=await act_on(
+info, StaffMember, staff.deactivate, input.staff_member_id))`.
 """
 
 from __future__ import annotations
