@@ -13,8 +13,9 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
+from graphql import get_introspection_query
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -24,6 +25,9 @@ STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 
 GRAPHQL_ENDPOINT = "/graphql"
+INTROSPECTION_QUERY = get_introspection_query(
+    descriptions=True, specified_by_url=True, directive_is_repeatable=True
+)
 
 SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
@@ -108,6 +112,12 @@ def graphiql_response(cdn_url: str, endpoint: str = GRAPHQL_ENDPOINT) -> HTMLRes
     return HTMLResponse(body, headers=_headers(graphiql_csp(cdn_url), "no-cache"))
 
 
+async def introspection_document(request: Request) -> PlainTextResponse:
+    """The introspection query graphiql.js sends when a new session needs a new schema:
+    graphql-core's standard one, so it always asks for what this graphql-core can answer."""
+    return PlainTextResponse(INTROSPECTION_QUERY, headers=_headers(ACCEPT_PAGE_CSP, "no-cache"))
+
+
 class _StaticAssets(StaticFiles):
     """Static files with the same strict headers as the pages that load them."""
 
@@ -126,5 +136,7 @@ def web_routes(graphiql_cdn_url: str) -> list[BaseRoute]:
         Route("/accept/", accept_page),
         Route("/reset/{token}", reset_page),
         Route("/reset/", reset_page),
+        # Served like a static file, though graphql-core writes it.
+        Route("/static/introspection.graphql", introspection_document),
         Mount("/static", app=_StaticAssets(directory=STATIC_DIR), name="static"),
     ]
