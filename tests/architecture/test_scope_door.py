@@ -57,7 +57,8 @@ UNSCOPED_ALLOWED: dict[str, tuple[SystemContext | tuple[SystemContext, ...] | No
         (SystemContext.SIGN_IN, SystemContext.MEMBERSHIPS, SystemContext.ACCOUNT),
         "a person's organizations: to sign in, for `me`, for the account's own changes"),
     "auth/repository.py:create_session": (
-        SystemContext.SIGN_IN, "the session a Scope is later made from"),
+        SystemContext.SIGN_IN, "the session a Scope is later made from (or, acting for its own "
+        "organization, an accepted invitation's: `or_acting_for`)"),
     "auth/repository.py:record_write": (
         None, "the request's own credential, after its commit (see ORGANIZATION_ID_ALLOWED)"),
     "auth/repository.py:delete_dead_sessions": (

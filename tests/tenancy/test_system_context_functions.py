@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from portal_graph.auth import repository as auth_repo
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import (
     OutsideSystemContext,
@@ -70,6 +72,26 @@ async def test_the_outbox_worker_function_refuses_another_system_context(
         assert str(refused.value) == (
             "portal_graph.mail.repository.claim_due runs only in the system context outbox; "
             "this session acts for the system context sign_in")
+
+
+async def test_a_new_session_may_be_made_only_for_the_organization_acted_for(
+    app_sessionmaker: async_sessionmaker[RequestSession],
+) -> None:
+    # given a request acting for one organization (an accepted invitation's), not signing in
+    acted_for, other = uuid.uuid4(), uuid.uuid4()
+    async with app_sessionmaker() as session:
+
+        # when it makes a session in another organization
+        with pytest.raises(OutsideSystemContext) as refused:
+            await session.acting_for(acted_for, lambda: auth_repo.create_session(
+                session, organization_id=other, person_id=uuid.uuid4(), digest=b"x",
+                ttl=timedelta(hours=1), client_address=None))
+
+        # then
+        assert str(refused.value).endswith(
+            "runs only in the system context sign_in, or acting for its organization_id; "
+            f"this session acts for organization {acted_for}")
+        assert not session.in_transaction()
 
 
 async def test_a_session_acting_for_nobody_is_refused_too(

@@ -181,13 +181,14 @@ async def memberships(session: RequestSession, person_id: uuid.UUID) -> list[Mem
     return list(seen.values())
 
 
-@runs_in(SystemContext.SIGN_IN)
+@runs_in(SystemContext.SIGN_IN, or_acting_for="organization_id")
 async def create_session(
     session: RequestSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
     ttl: timedelta, client_address: str | None, parent_session_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """A session in the organization being signed in to (the sign-in system context): there is no
-    Scope yet, the session is what makes one."""
+    """A session in the organization being signed in to (the sign-in system context, or acting
+    for that organization: an accepted invitation's): there is no Scope yet, the session is what
+    makes one."""
     session_id = models.new_id()
     await session.execute(insert(sessions).values(
         organization_id=organization_id, id=session_id, person_id=person_id, token_hash=digest,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import inspect
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -110,24 +111,35 @@ class OutsideSystemContext(RuntimeError):
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-def runs_in(*contexts: SystemContext) -> Callable[[F], F]:
+def runs_in(*contexts: SystemContext, or_acting_for: str | None = None) -> Callable[[F], F]:
     """Mark a repository function `async def f(session, ...)` as work for one of `contexts`:
     each call first checks that the session's transaction acts in one of them (it does when the
     session was opened with `system_tenancy(context)`, or inside `session.as_system(context)`)
-    and raises `OutsideSystemContext` otherwise. tests/architecture/ checks that each function
-    listed with a system context carries this decorator, with that context."""
+    and raises `OutsideSystemContext` otherwise. With `or_acting_for`, the name of an argument
+    holding an organization id, a transaction acting for that very organization (and in no
+    system context) passes too. tests/architecture/ checks that each function listed with a
+    system context carries this decorator, with that context."""
     allowed = frozenset(contexts)
 
     def decorate(function: F) -> F:
         name = f"{function.__module__}.{function.__qualname__}"
+        signature = inspect.signature(function)
+
+        def acts_for_its_organization(tenancy: Tenancy, *args: Any, **kwargs: Any) -> bool:
+            if or_acting_for is None or tenancy.system or tenancy.organization_id is None:
+                return False
+            arguments = signature.bind_partial(*args, **kwargs).arguments
+            return arguments.get(or_acting_for) == tenancy.organization_id
 
         @functools.wraps(function)
         async def checked(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
             tenancy: Tenancy = session.info.get(TENANCY, NOBODY)
-            if tenancy.system not in allowed:
+            if tenancy.system not in allowed and not acts_for_its_organization(
+                    tenancy, session, *args, **kwargs):
+                also = f", or acting for its {or_acting_for}" if or_acting_for else ""
                 raise OutsideSystemContext(
-                    f"{name} runs only in the system context "
-                    f"{' or '.join(sorted(allowed))}; this session acts for {tenancy.describe()}")
+                    f"{name} runs only in the system context {' or '.join(sorted(allowed))}"
+                    f"{also}; this session acts for {tenancy.describe()}")
             return await function(session, *args, **kwargs)
 
         return cast(F, checked)
