@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tenancy import SystemContext, runs_in
 from portal_graph.scope import Scope, visible
 
 domain_events = models.table_of(models.DomainEvent)
@@ -48,6 +49,7 @@ async def latest_position(session: RequestSession, scope: Scope) -> int:
     return int(found or 0)
 
 
+@runs_in(SystemContext.HOUSEKEEPING)
 async def delete_told(session: AsyncSession, keep: str) -> int:
     """Delete events older than `keep` (an interval, '3 days'): told long ago, and past what a
     listener catches up on; how many went (maintenance.py, in the housekeeping context)."""

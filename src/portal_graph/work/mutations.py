@@ -96,18 +96,12 @@ class WorkMutations:
 
     @mutation(payload=CreateJobPayload, rule=EDIT_WORK, description="Add a job for a customer.")
     async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
-        ctx = info.context
-        row = await service.create_job(
-            ctx.session, ctx.scope, ctx.viewer,
-            customer_id=parse_id(input.customer_id, "Customer"), title=input.title,
-            reference=input.reference, scheduled_for=input.scheduled_for,
+        row = await info.context.act(
+            service.create_job, customer_id=parse_id(input.customer_id, "Customer"),
+            title=input.title, reference=input.reference, scheduled_for=input.scheduled_for,
             asset_ids=_ids(input.asset_ids, "Asset"), internal_notes=input.internal_notes,
-            price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids,
-                                                       "StaffMember"),
+            price=input.price, assigned_staff_ids=_ids(input.assigned_staff_ids, "StaffMember"),
             status=input.status)
-        if row.status is models.JobStatus.COMPLETED:
-            row = await service.set_job_status(ctx.session, ctx.scope, job_id=row.id,
-                                               status=row.status)
         return CreateJobPayload(job=Job.from_row(row))
 
     @mutation(payload=SetJobStatusPayload,
@@ -123,10 +117,8 @@ class WorkMutations:
               rule=EDIT_WORK, description="Record a map capture, optionally for a job.")
     async def create_map_capture(self, info: Info,
                                  input: CreateMapCaptureInput) -> CreateMapCapturePayload:
-        ctx = info.context
-        row = await service.create_map_capture(
-            ctx.session, ctx.scope, ctx.viewer,
-            customer_id=parse_id(input.customer_id, "Customer"),
+        row = await info.context.act(
+            service.create_map_capture, customer_id=parse_id(input.customer_id, "Customer"),
             job_id=parse_id(input.job_id, "Job"), job_given=input.job_id is not None,
             latitude=input.latitude, longitude=input.longitude, note=input.note,
             geometry=input.geometry, captured_at=input.captured_at)
