@@ -44,6 +44,23 @@ def _present(table: str, column: str) -> sa.CheckConstraint:
                               name=op.f(f"ck_{table}_{column}_present"))
 
 
+def _token_hash() -> sa.Column:
+    """A secret's SHA-256: the secret itself is never stored."""
+    return sa.Column("token_hash", sa.LargeBinary(), nullable=False)
+
+
+def _credential(table: str, *columns: sa.Column) -> None:
+    """A person's sign-in in one organization, known by its token's digest."""
+    tenant_entity(
+        table,
+        uuid("person_id"),
+        *columns,
+        reference(table, "person_id", "persons", "CASCADE"),
+        sa.UniqueConstraint("token_hash", name=op.f(f"uq_{table}_token_hash")),
+    )
+    op.create_index(f"ix_{table}_org_person", table, ["organization_id", "person_id"])
+
+
 def _newest_first(*columns: str) -> list[Any]:
     return ["organization_id", *columns, sa.literal_column("id DESC")]
 
@@ -88,19 +105,15 @@ def _organizations_and_people() -> None:
         sa.PrimaryKeyConstraint("key", "window_start", name=op.f("pk_rate_limit_counters")),
     )
     op.create_index("ix_rate_limit_counters_window", "rate_limit_counters", ["window_start"])
-    tenant_entity(
+    _credential(
         "api_tokens",
-        uuid("person_id"),
         _text("name"),
-        sa.Column("token_hash", sa.LargeBinary(), nullable=False),
+        _token_hash(),
         stamp("created_at"),
         moment("last_used_at"),
         moment("expires_at"),
         moment("revoked_at"),
-        reference("api_tokens", "person_id", "persons", "CASCADE"),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
-    op.create_index("ix_api_tokens_org_person", "api_tokens", ["organization_id", "person_id"])
     tenant_entity(
         "audit_events",
         stamp("occurred_at"),
@@ -130,19 +143,15 @@ def _organizations_and_people() -> None:
     op.create_index("ix_external_users_person", "external_users", ["person_id"])
     op.create_index("uq_external_users_org_person", "external_users",
                     ["organization_id", "person_id"], unique=True)
-    tenant_entity(
+    _credential(
         "sessions",
-        uuid("person_id"),
-        sa.Column("token_hash", sa.LargeBinary(), nullable=False),
+        _token_hash(),
         stamp("created_at"),
         stamp("last_seen_at"),
         moment("expires_at", nullable=False),
         moment("ended_at"),
         sa.Column("client_address", postgresql.INET(), nullable=True),
-        reference("sessions", "person_id", "persons", "CASCADE"),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_sessions_token_hash")),
     )
-    op.create_index("ix_sessions_org_person", "sessions", ["organization_id", "person_id"])
     tenant_entity(
         "staff_members",
         uuid("person_id"),
@@ -244,7 +253,7 @@ def _invitations_and_mail() -> None:
         _text("name", nullable=True),
         sa.Column("state", sa.Enum("PENDING", "ACCEPTED", "REVOKED", name="invitation_state"),
                   nullable=False),
-        sa.Column("token_hash", sa.LargeBinary(), nullable=False),
+        _token_hash(),
         moment("expires_at", nullable=False),
         stamp("created_at"),
         stamp("last_sent_at"),

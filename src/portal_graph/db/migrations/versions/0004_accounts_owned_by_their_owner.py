@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from portal_graph.db.migrations.ddl import stamp
+from portal_graph.db.migrations.ddl import moment, reference, stamp, uuid
 
 revision, down_revision = "0004", "0003"
 
@@ -59,16 +59,14 @@ def upgrade() -> None:
 
     op.create_table(
         "password_resets",
-        sa.Column("id", sa.UUID(), nullable=False),
-        sa.Column("person_id", sa.UUID(), nullable=False),
+        uuid("id"),
+        uuid("person_id"),
         sa.Column("token_hash", sa.LargeBinary(), nullable=False),
         stamp("created_at"),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("used_at", sa.DateTime(timezone=True)),
+        moment("expires_at", nullable=False),
+        moment("used_at"),
         sa.Column("client_address", postgresql.INET()),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.id"],
-                                name=op.f("fk_password_resets_person_id_persons"),
-                                ondelete="CASCADE"),
+        reference("password_resets", "person_id", "persons", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
     )

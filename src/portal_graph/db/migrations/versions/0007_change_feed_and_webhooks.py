@@ -125,20 +125,6 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION feed_links_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE assets SET change_position = 0
-  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM added);
-  RETURN NULL;
-END $$;
-
-CREATE FUNCTION feed_links_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE assets SET change_position = 0
-  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM removed);
-  RETURN NULL;
-END $$;
-
 CREATE FUNCTION feed_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE pos bigint; customer uuid;
 BEGIN
@@ -184,8 +170,27 @@ CREATE TRIGGER feed_changed AFTER INSERT OR UPDATE ON {table}
 CREATE TRIGGER feed_deleted AFTER DELETE ON {table}
   FOR EACH ROW EXECUTE FUNCTION feed_deleted('{entity}');
 """
+# A link between a job and an asset, added or removed, moves the asset. Per statement: a bulk
+# insert of links moves each asset once, not once per link.
+LINKS_CHANGED = """
+CREATE FUNCTION feed_links_{change}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE assets SET change_position = 0
+  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM {change});
+  RETURN NULL;
+END $$;
+CREATE TRIGGER feed_links_{change} AFTER {event} ON job_assets
+  REFERENCING {rows} TABLE AS {change}
+  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_{change}();
+"""
 CHANGED = {"customers": "feed_customer_changed", "jobs": "feed_job_changed",
            "map_captures": "feed_capture_changed", "assets": "feed_asset_changed"}
+
+
+def _period() -> tuple[sa.Column, sa.Column]:
+    """[since, until) of change positions; `until` is null while the period lasts."""
+    return (sa.Column("since_position", sa.BigInteger(), nullable=False),
+            sa.Column("until_position", sa.BigInteger(), nullable=True))
 
 
 def _each(statements: str) -> None:
@@ -206,18 +211,17 @@ def upgrade() -> None:
         "feed_tombstones",
         sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("entity", sa.Text(), nullable=False),
-        sa.Column("row_id", sa.UUID(), nullable=False),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
+        uuid("row_id"),
+        uuid("customer_id"),
         stamp("deleted_at"),
         key=("position",))
     tenant_policy("feed_tombstones")
     tenant_table(
         "feed_public_periods",
         sa.Column("entity", sa.Text(), nullable=False),
-        sa.Column("row_id", sa.UUID(), nullable=False),
-        sa.Column("since_position", sa.BigInteger(), nullable=False),
-        sa.Column("until_position", sa.BigInteger(), nullable=True),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
+        uuid("row_id"),
+        *_period(),
+        uuid("customer_id"),
         key=("entity", "row_id", "since_position"))
     tenant_policy("feed_public_periods")
     # "Could this viewer ever see it": from the viewer's grant periods to their customers' rows.
@@ -225,10 +229,9 @@ def upgrade() -> None:
                     ["organization_id", "customer_id", "entity", "row_id"])
     tenant_table(
         "feed_grant_periods",
-        sa.Column("external_user_id", sa.UUID(), nullable=False),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
-        sa.Column("since_position", sa.BigInteger(), nullable=False),
-        sa.Column("until_position", sa.BigInteger(), nullable=True),
+        uuid("external_user_id"),
+        uuid("customer_id"),
+        *_period(),
         key=("external_user_id", "customer_id", "since_position"))
     tenant_policy("feed_grant_periods")
     # History of what exists now.
@@ -261,13 +264,8 @@ def upgrade() -> None:
     _each(FUNCTIONS)
     for table, entity in ENTITIES.items():
         _each(TRIGGERS.format(table=table, entity=entity, changed=CHANGED[table]))
-    # Per statement: a bulk insert of links moves each asset once, not once per link.
-    op.execute("""CREATE TRIGGER feed_links_added AFTER INSERT ON job_assets
-                  REFERENCING NEW TABLE AS added
-                  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_added()""")
-    op.execute("""CREATE TRIGGER feed_links_removed AFTER DELETE ON job_assets
-                  REFERENCING OLD TABLE AS removed
-                  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_removed()""")
+    for change, event, rows in (("added", "INSERT", "NEW"), ("removed", "DELETE", "OLD")):
+        _each(LINKS_CHANGED.format(change=change, event=event, rows=rows))
     op.execute("""CREATE TRIGGER feed_grant_changed AFTER INSERT OR DELETE ON customer_grants
                   FOR EACH ROW EXECUTE FUNCTION feed_grant_changed()""")
     _webhooks()
