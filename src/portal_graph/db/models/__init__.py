@@ -11,7 +11,6 @@ and a distributed PostgreSQL can shard the data by organization. Relationships a
 # ties by it, and the tests' clean-ups empty the tables in that order.
 from portal_graph.db.models.base import NAMING, WAL_POSITION, Base, new_id, table_of
 from portal_graph.db.models.accounts import (
-    CustomerGrant,
     ExternalUser,
     Organization,
     Person,
@@ -21,6 +20,7 @@ from portal_graph.db.models.accounts import (
 from portal_graph.db.models.work import (
     Asset,
     Customer,
+    CustomerGrant,
     Job,
     JobAsset,
     JobAssignment,

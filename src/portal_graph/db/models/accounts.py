@@ -12,9 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal_graph.db.models.base import (
     Base,
     Identified,
-    InOrganization,
     OwnedByOrganization,
-    links,
     pg_enum,
     stamped,
 )
@@ -88,17 +86,4 @@ class ExternalUser(OwnedByOrganization, Identified, Base):
     __table_args__ = (
         Index("uq_external_users_org_person", "organization_id", "person_id", unique=True),
         Index("ix_external_users_person", "person_id"),
-    )
-
-
-class CustomerGrant(InOrganization, Base):
-    """An external user's access to one customer's rows."""
-
-    __tablename__ = "customer_grants"
-    external_user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    granted_at: Mapped[datetime] = stamped()
-    __table_args__ = (
-        *links(external_user_id="external_users", customer_id="customers"),
-        Index("ix_customer_grants_org_customer", "organization_id", "customer_id"),
     )

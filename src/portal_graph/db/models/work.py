@@ -1,4 +1,5 @@
-"""The organization's work: customers, their jobs and assets, and map captures."""
+"""The organization's work: customers (and the external users granted them), their jobs and
+assets, and map captures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, Numeric, text
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, Numeric, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal_graph.db.models.base import (
@@ -31,6 +32,12 @@ class JobStatus(enum.Enum):
     CANCELLED = "CANCELLED"
 
 
+def _customer_row_keys(table: str) -> tuple[Index, ForeignKeyConstraint]:
+    """A customer's row on the change feed: read in change order, deleted with its customer."""
+    return (Index(f"ix_{table}_org_change_position", "organization_id", "change_position"),
+            tenant_reference(["customer_id"], "customers", ["id"], ondelete="CASCADE"))
+
+
 class Customer(OwnedByOrganization, Identified, OnChangeFeed, Base):
     __tablename__ = "customers"
     name: Mapped[str]
@@ -42,6 +49,19 @@ class Customer(OwnedByOrganization, Identified, OnChangeFeed, Base):
         Index("ix_customers_org_change_position", "organization_id", "change_position"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_customers_org_name", "organization_id", "name", "id"),
+    )
+
+
+class CustomerGrant(InOrganization, Base):
+    """An external user's access to one customer's rows."""
+
+    __tablename__ = "customer_grants"
+    external_user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    granted_at: Mapped[datetime] = stamped()
+    __table_args__ = (
+        *links(external_user_id="external_users", customer_id="customers"),
+        Index("ix_customer_grants_org_customer", "organization_id", "customer_id"),
     )
 
 
@@ -59,8 +79,7 @@ class Job(InOrganization, Identified, OnChangeFeed, Base):
     created_at: Mapped[datetime] = stamped()
     updated_at: Mapped[datetime] = stamped()
     __table_args__ = (
-        Index("ix_jobs_org_change_position", "organization_id", "change_position"),
-        tenant_reference(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        *_customer_row_keys("jobs"),
         tenant_reference(["created_by_id"], "staff_members", ["id"],
                          ondelete="SET NULL (created_by_id)"),
         CheckConstraint("length(btrim(title)) > 0", name="title_present"),
@@ -93,8 +112,7 @@ class Asset(InOrganization, Identified, OnChangeFeed, Base):
     created_at: Mapped[datetime] = stamped()
     updated_at: Mapped[datetime] = stamped()
     __table_args__ = (
-        Index("ix_assets_org_change_position", "organization_id", "change_position"),
-        tenant_reference(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        *_customer_row_keys("assets"),
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         Index("ix_assets_org_customer", "organization_id", "customer_id", text("id DESC")),
     )
@@ -123,8 +141,7 @@ class MapCapture(InOrganization, Identified, OnChangeFeed, Base):
     created_at: Mapped[datetime] = stamped()
     updated_at: Mapped[datetime] = stamped()
     __table_args__ = (
-        Index("ix_map_captures_org_change_position", "organization_id", "change_position"),
-        tenant_reference(["customer_id"], "customers", ["id"], ondelete="CASCADE"),
+        *_customer_row_keys("map_captures"),
         tenant_reference(["job_id"], "jobs", ["id"], ondelete="SET NULL (job_id)"),
         tenant_reference(["captured_by_id"], "staff_members", ["id"],
                          ondelete="SET NULL (captured_by_id)"),
