@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from portal_graph.accounts import bootstrap, persons
 from portal_graph.accounts import repository as accounts
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.auth.passwords import hash_password
 from portal_graph.config import Settings, get_settings
 from portal_graph.customers import service as customers

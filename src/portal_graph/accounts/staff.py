@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from portal_graph.accounts import repository as repo
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth import revocation
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession

@@ -8,7 +8,7 @@ import strawberry
 
 from portal_graph.accounts import staff
 from portal_graph.accounts.types import Role, StaffMember
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.capabilities import MANAGE_STAFF
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.payloads import mutation, payload

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.capabilities import ARCHIVE_CUSTOMERS, EDIT_WORK
 from portal_graph.customers import service
 from portal_graph.customers.types import Customer

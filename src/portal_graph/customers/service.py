@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.engine import Row
 
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.customers import repository
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish

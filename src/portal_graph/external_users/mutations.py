@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.audit.service import Actor
 from portal_graph.capabilities import MANAGE_EXTERNAL_USERS
 from portal_graph.external_users import service
 from portal_graph.external_users.types import ExternalUser
@@ -52,9 +51,8 @@ class ExternalUserMutations:
     async def revoke_external_access(
         self, info: Info, input: RevokeExternalAccessInput,
     ) -> RevokeExternalAccessPayload:
-        ctx = info.context
-        row = await service.revoke_access(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+        row = await info.context.act(
+            service.revoke_access,
             external_user_id=parse_id(input.external_user_id, "ExternalUser"),
             customer_id=parse_id(input.customer_id, "Customer"))
         return RevokeExternalAccessPayload(external_user=ExternalUser.from_row(row))
@@ -65,9 +63,8 @@ class ExternalUserMutations:
     async def revoke_all_external_access(
         self, info: Info, input: RevokeAllExternalAccessInput,
     ) -> RevokeAllExternalAccessPayload:
-        ctx = info.context
-        row = await service.revoke_all_access(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+        row = await info.context.act(
+            service.revoke_all_access,
             external_user_id=parse_id(input.external_user_id, "ExternalUser"))
         return RevokeAllExternalAccessPayload(external_user=ExternalUser.from_row(row))
 
@@ -77,9 +74,8 @@ class ExternalUserMutations:
     async def set_external_user_customers(
         self, info: Info, input: SetExternalUserCustomersInput,
     ) -> SetExternalUserCustomersPayload:
-        ctx = info.context
-        row = await service.set_customers(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
+        row = await info.context.act(
+            service.set_customers,
             external_user_id=parse_id(input.external_user_id, "ExternalUser"),
             customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
         return SetExternalUserCustomersPayload(external_user=ExternalUser.from_row(row))

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth import revocation
 from portal_graph.capabilities import customer_open
 from portal_graph.customers import repository as customers_repo

@@ -6,7 +6,7 @@ import strawberry
 
 from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import viewer_of_session
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, SIGN_IN
 from portal_graph.graphql.core.context import Context, Info
 from portal_graph.graphql.core.payloads import mutation, payload

@@ -12,7 +12,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.scalars import JSON
 
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.capabilities import EDIT_WORK
 from portal_graph.customers.mutations import EXPECTED_UPDATED_AT
 from portal_graph.graphql.core.context import Info

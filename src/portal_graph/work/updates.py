@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.customers.service import clean_name
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
