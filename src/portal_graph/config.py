@@ -6,10 +6,10 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,12 +23,35 @@ def default_data_dir() -> Path:
 # outcome, or to wait out a short database outage before recording it (see mail/worker.py).
 LEASE_SPARE_SECONDS = 30.0
 TRUSTED_DOCUMENT_AUDIENCES = ("anonymous", "external", "staff", "admin")
+# The audiences with query budgets of their own (QUERY_MAX_*_EXTERNAL, *_ANONYMOUS).
+_OWN_BUDGETS = ("_external", "_anonymous")
 
 
 def parse_rate(value: str) -> tuple[int, int]:
     """A rate limit's "hits/seconds" as (hits, seconds)."""
     hits, _, seconds = value.partition("/")
     return int(hits), int(seconds)
+
+
+def _hits_per_seconds(value: str) -> str:
+    hits, _, seconds = value.partition("/")
+    if not (hits.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
+        raise ValueError("must look like HITS/SECONDS, e.g. 20/60")
+    return value
+
+
+def _bucket_size(value: str) -> str:
+    maximum, _, rate = value.partition("/")
+    if not (maximum.strip().isdigit() and rate.strip().isdigit()
+            and int(maximum) > 0 and int(rate) > 0):
+        raise ValueError("must look like MAXIMUM/RESTORE_PER_SECOND, e.g. 100000/5000")
+    return value
+
+
+# A rate limit ("HITS/SECONDS") and a cost bucket ("MAXIMUM/RESTORE_PER_SECOND"), each field
+# checked by its type, so a new one needs no list of names to join.
+RateSetting = Annotated[str, AfterValidator(_hits_per_seconds)]
+BucketSetting = Annotated[str, AfterValidator(_bucket_size)]
 
 
 class Settings(BaseSettings):
@@ -158,48 +181,26 @@ class Settings(BaseSettings):
         description="how often an idle WebSocket's credential is checked again")
     connection_init_timeout_seconds: float = Field(default=10, gt=0, le=300)
     # Rate limits as "hits/seconds", shared by all processes through PostgreSQL.
-    rate_limit_login_per_address: str = "20/60"
-    rate_limit_login_per_email: str = "10/900"
-    rate_limit_accept_per_address: str = "20/60"
-    rate_limit_preview_per_address: str = "60/60"
-    rate_limit_invites_per_organization: str = "200/3600"
-    rate_limit_reset_per_address: str = "10/3600"
-    rate_limit_reset_per_email: str = "3/3600"
-    rate_limit_anonymous_per_address: str = "300/60"  # every request without a bearer token
+    rate_limit_login_per_address: RateSetting = "20/60"
+    rate_limit_login_per_email: RateSetting = "10/900"
+    rate_limit_accept_per_address: RateSetting = "20/60"
+    rate_limit_preview_per_address: RateSetting = "60/60"
+    rate_limit_invites_per_organization: RateSetting = "200/3600"
+    rate_limit_reset_per_address: RateSetting = "10/3600"
+    rate_limit_reset_per_email: RateSetting = "3/3600"
+    rate_limit_anonymous_per_address: RateSetting = "300/60"  # every request without a bearer token
     # Leaky buckets of query cost as "MAXIMUM/RESTORE_PER_SECOND", one per API token, session
     # and anonymous address, shared by all processes (cost_buckets.py). Admins share staff's.
     cost_accounting: bool = Field(
         default=True, description="extensions.cost and throttling by cost; off only to measure "
         "what they cost (bench/cost_overhead.py) or behind a gateway that throttles")
-    cost_bucket_staff: str = "100000/5000"
-    cost_bucket_external: str = "50000/1000"
-    cost_bucket_anonymous: str = "4000/100"
+    cost_bucket_staff: BucketSetting = "100000/5000"
+    cost_bucket_external: BucketSetting = "50000/1000"
+    cost_bucket_anonymous: BucketSetting = "4000/100"
     trusted_documents: str = Field(
         default="", description="Audiences that may only send stored documents (documentId), "
         "comma-separated from anonymous, external, staff, admin; `external,anonymous` is the "
         "hardened setting")
-
-    @field_validator(
-        "rate_limit_login_per_address", "rate_limit_login_per_email",
-        "rate_limit_accept_per_address", "rate_limit_preview_per_address",
-        "rate_limit_invites_per_organization", "rate_limit_reset_per_address",
-        "rate_limit_reset_per_email", "rate_limit_anonymous_per_address",
-    )
-    @classmethod
-    def _rate(cls, value: str) -> str:
-        hits, _, seconds = value.partition("/")
-        if not (hits.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
-            raise ValueError("must look like HITS/SECONDS, e.g. 20/60")
-        return value
-
-    @field_validator("cost_bucket_staff", "cost_bucket_external", "cost_bucket_anonymous")
-    @classmethod
-    def _bucket(cls, value: str) -> str:
-        maximum, _, rate = value.partition("/")
-        if not (maximum.strip().isdigit() and rate.strip().isdigit()
-                and int(maximum) > 0 and int(rate) > 0):
-            raise ValueError("must look like MAXIMUM/RESTORE_PER_SECOND, e.g. 100000/5000")
-        return value
 
     @field_validator("trusted_documents")
     @classmethod
@@ -231,20 +232,20 @@ class Settings(BaseSettings):
                              "of it fit in the lease")
         return self
 
+    @classmethod
+    def declared(cls, name: str) -> Any:
+        """A setting's default as declared here: the one source of what the typed views of the
+        limits (QueryLimits, RateLimits, the batch size) default to."""
+        return cls.model_fields[name].default
+
     def query_limits(self, audience: Literal["staff", "external", "anonymous"] = "staff",
                      ) -> dict[str, int]:
-        """One audience's query limits: staff's, with that audience's own where it has one."""
-        limits = {"max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
-                  "max_tokens": self.query_max_tokens, "max_cost": self.query_max_cost,
-                  "max_first": self.query_max_first,
-                  "max_directives": self.query_max_directives,
-                  "max_selections": self.query_max_selections,
-                  "max_repeated_fields": self.query_max_repeated_fields}
-        for name in ("tokens", "selections", "repeated_fields", "cost"):
-            own = getattr(self, f"query_max_{name}_{audience}", None)
-            if own is not None:
-                limits[f"max_{name}"] = own
-        return limits
+        """One audience's query limits by name (`max_depth`, ...): each QUERY_MAX_* setting,
+        or that audience's own (QUERY_MAX_*_EXTERNAL, *_ANONYMOUS) where it has one."""
+        return {name.removeprefix("query_"): getattr(self, f"{name}_{audience}",
+                                                     getattr(self, name))
+                for name in type(self).model_fields
+                if name.startswith("query_max_") and not name.endswith(_OWN_BUDGETS)}
 
     def rate(self, name: str) -> tuple[int, int]:
         return parse_rate(getattr(self, f"rate_limit_{name}"))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from portal_graph.accounts import bootstrap, persons
 from portal_graph.accounts import repository as accounts
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.auth.passwords import hash_password
 from portal_graph.config import Settings, get_settings
 from portal_graph.customers import service as customers
@@ -23,7 +23,7 @@ from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.external_users import repository as external_users
 from portal_graph.invitations import service as invitations
 from portal_graph.mail.secretbox import SecretBox
-from portal_graph.scope import Scope, Viewer, admin_scope
+from portal_graph.scope import Scope, admin_scope
 from portal_graph.work import service as work
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@demo.example", "demo-admin-password"
@@ -121,7 +121,8 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
         manager = await bootstrap.add_staff_with_operator_password(
             session, scope, email=MANAGER_EMAIL, name="Morgan Manager",
             role=models.Role.MANAGER, password=MANAGER_PASSWORD)
-        staff = Viewer(staff_member_id=manager.id, organization_id=org.id)
+        staff = Actor(person_id=manager.person_id, client_address=None,
+                      staff_member_id=manager.id, name=manager.name)
         customer_ids: dict[str, Any] = {}
         asset_ids: dict[str, list[Any]] = {}
         for name, assets in CUSTOMERS.items():
@@ -146,9 +147,6 @@ async def seed_demo(sessionmaker: async_sessionmaker[RequestSession],
                 asset_ids=asset_ids[name][:1], price=Decimal(price),
                 internal_notes="Gate code 4411; call the site contact first.",
                 assigned_staff_ids=[manager.id], status=models.JobStatus(status))
-            if status == "COMPLETED":
-                await work.set_job_status(session, scope, job_id=job.id,
-                                          status=models.JobStatus.COMPLETED)
             geometry = job_geometry(SITES[name], number)
             longitude, latitude = anchor(geometry)
             await work.create_map_capture(

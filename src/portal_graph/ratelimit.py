@@ -44,7 +44,7 @@ class Limit:
 
 def _configured(name: str) -> Limit:
     """A limit's default, as the settings declare it (RATE_LIMIT_*): the one source."""
-    return Limit(*parse_rate(Settings.model_fields[f"rate_limit_{name}"].default))
+    return Limit(*parse_rate(Settings.declared(f"rate_limit_{name}")))
 
 
 @dataclass(frozen=True)

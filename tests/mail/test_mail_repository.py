@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_graph.db import models
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import outbox, templates
 from portal_graph.mail import repository as mail_repo
 from portal_graph.mail.secretbox import SecretBox
@@ -204,7 +205,7 @@ async def test_queue_depth_counts_emails_per_status(
     await db.queue_invitation_email(organization_id)
 
     # when
-    async with sessionmaker() as session:
+    async with sessionmaker(**system_tenancy(SystemContext.METRICS)) as session:
         depth = await mail_repo.queue_depth(session)
 
     # then

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal_graph.config import Settings
 from portal_graph.db import models
+from portal_graph.db.tenancy import SystemContext, system_tenancy
 from portal_graph.mail import repository as mail_repo
 from portal_graph.mail.secretbox import SecretBox
 from portal_graph.mail.worker import OutboxWorker
@@ -28,6 +29,7 @@ LEASE_LEFT = text(
 OPEN_TRANSACTIONS = text(
     "SELECT coalesce(application_name, '') || ': ' || state FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+AS_A_WORKER = system_tenancy(SystemContext.OUTBOX)  # the repository's worker functions need it
 EXPIRE_EVERY_LEASE = text(
     "UPDATE email_outbox SET lease_expires_at = now() - interval '1 second' "
     "WHERE lease_token IS NOT NULL")
@@ -73,7 +75,7 @@ async def open_transactions(engine: AsyncEngine) -> list[str]:
 
 async def claim_as_another_worker(sessionmaker: async_sessionmaker[AsyncSession],
                                   lease_seconds: float = 60) -> mail_repo.Claim:
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker(**AS_A_WORKER) as session, session.begin():
         return await mail_repo.claim_due(session, 10, lease_seconds)
 
 
@@ -139,7 +141,7 @@ async def test_an_email_whose_worker_died_mid_send_is_sent_again_with_the_same_m
     assert message["Message-ID"] == f"<{email_id}@localhost>"
     assert (await db.load_email(organization_id, email_id)).status is models.OutboxStatus.SENT
     # and had the first worker lived to record its send, its record would not apply
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker(**AS_A_WORKER) as session, session.begin():
         assert await mail_repo.mark_sent(session, dead, dead.emails[0]) is False
 
 
@@ -194,7 +196,7 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     second = await claim_as_another_worker(sessionmaker)
 
     # when the first records a failed attempt
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker(**AS_A_WORKER) as session, session.begin():
         recorded = await mail_repo.mark_failed(session, first, first.emails[0], error="late",
                                             max_attempts=5, retry_in_seconds=1)
 
@@ -324,7 +326,7 @@ async def test_claiming_scans_only_due_rows_whatever_plan_postgresql_picks(
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
-        async with sessionmaker() as session:  # rolled back
+        async with sessionmaker(**AS_A_WORKER) as session:  # rolled back
             await mail_repo.claim_due(session, 20, 120)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)

@@ -22,6 +22,7 @@ STATIC_FILES = {
     "accept.js": "text/javascript",
     "accept.css": "text/css",
     "reset.js": "text/javascript",
+    "forms.js": "text/javascript",
     "graphiql.js": "text/javascript",
     "graphiql.css": "text/css",
 }

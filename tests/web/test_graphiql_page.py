@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from graphql import get_introspection_query
 from starlette.testclient import TestClient
 
 from portal_graph.web import graphiql_csp, graphiql_response, web_routes
@@ -104,3 +105,15 @@ def test_the_cdn_url_is_html_escaped(parse: Callable) -> None:
 def test_a_cdn_url_that_is_not_http_or_a_path_stops_start_up(bad_url: str) -> None:
     with pytest.raises(ValueError, match="GraphiQL CDN URL"):
         web_routes(bad_url)
+
+
+def test_the_introspection_document_graphiql_fetches_is_graphql_cores(client: TestClient) -> None:
+    response = client.get("/static/introspection.graphql")
+
+    assert response.status_code == 200
+    assert response.text == get_introspection_query(
+        descriptions=True, specified_by_url=True, directive_is_repeatable=True
+    )
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["content-security-policy"]

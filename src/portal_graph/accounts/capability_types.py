@@ -29,15 +29,21 @@ def _rules(mutation: Any, names: Any) -> tuple[tuple[str, Rule], ...]:
     return tuple(sorted((names.get_graphql_name(f), rule_of(f)) for f in definition.fields))
 
 
+def _staff_may(rule: Rule) -> Any:
+    """A staff field that answers whether the viewer passes `rule`, described as the rule is."""
+
+    def allows(self: ViewerCapabilities) -> bool:
+        return rule.allows(self.state)
+
+    return field(allows, audiences=STAFF, description=rule.description)
+
+
 @audience(SIGNED_IN)
 @strawberry.type(description=(
     "What you may do in this organization: the rules the mutations enforce. A mutation you may "
     "call can still answer userErrors about the objects you name (not found, stale, ...)."))
 class ViewerCapabilities:
     state: strawberry.Private[ViewerState]
-
-    def _allows(self, rule: Rule) -> bool:
-        return rule.allows(self.state)
 
     @field(audiences=SIGNED_IN, guard=False, description=(
         "The mutations you may call, by name (`updateJob`, ...)."))
@@ -49,24 +55,10 @@ class ViewerCapabilities:
         "Sign out, switch organization, change your password and name, manage your API "
         "tokens (not with an API token)."))
     def manage_own_credentials(self) -> bool:
-        return self._allows(capabilities.OWN_CREDENTIALS)
+        return capabilities.OWN_CREDENTIALS.allows(self.state)
 
-    @field(audiences=STAFF, description=capabilities.EDIT_WORK.description)
-    def edit_work(self) -> bool:
-        return self._allows(capabilities.EDIT_WORK)
-
-    @field(audiences=STAFF, description=capabilities.ARCHIVE_CUSTOMERS.description)
-    def archive_customers(self) -> bool:
-        return self._allows(capabilities.ARCHIVE_CUSTOMERS)
-
-    @field(audiences=STAFF, description=capabilities.MANAGE_EXTERNAL_USERS.description)
-    def manage_external_users(self) -> bool:
-        return self._allows(capabilities.MANAGE_EXTERNAL_USERS)
-
-    @field(audiences=STAFF, description=capabilities.MANAGE_STAFF.description)
-    def manage_staff(self) -> bool:
-        return self._allows(capabilities.MANAGE_STAFF)
-
-    @field(audiences=STAFF, description=capabilities.CHANGE_SETTINGS.description)
-    def change_settings(self) -> bool:
-        return self._allows(capabilities.CHANGE_SETTINGS)
+    edit_work = _staff_may(capabilities.EDIT_WORK)
+    archive_customers = _staff_may(capabilities.ARCHIVE_CUSTOMERS)
+    manage_external_users = _staff_may(capabilities.MANAGE_EXTERNAL_USERS)
+    manage_staff = _staff_may(capabilities.MANAGE_STAFF)
+    change_settings = _staff_may(capabilities.CHANGE_SETTINGS)

@@ -1,28 +1,38 @@
-"""Signing in and out, switching organization, API tokens, settings.
+"""The accounts' mutations: signing in and out, switching organization, API tokens and
+settings; a person's own account (password, name, "forgot password"); and staff logins, which
+admins invite, change the role of, deactivate and reactivate.
 
-Every credential mutation refuses API tokens (NotByApiToken): a token reads and writes as its
-owner but cannot sign in, switch, mint tokens or sessions (docs/RULES.md).
+None of them is open to API tokens (NotByApiToken): a token reads and writes as its owner but
+cannot sign in, switch, mint tokens or sessions, change its owner's credentials or manage who can
+sign in (docs/RULES.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
-from portal_graph.accounts import service
+from portal_graph.accounts import recovery, self_service, service, staff
 from portal_graph.accounts.types import (
     ApiToken,
     Organization,
     OrganizationMembership,
+    Role,
+    StaffMember,
     Viewer,
     memberships,
 )
-from portal_graph.accounts.viewer import viewer_of_session
+from portal_graph.accounts.viewer import build_viewer, viewer_of_session
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import service as auth
-from portal_graph.capabilities import CHANGE_SETTINGS, OWN_CREDENTIALS, SIGN_IN
+from portal_graph.capabilities import CHANGE_SETTINGS, MANAGE_STAFF, OWN_CREDENTIALS, SIGN_IN
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import UserError, mutation, payload
+from portal_graph.graphql.core.payloads import UserError, act_on, mutation, payload
 from portal_graph.graphql.core.relay import parse_id
+from portal_graph.invitations import service as invitations
+from portal_graph.invitations.mutations import issue_invitation
+from portal_graph.invitations.types import Invitation
 from portal_graph.problems import Rejected, UserErrorCode, not_found
 from portal_graph.scope import Viewer as ViewerState
 
@@ -170,3 +180,173 @@ class AccountMutations:
         return UpdateOrganizationSettingsPayload(organization=Organization.from_row(row))
 
 
+# A person's own account: the password or the name (signed in), "forgot password" (anonymous).
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str
+
+
+@payload
+class ChangePasswordPayload:
+    changed: bool = False
+    other_sessions_ended: int = 0
+
+
+@strawberry.input
+class UpdateProfileInput:
+    name: str
+
+
+@payload
+class UpdateProfilePayload:
+    viewer: Viewer | None = None
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str
+
+
+@payload
+class RequestPasswordResetPayload:
+    requested: bool = strawberry.field(default=False, description=(
+        "True whatever the email: if it has an account, a link is on its way to it."))
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str = strawberry.field(description="The token at the end of the emailed link.")
+    password: str
+
+
+@payload
+class ResetPasswordPayload:
+    reset: bool = strawberry.field(default=False, description=(
+        "True: the new password works; every session and API token of the account ended."))
+
+
+@strawberry.type
+class ProfileMutations:
+    @mutation(payload=ChangePasswordPayload, rule=OWN_CREDENTIALS, description=(
+        "Change your password (the current one is required); your other sessions end."))
+    async def change_password(self, info: Info,
+                              input: ChangePasswordInput) -> ChangePasswordPayload:
+        ctx = info.context
+        await ctx.runtime.rate_guard.login(ctx.client_address, ctx.viewer.email or "")
+        ended = await self_service.change_password(
+            ctx.session, ctx.viewer, current=input.current_password,
+            new=input.new_password, client_address=ctx.client_address)
+        return ChangePasswordPayload(changed=True, other_sessions_ended=ended)
+
+    @mutation(payload=UpdateProfilePayload, rule=OWN_CREDENTIALS,
+              description="Change your name, as every organization you belong to shows it.")
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
+        ctx = info.context
+        name = await self_service.update_profile(ctx.session, ctx.viewer, name=input.name)
+        return UpdateProfilePayload(viewer=await build_viewer(
+            ctx.session, dataclasses.replace(ctx.viewer, name=name)))
+
+    @mutation(payload=RequestPasswordResetPayload, rule=SIGN_IN, description=(
+        "Forgot your password: a single-use link, valid one hour, is emailed to the address "
+        "if it has an account. The answer is the same whatever the email."))
+    async def request_password_reset(
+        self, info: Info, input: RequestPasswordResetInput,
+    ) -> RequestPasswordResetPayload:
+        ctx = info.context
+        await ctx.runtime.rate_guard.reset(ctx.client_address, input.email)
+        await recovery.request_reset(ctx.session, ctx.settings, ctx.runtime.box,
+                                     email=input.email, client_address=ctx.client_address)
+        return RequestPasswordResetPayload(requested=True)
+
+    @mutation(payload=ResetPasswordPayload, rule=SIGN_IN, description=(
+        "Set a new password with an emailed reset link. Ends every session and API token of "
+        "the account, in every organization."))
+    async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:
+        ctx = info.context
+        await recovery.reset_password(ctx.session, token=input.token,
+                                      password=input.password,
+                                      client_address=ctx.client_address)
+        return ResetPasswordPayload(reset=True)
+
+
+# Staff logins, by admins: invite a member, change a role, deactivate and reactivate.
+
+
+@strawberry.input
+class CreateStaffMemberInput:
+    email: str
+    name: str | None = None
+    role: Role  # type: ignore[valid-type]
+
+
+@payload
+class CreateStaffMemberPayload:
+    invitation: Invitation | None = strawberry.field(default=None, description=(
+        "The STAFF invitation: the person joins when they accept it."))
+    invite_url: str | None = strawberry.field(default=None, description=(
+        "The link to accept, shown only now: copy and send it if the email does not arrive. "
+        "It proves nothing about the mailbox: an account that already exists joins only with "
+        "its person's consent."))
+
+
+@strawberry.input
+class SetStaffRoleInput:
+    staff_member_id: strawberry.ID
+    role: Role  # type: ignore[valid-type]
+
+
+@strawberry.input
+class StaffMemberInput:
+    staff_member_id: strawberry.ID
+
+
+@payload
+class SetStaffRolePayload:
+    staff_member: StaffMember | None = None
+
+
+@payload
+class DeactivateStaffMemberPayload:
+    staff_member: StaffMember | None = None
+
+
+@payload
+class ReactivateStaffMemberPayload:
+    staff_member: StaffMember | None = None
+
+
+@strawberry.type
+class StaffMutations:
+    @mutation(payload=CreateStaffMemberPayload, rule=MANAGE_STAFF, description=(
+        "Invite a person to join the staff with a role: the same invitation, email, link, "
+        "expiry, resend, cancel and audit as external invitations. No password: the person "
+        "sets it (or proves the one they have) on accepting."))
+    async def create_staff_member(self, info: Info,
+                                  input: CreateStaffMemberInput) -> CreateStaffMemberPayload:
+        return await issue_invitation(info, CreateStaffMemberPayload, invitations.invite_staff,
+                                      email=input.email, name=input.name, role=input.role)
+
+    @mutation(payload=SetStaffRolePayload, rule=MANAGE_STAFF, description=(
+        "Change a member's role; it applies to their next request. The last active admin "
+        "cannot be demoted (LAST_ADMIN)."))
+    async def set_staff_role(self, info: Info, input: SetStaffRoleInput) -> SetStaffRolePayload:
+        return SetStaffRolePayload(staff_member=await act_on(
+            info, StaffMember, staff.set_role, input.staff_member_id, role=input.role))
+
+    @mutation(payload=DeactivateStaffMemberPayload, rule=MANAGE_STAFF, description=(
+        "Deactivate a member: from their next request they act for nobody here, and their "
+        "sessions and API tokens here end. The last active admin cannot be (LAST_ADMIN)."))
+    async def deactivate_staff_member(self, info: Info,
+                                      input: StaffMemberInput) -> DeactivateStaffMemberPayload:
+        return DeactivateStaffMemberPayload(staff_member=await act_on(
+            info, StaffMember, staff.deactivate, input.staff_member_id))
+
+    @mutation(payload=ReactivateStaffMemberPayload, rule=MANAGE_STAFF,
+              description="Let a deactivated member sign in here again.")
+    async def reactivate_staff_member(self, info: Info,
+                                      input: StaffMemberInput) -> ReactivateStaffMemberPayload:
+        return ReactivateStaffMemberPayload(staff_member=await act_on(
+            info, StaffMember, staff.reactivate, input.staff_member_id))

@@ -13,7 +13,8 @@ from datetime import UTC
 
 from portal_graph.accounts import ownership, persons
 from portal_graph.accounts.self_service import record_in_every_organization
-from portal_graph.audit.service import Actor, AuditAction
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import revocation
 from portal_graph.auth.email import parse_or_reject

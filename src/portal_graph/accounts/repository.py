@@ -19,6 +19,7 @@ from portal_graph.db.tables import (
     persons,
     staff_members,
 )
+from portal_graph.db.tenancy import SystemContext, runs_in
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
 from portal_graph.scoped_sql.rows import grouped_by, listing_by_ids
@@ -90,6 +91,7 @@ async def here_by_email(session: RequestSession, scope: Scope, email_key: str) -
     return HereByEmail(bool(row.is_staff), row.external_user_id, row.revoked_at is not None)
 
 
+@runs_in(SystemContext.CLI)
 async def organization_of_staff_email(session: RequestSession, email_key: str) -> uuid.UUID | None:
     """An organization where this email is staff, whichever (the operator's seeding asks,
     across organizations, in the CLI system context)."""
@@ -149,6 +151,7 @@ async def set_invitation_ttl(session: RequestSession, scope: Scope, days: int) -
         .values(invitation_ttl_days=days).returning(*organizations.c))).one()
 
 
+@runs_in(SystemContext.CLI)
 async def insert_organization(session: RequestSession, *, name: str,
                               invitation_ttl_days: int) -> Row[Any]:
     return (await session.execute(insert(organizations).values(

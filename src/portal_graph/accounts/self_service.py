@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 
 from portal_graph.accounts import ownership, persons
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth import repository as auth_repo
 from portal_graph.auth import revocation
 from portal_graph.auth.passwords import verify_password

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from portal_graph.accounts import repository as repo
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth import revocation
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
@@ -46,8 +47,8 @@ async def _fresh(session: RequestSession, scope: Scope, staff_member_id: uuid.UU
     return (await repo.staff_by_ids(session, scope, [staff_member_id]))[staff_member_id]
 
 
-async def set_role(session: RequestSession, scope: Scope, actor: Actor, *,
-                   staff_member_id: uuid.UUID | None, role: models.Role) -> Row[Any]:
+async def set_role(session: RequestSession, scope: Scope, actor: Actor,
+                   staff_member_id: uuid.UUID | None, *, role: models.Role) -> Row[Any]:
     member, admins = await _locked(session, scope, staff_member_id)
     if member.role is not role:
         if role is not models.Role.ADMIN and _is_last_admin(member, admins):
@@ -60,7 +61,7 @@ async def set_role(session: RequestSession, scope: Scope, actor: Actor, *,
     return await _fresh(session, scope, member.id)
 
 
-async def deactivate(session: RequestSession, scope: Scope, actor: Actor, *,
+async def deactivate(session: RequestSession, scope: Scope, actor: Actor,
                      staff_member_id: uuid.UUID | None) -> Row[Any]:
     """The member acts for nobody from their next request: their sessions and API tokens here
     end, and so does everything derived from a session they had here."""
@@ -78,7 +79,7 @@ async def deactivate(session: RequestSession, scope: Scope, actor: Actor, *,
     return await _fresh(session, scope, member.id)
 
 
-async def reactivate(session: RequestSession, scope: Scope, actor: Actor, *,
+async def reactivate(session: RequestSession, scope: Scope, actor: Actor,
                      staff_member_id: uuid.UUID | None) -> Row[Any]:
     """The member can sign in here again (with their own password; no session comes back)."""
     member, _ = await _locked(session, scope, staff_member_id)

@@ -10,12 +10,12 @@ import enum
 import ipaddress
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from portal_graph.actor import Actor
 from portal_graph.audit import repository as repo
 from portal_graph.db.session import RequestSession
-from portal_graph.scope import Scope, Viewer
+from portal_graph.scope import Scope
 
 
 class AuditAction(enum.Enum):
@@ -40,21 +40,6 @@ class AuditAction(enum.Enum):
     ASSET_UPDATED = "ASSET_UPDATED"
     MAP_CAPTURE_UPDATED = "MAP_CAPTURE_UPDATED"
     MAP_CAPTURE_DELETED = "MAP_CAPTURE_DELETED"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The person behind a change and where the request came from."""
-
-    person_id: uuid.UUID | None
-    client_address: str | None
-    staff_member_id: uuid.UUID | None = None
-    name: str | None = None
-
-    @classmethod
-    def of(cls, viewer: Viewer, client_address: str | None) -> Actor:
-        return cls(person_id=viewer.person_id, client_address=client_address,
-                   staff_member_id=viewer.staff_member_id, name=viewer.name or viewer.email)
 
 
 def _address(value: str | None) -> str | None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tables import api_tokens, persons, sessions
-from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy
+from portal_graph.db.tenancy import NOBODY, SystemContext, Tenancy, runs_in
 from portal_graph.scope import Scope, current_grants_sql
 
 # Resolves a bearer token to everything the Viewer needs, grants included, in ONE statement;
@@ -155,6 +155,7 @@ class Membership:
     role: str | None  # None for an external membership
 
 
+@runs_in(SystemContext.SIGN_IN, SystemContext.MEMBERSHIPS, SystemContext.ACCOUNT)
 async def memberships(session: RequestSession, person_id: uuid.UUID) -> list[Membership]:
     """The organizations a person can act in: active staff and external memberships."""
     staff = select(models.Organization.id, models.Organization.name,
@@ -177,12 +178,14 @@ async def memberships(session: RequestSession, person_id: uuid.UUID) -> list[Mem
     return list(seen.values())
 
 
+@runs_in(SystemContext.SIGN_IN, or_acting_for="organization_id")
 async def create_session(
     session: RequestSession, *, organization_id: uuid.UUID, person_id: uuid.UUID, digest: bytes,
     ttl: timedelta, client_address: str | None, parent_session_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """A session in the organization being signed in to (the sign-in system context): there is no
-    Scope yet, the session is what makes one."""
+    """A session in the organization being signed in to (the sign-in system context, or acting
+    for that organization: an accepted invitation's): there is no Scope yet, the session is what
+    makes one."""
     session_id = models.new_id()
     await session.execute(insert(sessions).values(
         organization_id=organization_id, id=session_id, person_id=person_id, token_hash=digest,
@@ -243,6 +246,7 @@ def _older_than(interval: str) -> Any:
     return func.now() - text(f"interval '{interval}'")
 
 
+@runs_in(SystemContext.HOUSEKEEPING)
 async def delete_dead_sessions(session: AsyncSession, keep: str) -> int:
     """Delete sessions ended or expired longer than `keep` (an interval, '30 days') ago,
     except the ancestors of live API tokens; how many went."""
@@ -252,6 +256,7 @@ async def delete_dead_sessions(session: AsyncSession, keep: str) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined, no-any-return]
 
 
+@runs_in(SystemContext.HOUSEKEEPING)
 async def delete_dead_api_tokens(session: AsyncSession, keep: str) -> int:
     """Delete API tokens revoked or expired longer than `keep` ago; how many went."""
     result = await session.execute(delete(api_tokens).where(

@@ -6,7 +6,6 @@ from datetime import datetime
 
 import strawberry
 
-from portal_graph.audit.service import Actor
 from portal_graph.capabilities import ARCHIVE_CUSTOMERS, EDIT_WORK
 from portal_graph.customers import service
 from portal_graph.customers.types import Customer
@@ -14,9 +13,13 @@ from portal_graph.graphql.core.context import Info
 from portal_graph.graphql.core.payloads import given, mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 
-EXPECTED_UPDATED_AT = (
-    "The `updatedAt` you read. When the object has changed since, nothing is written and the "
-    "answer is STALE_OBJECT. Omit it to overwrite whatever is there.")
+
+def expected_version() -> datetime | None:
+    """An update's `expectedUpdatedAt` input field (optimistic concurrency), for customers and
+    the work alike."""
+    return strawberry.field(default=None, description=(
+        "The `updatedAt` you read. When the object has changed since, nothing is written and "
+        "the answer is STALE_OBJECT. Omit it to overwrite whatever is there."))
 
 
 @strawberry.input
@@ -33,8 +36,7 @@ class CreateCustomerPayload:
 class UpdateCustomerInput:
     customer_id: strawberry.ID
     name: str | None = strawberry.UNSET
-    expected_updated_at: datetime | None = strawberry.field(default=None,
-                                                            description=EXPECTED_UPDATED_AT)
+    expected_updated_at: datetime | None = expected_version()
 
 
 @payload
@@ -45,8 +47,7 @@ class UpdateCustomerPayload:
 @strawberry.input
 class ArchiveCustomerInput:
     customer_id: strawberry.ID
-    expected_updated_at: datetime | None = strawberry.field(default=None,
-                                                            description=EXPECTED_UPDATED_AT)
+    expected_updated_at: datetime | None = expected_version()
 
 
 @payload
@@ -68,10 +69,8 @@ class CustomerMutations:
               rule=EDIT_WORK, description="Correct a customer; omitted fields stay as they are.")
     async def update_customer(self, info: Info,
                               input: UpdateCustomerInput) -> UpdateCustomerPayload:
-        ctx = info.context
-        row = await service.update_customer(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-            customer_id=parse_id(input.customer_id, "Customer"),
+        row = await info.context.act(
+            service.update_customer, customer_id=parse_id(input.customer_id, "Customer"),
             changes=given(input, "name"), expected_updated_at=input.expected_updated_at)
         return UpdateCustomerPayload(customer=Customer.from_row(row))
 
@@ -80,9 +79,7 @@ class CustomerMutations:
         "captures and assets, and cannot be invited to; staff keep it and its history."))
     async def archive_customer(self, info: Info,
                                input: ArchiveCustomerInput) -> ArchiveCustomerPayload:
-        ctx = info.context
-        row = await service.archive_customer(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-            customer_id=parse_id(input.customer_id, "Customer"),
+        row = await info.context.act(
+            service.archive_customer, customer_id=parse_id(input.customer_id, "Customer"),
             expected_updated_at=input.expected_updated_at)
         return ArchiveCustomerPayload(customer=Customer.from_row(row))

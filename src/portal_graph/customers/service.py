@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Table, func
 from sqlalchemy.engine import Row
 
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.customers import repository
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
@@ -33,14 +34,24 @@ async def create_customer(session: RequestSession, scope: Scope, *, name: str) -
     return await repository.create(session, scope, name=clean_name(name))
 
 
+async def locked_as_read(session: RequestSession, scope: Scope, table: Table,
+                         row_id: uuid.UUID | None, what: str, field: str,
+                         expected_updated_at: datetime | None) -> Row[Any]:
+    """The row a correction changes, locked (so the check holds until commit): NOT_FOUND
+    (`what`, input `field`) when not visible, STALE_OBJECT when it is no longer the version the
+    client read (`expected_updated_at`, optional). Customers and the work are corrected alike."""
+    row = await lock_visible(session, scope, table, row_id)
+    if row is None:
+        raise not_found(what, field)
+    if expected_updated_at is not None and row.updated_at != expected_updated_at:
+        raise stale(what.lower())
+    return row
+
+
 async def _current(session: RequestSession, scope: Scope, customer_id: uuid.UUID | None,
                    expected_updated_at: datetime | None) -> Row[Any]:
-    row = await lock_visible(session, scope, repository.customers, customer_id)
-    if row is None:
-        raise not_found("Customer", "customerId")
-    if expected_updated_at is not None and row.updated_at != expected_updated_at:
-        raise stale("customer")
-    return row
+    return await locked_as_read(session, scope, repository.customers, customer_id, "Customer",
+                                "customerId", expected_updated_at)
 
 
 async def _changed(session: RequestSession, scope: Scope, actor: Actor, row: Row[Any],

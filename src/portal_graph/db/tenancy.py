@@ -14,7 +14,10 @@ enters the credential's organization (auth/repository.py); from then on a reposi
 that forgets its Scope filter still gets only that organization's rows.
 
 Work that must cross organizations names its context here, and `tests/tenancy/` lists the
-modules allowed to use each one. Requests never run as a role that bypasses the policies:
+modules allowed to use each one. A repository function written for such work says so with
+`@runs_in(context)`: called from a session whose transaction is not in that context (a request's,
+say), it raises `OutsideSystemContext` before any statement, so a worker's function is not
+reachable from a request by mistake. Requests never run as a role that bypasses the policies:
 where DATABASE_URL's role is a superuser or has BYPASSRLS (the embedded server's is), every
 transaction first switches to the request role with `set_config('role', ..., true)`.
 """
@@ -22,13 +25,16 @@ transaction first switches to the request role with `set_config('role', ..., tru
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 DEFAULT_REQUEST_ROLE = "portal_graph_request"
@@ -67,6 +73,11 @@ class Tenancy:
         return {"organization": str(self.organization_id or ""),
                 "system": self.system.value if self.system else ""}
 
+    def describe(self) -> str:
+        if self.system is not None:
+            return f"the system context {self.system.value}"
+        return f"organization {self.organization_id}" if self.organization_id else "nobody"
+
 
 NOBODY = Tenancy()
 TENANCY = "portal_graph.tenancy"  # session.info: what the session's transaction acts for
@@ -90,6 +101,50 @@ def system_tenancy(context: SystemContext) -> dict[str, Any]:
     """Session keyword arguments for a session whose transactions run in `context`:
     `sessionmaker(**system_tenancy(SystemContext.OUTBOX))`."""
     return {"info": {TENANCY: Tenancy(system=context)}}
+
+
+class OutsideSystemContext(RuntimeError):
+    """A function made for a system context was called from a session not in it: a bug (a
+    request reaching for a worker's function, say), never a user error."""
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def runs_in(*contexts: SystemContext, or_acting_for: str | None = None) -> Callable[[F], F]:
+    """Mark a repository function `async def f(session, ...)` as work for one of `contexts`:
+    each call first checks that the session's transaction acts in one of them (it does when the
+    session was opened with `system_tenancy(context)`, or inside `session.as_system(context)`)
+    and raises `OutsideSystemContext` otherwise. With `or_acting_for`, the name of an argument
+    holding an organization id, a transaction acting for that very organization (and in no
+    system context) passes too. tests/architecture/ checks that each function listed with a
+    system context carries this decorator, with that context."""
+    allowed = frozenset(contexts)
+
+    def decorate(function: F) -> F:
+        name = f"{function.__module__}.{function.__qualname__}"
+        signature = inspect.signature(function)
+
+        def acts_for_its_organization(tenancy: Tenancy, *args: Any, **kwargs: Any) -> bool:
+            if or_acting_for is None or tenancy.system or tenancy.organization_id is None:
+                return False
+            arguments = signature.bind_partial(*args, **kwargs).arguments
+            return arguments.get(or_acting_for) == tenancy.organization_id
+
+        @functools.wraps(function)
+        async def checked(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+            tenancy: Tenancy = session.info.get(TENANCY, NOBODY)
+            if tenancy.system not in allowed and not acts_for_its_organization(
+                    tenancy, session, *args, **kwargs):
+                also = f", or acting for its {or_acting_for}" if or_acting_for else ""
+                raise OutsideSystemContext(
+                    f"{name} runs only in the system context {' or '.join(sorted(allowed))}"
+                    f"{also}; this session acts for {tenancy.describe()}")
+            return await function(session, *args, **kwargs)
+
+        return cast(F, checked)
+
+    return decorate
 
 
 class TenantSession(Session):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tables import domain_events
+from portal_graph.db.tenancy import SystemContext, runs_in
 from portal_graph.scope import Scope, visible
 
 CHANNEL = "portal_graph_events"
@@ -47,6 +48,7 @@ async def latest_position(session: RequestSession, scope: Scope) -> int:
     return int(found or 0)
 
 
+@runs_in(SystemContext.HOUSEKEEPING)
 async def delete_told(session: AsyncSession, keep: str) -> int:
     """Delete events older than `keep` (an interval, '3 days'): told long ago, and past what a
     listener catches up on; how many went (maintenance.py, in the housekeeping context)."""

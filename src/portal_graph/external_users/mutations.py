@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from portal_graph.audit.service import Actor
 from portal_graph.capabilities import MANAGE_EXTERNAL_USERS
 from portal_graph.external_users import service
 from portal_graph.external_users.types import ExternalUser
 from portal_graph.graphql.core.context import Info
-from portal_graph.graphql.core.payloads import mutation, payload
+from portal_graph.graphql.core.payloads import act_on, mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 
 
@@ -52,12 +51,9 @@ class ExternalUserMutations:
     async def revoke_external_access(
         self, info: Info, input: RevokeExternalAccessInput,
     ) -> RevokeExternalAccessPayload:
-        ctx = info.context
-        row = await service.revoke_access(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-            external_user_id=parse_id(input.external_user_id, "ExternalUser"),
-            customer_id=parse_id(input.customer_id, "Customer"))
-        return RevokeExternalAccessPayload(external_user=ExternalUser.from_row(row))
+        return RevokeExternalAccessPayload(external_user=await act_on(
+            info, ExternalUser, service.revoke_access, input.external_user_id,
+            customer_id=parse_id(input.customer_id, "Customer")))
 
     @mutation(payload=RevokeAllExternalAccessPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Remove all of an external user's access to this organization: grants, pending "
@@ -65,11 +61,8 @@ class ExternalUserMutations:
     async def revoke_all_external_access(
         self, info: Info, input: RevokeAllExternalAccessInput,
     ) -> RevokeAllExternalAccessPayload:
-        ctx = info.context
-        row = await service.revoke_all_access(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-            external_user_id=parse_id(input.external_user_id, "ExternalUser"))
-        return RevokeAllExternalAccessPayload(external_user=ExternalUser.from_row(row))
+        return RevokeAllExternalAccessPayload(external_user=await act_on(
+            info, ExternalUser, service.revoke_all_access, input.external_user_id))
 
     @mutation(payload=SetExternalUserCustomersPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Set exactly which customers an external user sees (at least one). For a person whose "
@@ -77,9 +70,6 @@ class ExternalUserMutations:
     async def set_external_user_customers(
         self, info: Info, input: SetExternalUserCustomersInput,
     ) -> SetExternalUserCustomersPayload:
-        ctx = info.context
-        row = await service.set_customers(
-            ctx.session, ctx.scope, Actor.of(ctx.viewer, ctx.client_address),
-            external_user_id=parse_id(input.external_user_id, "ExternalUser"),
-            customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
-        return SetExternalUserCustomersPayload(external_user=ExternalUser.from_row(row))
+        return SetExternalUserCustomersPayload(external_user=await act_on(
+            info, ExternalUser, service.set_customers, input.external_user_id,
+            customer_ids=[parse_id(c, "Customer") for c in input.customer_ids]))

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth import revocation
 from portal_graph.capabilities import customer_open
 from portal_graph.customers import repository as customers_repo
@@ -63,8 +64,8 @@ async def _fresh(session: RequestSession, scope: Scope, external_user_id: uuid.U
     return (await repo.by_ids(session, scope, [external_user_id]))[external_user_id]
 
 
-async def revoke_access(session: RequestSession, scope: Scope, actor: Actor, *,
-                        external_user_id: uuid.UUID | None,
+async def revoke_access(session: RequestSession, scope: Scope, actor: Actor,
+                        external_user_id: uuid.UUID | None, *,
                         customer_id: uuid.UUID | None) -> Row[Any]:
     """Remove one grant; every other grant stays. With none left, the account remains and sees
     an empty portal."""
@@ -79,7 +80,7 @@ async def revoke_access(session: RequestSession, scope: Scope, actor: Actor, *,
     return await _fresh(session, scope, user.id)
 
 
-async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor, *,
+async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor,
                             external_user_id: uuid.UUID | None) -> Row[Any]:
     """Everything this person has in this organization ends at once: grants, pending
     invitations (and their unsent emails), sessions and API tokens. Their account, and what
@@ -102,8 +103,8 @@ async def revoke_all_access(session: RequestSession, scope: Scope, actor: Actor,
     return await _fresh(session, scope, user.id)
 
 
-async def set_customers(session: RequestSession, scope: Scope, actor: Actor, *,
-                        external_user_id: uuid.UUID | None,
+async def set_customers(session: RequestSession, scope: Scope, actor: Actor,
+                        external_user_id: uuid.UUID | None, *,
                         customer_ids: Sequence[uuid.UUID | None]) -> Row[Any]:
     """Make the grants exactly the given (non-empty) set. For a person whose access was
     revoked entirely, this gives access back: an admin choosing their companies means it."""

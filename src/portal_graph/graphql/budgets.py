@@ -34,7 +34,7 @@ class LimitCode(StrEnum):
 
 def _configured(name: str) -> int:
     """A staff limit's default, as the settings declare it (QUERY_MAX_*): the one source."""
-    default = Settings.model_fields[f"query_{name}"].default
+    default = Settings.declared(f"query_{name}")
     assert isinstance(default, int)
     return default
 

@@ -4,6 +4,7 @@ fields per selection set and repeated names, with fragments expanded in place.""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -36,6 +37,7 @@ from portal_graph.graphql.budgets import LimitCode, QueryLimits, limit_error
 _Entry = tuple[SelectionSetNode, GraphQLNamedType | None, int, int, frozenset[str], int]
 
 
+@dataclass(eq=False)
 class OperationCheck:
     """Walks an operation with its fragments expanded inline, iteratively; first breach wins.
 
@@ -47,20 +49,14 @@ class OperationCheck:
     operation's cost.
     """
 
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        get_fragment: Callable[[str], FragmentDefinitionNode | None],
-        limits: QueryLimits,
-        variables: Mapping[str, Any],
-        operation: OperationDefinitionNode,
-    ) -> None:
-        self.schema = schema
-        self.get_fragment = get_fragment
-        self.limits = limits
-        self.variables = variables
-        self.operation = operation
-        self.defaults = _variable_defaults(operation)
+    schema: GraphQLSchema
+    get_fragment: Callable[[str], FragmentDefinitionNode | None]
+    limits: QueryLimits
+    variables: Mapping[str, Any]
+    operation: OperationDefinitionNode
+
+    def __post_init__(self) -> None:
+        self.defaults = _variable_defaults(self.operation)
         self.cost = 0
 
     def run(self) -> GraphQLError | None:

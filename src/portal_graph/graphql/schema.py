@@ -12,10 +12,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from portal_graph.accounts.loaders import StaffMemberByIdLoader
-from portal_graph.accounts.mutations import AccountMutations
-from portal_graph.accounts.profile_mutations import ProfileMutations
+from portal_graph.accounts.mutations import AccountMutations, ProfileMutations, StaffMutations
 from portal_graph.accounts.queries import AccountQueries
-from portal_graph.accounts.staff_mutations import StaffMutations
 from portal_graph.accounts.types import StaffMember
 from portal_graph.customers.loaders import CustomerByIdLoader
 from portal_graph.customers.mutations import CustomerMutations
@@ -35,10 +33,9 @@ from portal_graph.live.subscriptions import LiveSubscriptions
 from portal_graph.scope import Audience
 from portal_graph.webhooks.mutations import WebhookMutations, WebhookQueries
 from portal_graph.work import loaders as work_loaders
-from portal_graph.work.mutations import WorkMutations
+from portal_graph.work.mutations import WorkMutations, WorkUpdateMutations
 from portal_graph.work.queries import WorkQueries
 from portal_graph.work.types import Asset, Job, MapCapture
-from portal_graph.work.update_mutations import WorkUpdateMutations
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from graphql import DocumentNode, OperationDefinitionNode, OperationType
 
+from portal_graph.config import Settings
+
 
 class HttpErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -71,9 +73,10 @@ def parse_graphql_request(
     query_params: Mapping[str, str],
     body: bytes,
     *,
-    max_batch: int = 10,
+    max_batch: int = Settings.declared("max_batch"),
 ) -> GraphQLRequest | GraphQLBatch | HttpError:
-    """A request (or a batch) from GET parameters or a POST JSON body, else why not."""
+    """A request (or a batch) from GET parameters or a POST JSON body, else why not.
+    `max_batch` is MAX_BATCH (the endpoint passes the configured one)."""
     method = method.upper()
     if method == "GET":
         return _from_get(query_params)

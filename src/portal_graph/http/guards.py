@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal_graph.http.graphql_http import HttpErrorCode, error_body
+from portal_graph.http.middleware import HttpMiddleware
 
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 _TOO_LARGE_BODY = error_body("Request body too large", HttpErrorCode.PAYLOAD_TOO_LARGE)
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Answers 413 once a request body passes `max_bytes`, whether declared or streamed.
 
     A declared Content-Length over the limit is refused before any byte is read. Otherwise
@@ -30,13 +31,10 @@ class BodySizeLimit:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await _send_too_large(send)
@@ -94,7 +92,7 @@ async def _send_too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": _TOO_LARGE_BODY})
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Adds browser hardening headers to every response that does not set its own.
 
     `csp_by_path` gives HTML pages their Content-Security-Policy: a key matches its exact
@@ -103,7 +101,7 @@ class SecurityHeaders:
     """
 
     def __init__(self, app: ASGIApp, csp_by_path: Mapping[str, str] | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.exact = dict(csp_by_path or {})
         self.prefixes = sorted(
             ((path, csp) for path, csp in self.exact.items() if path.endswith("/")),
@@ -119,10 +117,7 @@ class SecurityHeaders:
                 return csp
         return DEFAULT_CSP
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         added = (
             (b"x-content-type-options", b"nosniff"),
             # Invitation links carry a token in the URL: never let it leave in a Referer.

@@ -18,6 +18,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal_graph.http.middleware import HttpMiddleware
+
 REQUEST_ID_HEADER = "X-Request-Id"
 _HEADER = REQUEST_ID_HEADER.lower().encode()
 _ACCEPTABLE = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
@@ -35,9 +37,9 @@ def request_id_of(scope: Scope) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, trust_incoming: bool = False) -> None:
-        self.app = app
+        super().__init__(app)
         self.trust_incoming = trust_incoming
 
     def choose(self, scope: Scope) -> str:
@@ -47,10 +49,7 @@ class RequestIdMiddleware:
                     return value.decode()
         return new_request_id()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self.choose(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (_HEADER, request_id.encode())

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Row
 from portal_graph.accounts import ownership, persons
 from portal_graph.accounts import repository as accounts_repo
 from portal_graph.accounts.ownership import Admission, Entry, PasswordChoice
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth import revocation
 from portal_graph.auth import service as auth
 from portal_graph.config import Settings

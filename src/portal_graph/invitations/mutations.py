@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
 import strawberry
 
 from portal_graph.accounts.types import Viewer
 from portal_graph.accounts.viewer import viewer_of_session
-from portal_graph.audit.service import Actor
+from portal_graph.actor import Actor
 from portal_graph.capabilities import MANAGE_EXTERNAL_USERS, SIGN_IN
-from portal_graph.graphql.core.context import Context, Info
-from portal_graph.graphql.core.payloads import mutation, payload
+from portal_graph.db.session import RequestSession
+from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.payloads import act_on, mutation, payload
 from portal_graph.graphql.core.relay import parse_id
 from portal_graph.invitations import accept, service
 from portal_graph.invitations.types import Invitation
+from portal_graph.scope import Scope
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @strawberry.input
@@ -68,12 +76,19 @@ class AcceptInvitationPayload:
     viewer: Viewer | None = None
 
 
-def _actor(ctx: Context) -> Actor:
-    return Actor.of(ctx.viewer, ctx.client_address)
-
-
-def _mail(ctx: Context) -> service.Mail:
-    return service.Mail(ctx.settings, ctx.runtime.box)
+async def issue_invitation(
+    info: Info, payload: Callable[..., T],
+    command: Callable[Concatenate[RequestSession, Scope, Actor, service.Mail, P],
+                      Awaitable[service.Issued]],
+    /, *args: P.args, **kwargs: P.kwargs,
+) -> T:
+    """Issue an invitation's link as the viewer (invite, invite to the staff, send again),
+    within the organization's rate of invitations: the payload shows the invitation and, only
+    now, its link."""
+    ctx = info.context
+    await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
+    issued = await ctx.act(command, service.Mail(ctx.settings, ctx.runtime.box), *args, **kwargs)
+    return payload(invitation=Invitation.from_row(issued.invitation), invite_url=issued.invite_url)
 
 
 @strawberry.type
@@ -83,35 +98,24 @@ class InvitationMutations:
         "invitation is pending add to that invitation and replace its link."))
     async def invite_external_user(self, info: Info,
                                    input: InviteExternalUserInput) -> InviteExternalUserPayload:
-        ctx = info.context
-        await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
-        issued = await service.invite(
-            ctx.session, ctx.scope, _actor(ctx), _mail(ctx), email=input.email,
-            name=input.name,
+        return await issue_invitation(
+            info, InviteExternalUserPayload, service.invite, email=input.email, name=input.name,
             customer_ids=[parse_id(c, "Customer") for c in input.customer_ids])
-        return InviteExternalUserPayload(invitation=Invitation.from_row(issued.invitation),
-                                         invite_url=issued.invite_url)
 
     @mutation(payload=ResendInvitationPayload, rule=MANAGE_EXTERNAL_USERS, description=(
         "Send a pending or expired invitation again, with a new link and a fresh expiry."))
     async def resend_invitation(self, info: Info,
                                 input: ResendInvitationInput) -> ResendInvitationPayload:
-        ctx = info.context
-        await ctx.runtime.rate_guard.invite(ctx.viewer.organization_id)
-        issued = await service.resend(
-            ctx.session, ctx.scope, _actor(ctx), _mail(ctx),
+        return await issue_invitation(
+            info, ResendInvitationPayload, service.resend,
             invitation_id=parse_id(input.invitation_id, "Invitation"))
-        return ResendInvitationPayload(invitation=Invitation.from_row(issued.invitation),
-                                       invite_url=issued.invite_url)
 
     @mutation(payload=RevokeInvitationPayload, rule=MANAGE_EXTERNAL_USERS,
               description="Cancel a pending invitation; its link stops working.")
     async def revoke_invitation(self, info: Info,
                                 input: RevokeInvitationInput) -> RevokeInvitationPayload:
-        ctx = info.context
-        row = await service.revoke(ctx.session, ctx.scope, _actor(ctx),
-                                   invitation_id=parse_id(input.invitation_id, "Invitation"))
-        return RevokeInvitationPayload(invitation=Invitation.from_row(row))
+        return RevokeInvitationPayload(invitation=await act_on(
+            info, Invitation, service.revoke, input.invitation_id))
 
     @mutation(payload=AcceptInvitationPayload, rule=SIGN_IN, description=(
         "Accept an invitation and sign in. An account that exists joins only with its "

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tables import customers, invitation_customers, invitations, organizations
+from portal_graph.db.tenancy import SystemContext, runs_in
 from portal_graph.invitations.tokens import IssuedLinks
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import shapes
@@ -174,6 +175,7 @@ def _either_link(digest: bytes) -> Any:
     return or_(invitations.c.token_hash == digest, invitations.c.emailed_token_hash == digest)
 
 
+@runs_in(SystemContext.INVITATION_TOKEN)
 async def by_digest(session: RequestSession, digest: bytes) -> Row[Any] | None:
     """The invitation a link (copied or emailed) belongs to, in whichever organization, with
     that organization's name and `via_email`: whether the link was the emailed one. Trusted:

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from portal_graph.accounts import repository as accounts_repo
-from portal_graph.audit.service import Actor, AuditAction, record
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
 from portal_graph.auth.email import Email, InvalidEmail, parse_email, parse_or_reject
 from portal_graph.capabilities import invitation_open
 from portal_graph.config import Settings
@@ -209,7 +210,7 @@ async def resend(session: RequestSession, scope: Scope, actor: Actor, mail: Mail
     return Issued(row, urls.copied)
 
 
-async def revoke(session: RequestSession, scope: Scope, actor: Actor, *,
+async def revoke(session: RequestSession, scope: Scope, actor: Actor,
                  invitation_id: uuid.UUID | None) -> Row[Any]:
     """Cancel a pending (or expired) invitation: its links stop working at once and its
     unsent emails are dropped."""

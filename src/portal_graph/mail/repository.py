@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
+from portal_graph.db.tenancy import SystemContext, runs_in
 from portal_graph.scope import Scope
 from portal_graph.scoped_sql import leases
 from portal_graph.scoped_sql.shapes import one_of
@@ -110,6 +111,7 @@ async def latest_status_by_invitation(
     return {invitation_id: status for invitation_id, status in rows if invitation_id is not None}
 
 
+@runs_in(SystemContext.METRICS)
 async def queue_depth(session: AsyncSession) -> dict[str, int]:
     """Number of outbox rows per status, every status present (for metrics)."""
     rows = (
@@ -133,6 +135,7 @@ class Claim:
     emails: list[models.OutboxEmail]
 
 
+@runs_in(SystemContext.OUTBOX)
 async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> Claim:
     """Lease up to `batch` due emails to a new token for `lease_seconds`.
 
@@ -160,6 +163,7 @@ async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> 
     return Claim(token, sorted(emails, key=lambda email: (email.next_attempt_at, email.id)))
 
 
+@runs_in(SystemContext.OUTBOX)
 async def renew(session: AsyncSession, claim: Claim, emails: list[models.OutboxEmail],
                 lease_seconds: float) -> set[UUID]:
     """Extend the lease on `emails`; returns the ids still leased to `claim`."""
@@ -175,6 +179,7 @@ async def renew(session: AsyncSession, claim: Claim, emails: list[models.OutboxE
     return set(result.scalars())
 
 
+@runs_in(SystemContext.OUTBOX)
 async def release(session: AsyncSession, claim: Claim, emails: list[models.OutboxEmail]) -> None:
     """Give up the lease on emails this worker will not send after all (it is stopping)."""
     if emails:
@@ -186,6 +191,7 @@ async def release(session: AsyncSession, claim: Claim, emails: list[models.Outbo
         )
 
 
+@runs_in(SystemContext.OUTBOX)
 async def mark_sent(session: AsyncSession, claim: Claim, email: models.OutboxEmail) -> bool:
     """Record delivery and erase the link: nothing secret remains once the email is out.
 
@@ -203,6 +209,7 @@ async def mark_sent(session: AsyncSession, claim: Claim, email: models.OutboxEma
     )
 
 
+@runs_in(SystemContext.OUTBOX)
 async def mark_failed(
     session: AsyncSession,
     claim: Claim,

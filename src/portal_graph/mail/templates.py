@@ -77,21 +77,10 @@ def render_invitation(params: dict[str, Any], invite_url: str) -> RenderedEmail:
         text_lines += [resent, ""]
     text_lines += [closing, "", ignore, ""]
 
-    e = html.escape
-    items = "".join(f"<li>{e(name)}</li>" for name in customers)
-    html_body = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{e(subject)}</title></head><body>"
-        f"<p>{e(greeting)}</p>"
-        f"<p>{e(intro)}</p>"
-        + (f"<ul>{items}</ul>" if customers else "")
-        + f'<p><a href="{e(invite_url, quote=True)}">Accept the invitation</a></p>'
-        f"<p>Or copy this link into your browser: {e(invite_url)}</p>"
-        + (f"<p>{e(resent)}</p>" if resent else "")
-        + f"<p>{e(closing)}</p>"
-        f"<p>{e(ignore)}</p>"
-        "</body></html>"
-    )
+    html_body = _page(subject, _paragraphs(greeting, intro),
+                      _bullets(customers) if customers else "",
+                      _link(invite_url, "Accept the invitation"),
+                      _paragraphs(resent, closing, ignore))
     return RenderedEmail(subject=subject, text="\n".join(text_lines), html=html_body)
 
 
@@ -112,16 +101,8 @@ def render_password_reset(params: dict[str, Any], reset_url: str) -> RenderedEma
               "as it is.")
     text = "\n".join([greeting, "", intro, "", *(f"  - {name}" for name in organizations), "",
                       action, reset_url, "", closing, "", ignore, ""])
-    e = html.escape
-    items = "".join(f"<li>{e(name)}</li>" for name in organizations)
-    html_body = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{e(subject)}</title></head><body>"
-        f"<p>{e(greeting)}</p><p>{e(intro)}</p><ul>{items}</ul>"
-        f'<p><a href="{e(reset_url, quote=True)}">Choose a new password</a></p>'
-        f"<p>Or copy this link into your browser: {e(reset_url)}</p>"
-        f"<p>{e(closing)}</p><p>{e(ignore)}</p></body></html>"
-    )
+    html_body = _page(subject, _paragraphs(greeting, intro), _bullets(organizations),
+                      _link(reset_url, "Choose a new password"), _paragraphs(closing, ignore))
     return RenderedEmail(subject=subject, text=text, html=html_body)
 
 
@@ -135,11 +116,29 @@ def render_webhook_disabled(params: dict[str, Any]) -> RenderedEmail:
              f"Last error: {_one_line(str(params.get('last_error') or 'unknown'))}", "",
              "Fix the receiver, then enable the endpoint again (updateWebhookEndpoint) and "
              "redeliver what it missed (redeliverWebhook).", ""]
-    e = html.escape
-    html_body = ('<!DOCTYPE html><html><head><meta charset="utf-8">'
-                 f"<title>{e(subject)}</title></head><body>"
-                 + "".join(f"<p>{e(line)}</p>" for line in lines if line) + "</body></html>")
-    return RenderedEmail(subject=subject, text="\n".join(lines), html=html_body)
+    return RenderedEmail(subject=subject, text="\n".join(lines),
+                         html=_page(subject, _paragraphs(*lines)))
+
+
+# An email's HTML part is built from these alone, and they escape every text they are given.
+def _page(subject: str, *body: str) -> str:
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+            f"<title>{html.escape(subject)}</title></head><body>{''.join(body)}</body></html>")
+
+
+def _paragraphs(*texts: str) -> str:
+    """A paragraph per text; empty ones are left out."""
+    return "".join(f"<p>{html.escape(text)}</p>" for text in texts if text)
+
+
+def _bullets(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
+
+
+def _link(url: str, label: str) -> str:
+    """The link to follow, and spelled out for a client that does not show links."""
+    return (f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>'
+            f"<p>Or copy this link into your browser: {html.escape(url)}</p>")
 
 
 def expiry_in_words(iso_timestamp: str) -> str:

@@ -12,8 +12,9 @@ import logging
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from portal_graph.http.middleware import HttpMiddleware
 from portal_graph.http.request_id import new_request_id, request_id_of
 from portal_graph.observability import metrics, tracing
 from portal_graph.observability.context import (
@@ -45,16 +46,10 @@ def _request_id(scope: Scope) -> str:
     return request_id
 
 
-class ObservabilityMiddleware:
+class ObservabilityMiddleware(HttpMiddleware):
     """Pure ASGI, so it adds no buffering and sees the status as it is sent."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _request_id(scope)
         observation = RequestObservation(request_id)
         id_token = request_id_var.set(request_id)

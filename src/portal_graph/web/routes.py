@@ -2,19 +2,20 @@
 page for /graphql.
 
 Pages carry no inline script or style, so each can send a strict Content-Security-Policy;
-configuration reaches the scripts through `data-` attributes.
+configuration reaches the scripts through `data-` attributes. The pages are Jinja templates
+extending templates/page.html, autoescaped.
 """
 
 from __future__ import annotations
 
-import html
 from functools import cache, lru_cache
 from pathlib import Path
-from string import Template
 from urllib.parse import urlsplit
 
+from graphql import get_introspection_query
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -24,6 +25,9 @@ STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 
 GRAPHQL_ENDPOINT = "/graphql"
+INTROSPECTION_QUERY = get_introspection_query(
+    descriptions=True, specified_by_url=True, directive_is_repeatable=True
+)
 
 SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
@@ -74,38 +78,52 @@ def _headers(csp: str, cache_control: str) -> dict[str, str]:
     return {"Content-Security-Policy": csp, "Cache-Control": cache_control, **SECURITY_HEADERS}
 
 
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
 @cache
-def _template(name: str) -> Template:
-    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+def _portal_page_html(name: str) -> str:
+    return _TEMPLATES.get_template(name).render(endpoint=GRAPHQL_ENDPOINT)
 
 
 @lru_cache(maxsize=8)
 def _graphiql_html(cdn_url: str, endpoint: str) -> str:
-    return _template("graphiql.html").substitute(
-        cdn=html.escape(cdn_base(cdn_url), quote=True),
-        endpoint=html.escape(endpoint, quote=True),
-    )
+    return _TEMPLATES.get_template("graphiql.html").render(cdn=cdn_base(cdn_url),
+                                                           endpoint=endpoint)
 
 
 async def accept_page(request: Request) -> HTMLResponse:
     """The invitation page. The token stays in the URL: the script reads it from there."""
-    body = _template("accept.html").substitute(endpoint=GRAPHQL_ENDPOINT)
     # The URL holds a secret: never cache the page anywhere.
-    return HTMLResponse(body, headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
+    return HTMLResponse(_portal_page_html("accept.html"),
+                        headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
 
 
 async def reset_page(request: Request) -> HTMLResponse:
     """The password-reset page: asks for an email (at /reset/), or sets a new password with
     the emailed link's token (at /reset/<token>), which, like an invite link's, stays in the
     URL for the script and is never cached."""
-    body = _template("reset.html").substitute(endpoint=GRAPHQL_ENDPOINT)
-    return HTMLResponse(body, headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
+    return HTMLResponse(_portal_page_html("reset.html"),
+                        headers=_headers(ACCEPT_PAGE_CSP, "no-store"))
 
 
 def graphiql_response(cdn_url: str, endpoint: str = GRAPHQL_ENDPOINT) -> HTMLResponse:
     """GraphiQL, for the GraphQL endpoint to return on a browser's GET of /graphql."""
     body = _graphiql_html(cdn_url, endpoint)
     return HTMLResponse(body, headers=_headers(graphiql_csp(cdn_url), "no-cache"))
+
+
+async def introspection_document(request: Request) -> PlainTextResponse:
+    """The introspection query graphiql.js sends when a new session needs a new schema:
+    graphql-core's standard one, so it always asks for what this graphql-core can answer."""
+    return PlainTextResponse(INTROSPECTION_QUERY, headers=_headers(ACCEPT_PAGE_CSP, "no-cache"))
 
 
 class _StaticAssets(StaticFiles):
@@ -126,5 +144,7 @@ def web_routes(graphiql_cdn_url: str) -> list[BaseRoute]:
         Route("/accept/", accept_page),
         Route("/reset/{token}", reset_page),
         Route("/reset/", reset_page),
+        # Served like a static file, though graphql-core writes it.
+        Route("/static/introspection.graphql", introspection_document),
         Mount("/static", app=_StaticAssets(directory=STATIC_DIR), name="static"),
     ]

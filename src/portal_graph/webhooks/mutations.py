@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from sqlalchemy.engine import Row
 
 from portal_graph.capabilities import MANAGE_WEBHOOKS
 from portal_graph.graphql.core.audiences import field
@@ -66,6 +69,12 @@ class RedeliverWebhookPayload:
     delivery: WebhookDelivery | None = None
 
 
+def _with_secret(endpoint: tuple[Row[Any], str]) -> WebhookEndpointWithSecretPayload:
+    """An endpoint just given a secret (registered, or rotated) and that secret, shown once."""
+    row, secret = endpoint
+    return WebhookEndpointWithSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
+
+
 @strawberry.type
 class WebhookQueries:
     @field(audiences=PARTNERS, description=(
@@ -85,11 +94,9 @@ class WebhookMutations:
             self, info: Info, input: CreateWebhookEndpointInput,
     ) -> WebhookEndpointWithSecretPayload:
         ctx = info.context
-        row, secret = await service.register(
+        return _with_secret(await service.register(
             ctx.session, ctx.scope, ctx.runtime.box, ctx.settings, url=input.url,
-            description=input.description, event_kinds=input.event_kinds)
-        return WebhookEndpointWithSecretPayload(endpoint=WebhookEndpoint.from_row(row),
-                                                secret=secret)
+            description=input.description, event_kinds=input.event_kinds))
 
     @mutation(payload=WebhookEndpointPayload, rule=MANAGE_WEBHOOKS,
               description="Change an endpoint's URL, events or state.")
@@ -117,11 +124,9 @@ class WebhookMutations:
     async def rotate_webhook_secret(
             self, info: Info, input: WebhookEndpointIdInput) -> WebhookEndpointWithSecretPayload:
         ctx = info.context
-        row, secret = await service.rotate_secret(
+        return _with_secret(await service.rotate_secret(
             ctx.session, ctx.scope, ctx.runtime.box,
-            parse_id(input.endpoint_id, "WebhookEndpoint"))
-        return WebhookEndpointWithSecretPayload(endpoint=WebhookEndpoint.from_row(row),
-                                                secret=secret)
+            parse_id(input.endpoint_id, "WebhookEndpoint")))
 
     @mutation(payload=RedeliverWebhookPayload, rule=MANAGE_WEBHOOKS, description=(
         "Send a delivery again (same webhook-id), now, with a fresh count of attempts."))

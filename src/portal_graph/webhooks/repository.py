@@ -32,6 +32,7 @@ from portal_graph.db.tables import external_users, persons
 from portal_graph.db.tables import staff_members as staff
 from portal_graph.db.tables import webhook_deliveries as deliveries
 from portal_graph.db.tables import webhook_endpoints as endpoints
+from portal_graph.db.tenancy import SystemContext, runs_in
 from portal_graph.events.kinds import Event
 from portal_graph.scope import Scope, visible
 from portal_graph.scoped_sql import leases
@@ -134,6 +135,7 @@ class Claim:
     deliveries: list[Row[Any]]
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> Claim:
     """Lease up to `batch` due deliveries (queued, time to try, not leased or lease run out),
     skipping rows another worker is claiming at this instant."""
@@ -148,6 +150,7 @@ async def claim_due(session: AsyncSession, batch: int, lease_seconds: float) -> 
     return Claim(token, sorted(rows, key=lambda row: (row.event_position, row.id)))
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def endpoints_by_id(session: AsyncSession,
                           keys: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, Row[Any]]:
     if not keys:
@@ -157,6 +160,7 @@ async def endpoints_by_id(session: AsyncSession,
     return {row.id: row for row in rows}
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def owner_grants(session: AsyncSession, organization_id: uuid.UUID,
                        external_user_id: uuid.UUID) -> frozenset[uuid.UUID] | None:
     """The customers an endpoint's owner may see now; None when their access is revoked."""
@@ -172,6 +176,7 @@ async def owner_grants(session: AsyncSession, organization_id: uuid.UUID,
     return frozenset(rows.scalars())
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def record(session: AsyncSession, claim: Claim, delivery: Row[Any], **values: Any) -> bool:
     """An outcome, which also ends the lease; only while the lease is `claim`'s."""
     result = await session.execute(
@@ -190,6 +195,7 @@ def later(seconds: float) -> Any:
     return leases.later(seconds)
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def endpoint_succeeded(session: AsyncSession, organization_id: uuid.UUID,
                              endpoint_id: uuid.UUID) -> None:
     await session.execute(update(endpoints).where(
@@ -197,6 +203,7 @@ async def endpoint_succeeded(session: AsyncSession, organization_id: uuid.UUID,
         endpoints.c.failing_since.is_not(None)).values(failing_since=None))
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def endpoint_failed(session: AsyncSession, organization_id: uuid.UUID,
                           endpoint_id: uuid.UUID, disable_after_seconds: float) -> bool:
     """Note a failure; disable the endpoint when it has been failing that long. True when this
@@ -212,6 +219,7 @@ async def endpoint_failed(session: AsyncSession, organization_id: uuid.UUID,
     return bool(disabled.rowcount)  # type: ignore[attr-defined]
 
 
+@runs_in(SystemContext.WEBHOOKS)
 async def admin_emails(session: AsyncSession, organization_id: uuid.UUID) -> list[str]:
     rows = await session.execute(
         select(persons.c.email).join_from(staff, persons, persons.c.id == staff.c.person_id)
@@ -222,6 +230,7 @@ async def admin_emails(session: AsyncSession, organization_id: uuid.UUID) -> lis
 
 
 
+@runs_in(SystemContext.HOUSEKEEPING)
 async def delete_settled(session: AsyncSession, keep: str) -> int:
     """Delete deliveries settled longer ago than `keep` (an interval, '30 days'); how many went
     (maintenance.py, in the housekeeping context)."""

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from portal_graph.actor import Actor
 from portal_graph.customers.service import clean_name
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
-from portal_graph.scope import Scope, Viewer
+from portal_graph.scope import Scope
 from portal_graph.scoped_sql.rows import visible_by_ids
 from portal_graph.work import repository as repo
 from portal_graph.work.geometry import checked_geometry
@@ -65,7 +66,7 @@ async def create_asset(session: RequestSession, scope: Scope, *, customer_id: uu
 
 
 async def create_job(
-    session: RequestSession, scope: Scope, viewer: Viewer, *, customer_id: uuid.UUID | None,
+    session: RequestSession, scope: Scope, actor: Actor, *, customer_id: uuid.UUID | None,
     title: str, reference: str | None, scheduled_for: datetime | None,
     asset_ids: list[uuid.UUID | None], internal_notes: str | None, price: Decimal | None,
     assigned_staff_ids: list[uuid.UUID | None], status: models.JobStatus,
@@ -88,20 +89,24 @@ async def create_job(
             "scheduled_for": scheduled_for, "status": status,
             "completed_at": None, "internal_notes": _optional_text(internal_notes,
                                                                     "internalNotes", MAX_TEXT),
-            "price": price, "created_by_id": viewer.staff_member_id,
+            "price": price, "created_by_id": actor.staff_member_id,
         }, list(assets), staff)
     except repo.DuplicateReference:
         raise Rejected(UserErrorCode.DUPLICATE_REFERENCE,
                        f"A job with reference {reference} already exists.", "reference") from None
-    await _job_changed(session, scope, job, EventKind.JOB_CREATED)
+    await job_changed(session, scope, job, EventKind.JOB_CREATED, status_before=None)
+    if job.status is models.JobStatus.COMPLETED:  # its completedAt, as setJobStatus sets it
+        job = await set_job_status(session, scope, job_id=job.id, status=job.status)
     return job
 
 
-async def _job_changed(session: RequestSession, scope: Scope, job: Row[Any],
-                       kind: EventKind) -> None:
-    """Tell of a new or changed job; one that is COMPLETED now is also a job.completed."""
+async def job_changed(session: RequestSession, scope: Scope, job: Row[Any], kind: EventKind, *,
+                      status_before: models.JobStatus | None) -> None:
+    """Tell of a new (`status_before` None) or changed job; one that has just become
+    COMPLETED is also a job.completed. Every job event is published here."""
     await publish(session, scope, kind, "Job", job.id, customer_id=job.customer_id)
-    if job.status is models.JobStatus.COMPLETED:
+    done = models.JobStatus.COMPLETED
+    if job.status is done and status_before is not done:
         await publish(session, scope, EventKind.JOB_COMPLETED, "Job", job.id,
                       customer_id=job.customer_id)
 
@@ -129,7 +134,7 @@ async def set_job_status(session: RequestSession, scope: Scope, *, job_id: uuid.
     if row is None:
         raise not_found("Job", "jobId")
     if before is not status:  # setting the status it has changes nothing
-        await _job_changed(session, scope, row, EventKind.JOB_UPDATED)
+        await job_changed(session, scope, row, EventKind.JOB_UPDATED, status_before=before)
     return row
 
 
@@ -140,7 +145,7 @@ def _coordinate(value: float, low: float, high: float, field: str) -> float:
 
 
 async def create_map_capture(
-    session: RequestSession, scope: Scope, viewer: Viewer, *, customer_id: uuid.UUID | None,
+    session: RequestSession, scope: Scope, actor: Actor, *, customer_id: uuid.UUID | None,
     job_id: uuid.UUID | None, job_given: bool, latitude: float, longitude: float,
     note: str | None, geometry: Any, captured_at: datetime | None,
 ) -> Row[Any]:
@@ -157,7 +162,7 @@ async def create_map_capture(
         "latitude": _coordinate(latitude, -90, 90, "latitude"),
         "longitude": _coordinate(longitude, -180, 180, "longitude"),
         "note": _optional_text(note, "note", MAX_TEXT), "geometry": checked_geometry(geometry),
-        "captured_by_id": viewer.staff_member_id,
+        "captured_by_id": actor.staff_member_id,
     }
     if captured_at is not None:
         values["captured_at"] = captured_at

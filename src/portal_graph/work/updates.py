@@ -13,18 +13,21 @@ same transaction (events/), for live subscriptions and webhooks.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Row
 
-from portal_graph.audit.service import Actor, AuditAction, record
-from portal_graph.customers.service import clean_name
+from portal_graph.actor import Actor
+from portal_graph.audit.service import AuditAction, record
+from portal_graph.customers.service import clean_name, locked_as_read
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
-from portal_graph.problems import invalid, not_found, stale
+from portal_graph.problems import invalid, not_found
 from portal_graph.scope import Scope
-from portal_graph.scoped_sql.rows import lock_visible, update_visible, visible_by_ids
+from portal_graph.scoped_sql.rows import update_visible, visible_by_ids
 from portal_graph.work import repository as repo
 from portal_graph.work.geometry import checked_geometry
 from portal_graph.work.service import (
@@ -34,10 +37,28 @@ from portal_graph.work.service import (
     _price,
     _sane_date,
     _staff,
+    job_changed,
 )
 
 # What external users see of a job (types.py): a change to any of these is audited.
 JOB_FIELDS_SEEN_OUTSIDE = {"title", "scheduled_for"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Corrected:
+    """A kind of row staff correct, and what it is called where a correction tells of it."""
+
+    table: Table
+    what: str  # in userErrors
+    id_field: str  # the input field that names one
+    subject: str  # its type in events
+    key: str  # its id's key in the audit details
+
+
+JOB = _Corrected(repo.jobs, "Job", "jobId", "Job", "job")
+ASSET = _Corrected(repo.assets, "Asset", "assetId", "Asset", "asset")
+CAPTURE = _Corrected(repo.map_captures, "Map capture", "mapCaptureId", "MapCapture",
+                     "map_capture")
 
 
 def _required(changes: dict[str, Any], key: str, field: str) -> None:
@@ -45,26 +66,46 @@ def _required(changes: dict[str, Any], key: str, field: str) -> None:
         raise invalid(f"{field} cannot be cleared.", field)
 
 
-async def _locked(session: RequestSession, scope: Scope, table: Any, row_id: uuid.UUID | None,
-                  what: str, field: str, expected_updated_at: datetime | None) -> Row[Any]:
-    """The row to change, locked (so the check below holds until commit): NOT_FOUND when not
-    visible, STALE_OBJECT when it is no longer the version the client read."""
-    row = await lock_visible(session, scope, table, row_id)
-    if row is None:
-        raise not_found(what, field)
-    if expected_updated_at is not None and row.updated_at != expected_updated_at:
-        raise stale(what.lower())
-    return row
+async def _locked(session: RequestSession, scope: Scope, kind: _Corrected,
+                  row_id: uuid.UUID | None, expected_updated_at: datetime | None) -> Row[Any]:
+    return await locked_as_read(session, scope, kind.table, row_id, kind.what, kind.id_field,
+                                expected_updated_at)
 
 
 def _differences(row: Row[Any], values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if getattr(row, k) != v}
 
 
-async def _write(session: RequestSession, scope: Scope, table: Any, row: Row[Any],
+async def _write(session: RequestSession, scope: Scope, kind: _Corrected, row: Row[Any],
                  values: dict[str, Any]) -> Row[Any]:
-    updated = await update_visible(session, scope, table, row.id, values)
+    updated = await update_visible(session, scope, kind.table, row.id, values)
     assert updated is not None  # locked by _locked
+    return updated
+
+
+async def _audit(session: RequestSession, scope: Scope, actor: Actor, kind: _Corrected,
+                 row: Row[Any], action: AuditAction, **details: Any) -> None:
+    await record(session, scope, actor, action, customer_ids=[row.customer_id],
+                 details={kind.key: str(row.id), **details})
+
+
+async def _tell(session: RequestSession, scope: Scope, actor: Actor, kind: _Corrected,
+                row: Row[Any], action: AuditAction, event: EventKind, **details: Any) -> None:
+    """Audit a change of `row` (`details` besides its id) and publish it as `event`."""
+    await _audit(session, scope, actor, kind, row, action, **details)
+    await publish(session, scope, event, kind.subject, row.id, customer_id=row.customer_id)
+
+
+async def _correct(session: RequestSession, scope: Scope, actor: Actor, kind: _Corrected,
+                   row: Row[Any], values: dict[str, Any], action: AuditAction,
+                   event: EventKind) -> Row[Any]:
+    """Write what `values` change of the locked `row`, audited and published; a change that
+    changes nothing writes nothing and tells no one."""
+    values = _differences(row, values)
+    if not values:
+        return row
+    updated = await _write(session, scope, kind, row, values)
+    await _tell(session, scope, actor, kind, row, action, event, fields=sorted(values))
     return updated
 
 
@@ -87,7 +128,7 @@ async def update_job(session: RequestSession, scope: Scope, actor: Actor, *,
     staff: set[uuid.UUID] | None = None
     if "assigned_staff_ids" in changes:
         staff = set(await _staff(session, scope, list(changes["assigned_staff_ids"] or [])))
-    row = await _locked(session, scope, repo.jobs, job_id, "Job", "jobId", expected_updated_at)
+    row = await _locked(session, scope, JOB, job_id, expected_updated_at)
     values = _differences(row, values)
     fields = set(values)
     if staff is not None:
@@ -97,14 +138,12 @@ async def update_job(session: RequestSession, scope: Scope, actor: Actor, *,
             fields.add("assigned_staff")
     if not fields:
         return row
-    updated = await _write(session, scope, repo.jobs, row, values)
+    updated = await _write(session, scope, JOB, row, values)
     if fields & JOB_FIELDS_SEEN_OUTSIDE:
-        await record(session, scope, actor, AuditAction.JOB_UPDATED,
-                     customer_ids=[row.customer_id],
-                     details={"job": str(row.id), "fields": sorted(fields)})
+        await _audit(session, scope, actor, JOB, row, AuditAction.JOB_UPDATED,
+                     fields=sorted(fields))
     # Its status does not change here, so it is never a job.completed.
-    await publish(session, scope, EventKind.JOB_UPDATED, "Job", row.id,
-                  customer_id=row.customer_id)
+    await job_changed(session, scope, updated, EventKind.JOB_UPDATED, status_before=row.status)
     return updated
 
 
@@ -119,18 +158,9 @@ async def update_asset(session: RequestSession, scope: Scope, actor: Actor, *,
                        ("location", "location")):
         if key in changes:
             values[key] = _optional_text(changes[key], field)
-    row = await _locked(session, scope, repo.assets, asset_id, "Asset", "assetId",
-                        expected_updated_at)
-    values = _differences(row, values)
-    if not values:
-        return row
-    updated = await _write(session, scope, repo.assets, row, values)
-    await record(session, scope, actor, AuditAction.ASSET_UPDATED,
-                 customer_ids=[row.customer_id],
-                 details={"asset": str(row.id), "fields": sorted(values)})
-    await publish(session, scope, EventKind.ASSET_UPDATED, "Asset", row.id,
-                  customer_id=row.customer_id)
-    return updated
+    row = await _locked(session, scope, ASSET, asset_id, expected_updated_at)
+    return await _correct(session, scope, actor, ASSET, row, values,
+                          AuditAction.ASSET_UPDATED, EventKind.ASSET_UPDATED)
 
 
 async def _capture_values(session: RequestSession, scope: Scope,
@@ -158,8 +188,7 @@ async def update_map_capture(session: RequestSession, scope: Scope, actor: Actor
     """Position, shape, note, and the job it belongs to (null: none). `job_given` says a job id
     was sent at all: one that names no visible job is NOT_FOUND, never "no job"."""
     values = await _capture_values(session, scope, changes)
-    row = await _locked(session, scope, repo.map_captures, capture_id, "Map capture",
-                        "mapCaptureId", expected_updated_at)
+    row = await _locked(session, scope, CAPTURE, capture_id, expected_updated_at)
     job_id = values.get("job_id")
     if job_given:
         found = await visible_by_ids(session, scope, repo.jobs, [job_id] if job_id else [])
@@ -167,16 +196,8 @@ async def update_map_capture(session: RequestSession, scope: Scope, actor: Actor
             raise not_found("Job", "jobId")
         if found[job_id].customer_id != row.customer_id:
             raise invalid("The job belongs to another customer.", "jobId")
-    values = _differences(row, values)
-    if not values:
-        return row
-    updated = await _write(session, scope, repo.map_captures, row, values)
-    await record(session, scope, actor, AuditAction.MAP_CAPTURE_UPDATED,
-                 customer_ids=[row.customer_id],
-                 details={"map_capture": str(row.id), "fields": sorted(values)})
-    await publish(session, scope, EventKind.MAP_CAPTURE_UPDATED, "MapCapture", row.id,
-                  customer_id=row.customer_id)
-    return updated
+    return await _correct(session, scope, actor, CAPTURE, row, values,
+                          AuditAction.MAP_CAPTURE_UPDATED, EventKind.MAP_CAPTURE_UPDATED)
 
 
 async def delete_map_capture(session: RequestSession, scope: Scope, actor: Actor, *,
@@ -184,14 +205,9 @@ async def delete_map_capture(session: RequestSession, scope: Scope, actor: Actor
                              expected_updated_at: datetime | None) -> Row[Any]:
     """Delete a capture for good (a wrong point is not history worth keeping); the audit log
     keeps where it was."""
-    row = await _locked(session, scope, repo.map_captures, capture_id, "Map capture",
-                        "mapCaptureId", expected_updated_at)
+    row = await _locked(session, scope, CAPTURE, capture_id, expected_updated_at)
     await repo.delete_capture(session, scope, row.id)
-    await record(session, scope, actor, AuditAction.MAP_CAPTURE_DELETED,
-                 customer_ids=[row.customer_id],
-                 details={"map_capture": str(row.id), "latitude": row.latitude,
-                          "longitude": row.longitude,
-                          "job": str(row.job_id) if row.job_id else None})
-    await publish(session, scope, EventKind.MAP_CAPTURE_DELETED, "MapCapture", row.id,
-                  customer_id=row.customer_id)
+    await _tell(session, scope, actor, CAPTURE, row, AuditAction.MAP_CAPTURE_DELETED,
+                EventKind.MAP_CAPTURE_DELETED, latitude=row.latitude, longitude=row.longitude,
+                job=str(row.job_id) if row.job_id else None)
     return row

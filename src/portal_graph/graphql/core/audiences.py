@@ -56,16 +56,24 @@ def _permissions_for(audiences: AudienceSet) -> list[type[strawberry.BasePermiss
     return []
 
 
-def field(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
-          guard: bool = True, **kwargs: Any) -> Any:
-    """`strawberry.field` that declares its audience (and, by default, guards it)."""
-    permissions = _permissions_for(audiences) if guard else []
+def _declared(make: Callable[..., Any], resolver: Callable[..., Any] | None,
+              audiences: AudienceSet, permissions: list[type[strawberry.BasePermission]],
+              kwargs: dict[str, Any]) -> Any:
+    """`make` (strawberry's field, mutation or subscription) with its audiences in the metadata
+    and `permissions` after the permission classes it was given."""
     kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
     if permissions:
         kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
     if resolver is None:
-        return strawberry.field(**kwargs)
-    return strawberry.field(resolver, **kwargs)
+        return make(**kwargs)
+    return make(resolver, **kwargs)
+
+
+def field(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
+          guard: bool = True, **kwargs: Any) -> Any:
+    """`strawberry.field` that declares its audience (and, by default, guards it)."""
+    permissions = _permissions_for(audiences) if guard else []
+    return _declared(strawberry.field, resolver, audiences, permissions, kwargs)
 
 
 def mutation(resolver: Callable[..., Any] | None = None, *, rule: Rule | None = None,
@@ -80,26 +88,16 @@ def mutation(resolver: Callable[..., Any] | None = None, *, rule: Rule | None = 
             kwargs["permission_classes"] = [*kwargs.get("permission_classes", []),
                                             NotByApiToken]
     assert audiences is not None, "a mutation declares its rule (or its audiences)"
-    permissions = _permissions_for(audiences)
-    kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
-    kwargs["metadata"][RULE_KEY] = rule
-    if permissions:
-        kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
-    if resolver is None:
-        return strawberry.mutation(**kwargs)
-    return strawberry.mutation(resolver, **kwargs)
+    kwargs.setdefault("metadata", {})[RULE_KEY] = rule
+    return _declared(strawberry.mutation, resolver, audiences, _permissions_for(audiences),
+                     kwargs)
 
 
 def subscription(resolver: Callable[..., Any] | None = None, *, audiences: AudienceSet,
                  **kwargs: Any) -> Any:
     """`strawberry.subscription` that declares its audience (and guards it)."""
-    permissions = _permissions_for(audiences)
-    kwargs.setdefault("metadata", {})[AUDIENCES_KEY] = audiences
-    if permissions:
-        kwargs["permission_classes"] = [*kwargs.get("permission_classes", []), *permissions]
-    if resolver is None:
-        return strawberry.subscription(**kwargs)
-    return strawberry.subscription(resolver, **kwargs)
+    return _declared(strawberry.subscription, resolver, audiences, _permissions_for(audiences),
+                     kwargs)
 
 
 def audience(audiences: AudienceSet) -> Callable[[type[T]], type[T]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import strawberry
 
+from portal_graph.actor import Actor
 from portal_graph.config import Settings
 from portal_graph.db.session import RequestSession
 from portal_graph.graphql.core.loaders import Loaders
@@ -14,6 +16,9 @@ from portal_graph.scope import Scope, Viewer, scope_for
 
 if TYPE_CHECKING:
     from portal_graph.runtime import Runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -44,6 +49,18 @@ class Context:
         if self.scope_or_none is None:
             raise PermissionError("tenant data needs a signed-in viewer")
         return self.scope_or_none
+
+    @property
+    def actor(self) -> Actor:
+        """Who makes this request's changes, for the audit log and the events they publish."""
+        return Actor.of(self.viewer, self.client_address)
+
+    def act(self, command: Callable[Concatenate[RequestSession, Scope, Actor, P], Awaitable[R]],
+            /, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R]:
+        """Run a service command as this request's viewer: the command's first three arguments
+        are always the session, the viewer's scope and the actor, so a mutation names only the
+        rest: `await info.context.act(service.archive_customer, customer_id=...)`."""
+        return command(self.session, self.scope, self.actor, *args, **kwargs)
 
 
 Info = strawberry.Info[Context, None]

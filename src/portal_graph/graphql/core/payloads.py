@@ -8,25 +8,36 @@ A mutation's resolver is written as if nothing could go wrong:
         return CreateJobPayload(job=Job.from_row(row))
 
 and runs in a savepoint: a `Rejected` from the service rolls its writes back and becomes the
-payload's `userErrors`, which `@payload` gives every payload type.
+payload's `userErrors`, which `@payload` gives every payload type. A command on one object
+named by its global id is `act_on`: `DeactivateStaffMemberPayload(staff_member=await act_on(
+info, StaffMember, staff.deactivate, input.staff_member_id))`.
 """
 
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, dataclass_transform
 
 import strawberry
+from sqlalchemy.engine import Row
+from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
+from portal_graph.actor import Actor
+from portal_graph.db.session import RequestSession
 from portal_graph.graphql.core import audiences
 from portal_graph.graphql.core.audiences import EVERYONE, audience
 from portal_graph.graphql.core.context import Info
+from portal_graph.graphql.core.relay import parse_id
 from portal_graph.problems import Problem, Rejected, UserErrorCode
+from portal_graph.scope import Scope
 
 UserErrorCodeEnum = strawberry.enum(UserErrorCode, name="UserErrorCode")
 P = TypeVar("P")
+N = TypeVar("N", covariant=True)
+A = ParamSpec("A")
 
 
 @audience(EVERYONE)
@@ -95,3 +106,22 @@ def given(input: Any, *names: str) -> dict[str, Any]:
     it is, one sent as null is cleared (`strawberry.UNSET` tells the two apart)."""
     return {name: getattr(input, name) for name in names
             if getattr(input, name) is not strawberry.UNSET}
+
+
+class FromRow(Protocol[N]):
+    """A GraphQL object type made from its row (`StaffMember.from_row`)."""
+
+    def from_row(self, row: Row[Any], /) -> N: ...
+
+
+async def act_on(
+    info: Info, node: FromRow[N],
+    command: Callable[Concatenate[RequestSession, Scope, Actor, uuid.UUID | None, A],
+                      Awaitable[Row[Any]]],
+    global_id: strawberry.ID, /, *args: A.args, **kwargs: A.kwargs,
+) -> N:
+    """Run a service command on one object, named by its global id, as the viewer (`act`):
+    the object as the command leaves it. The command gets the id parsed as `node`'s type
+    (None when it is not one, which it answers as not found)."""
+    object_id = parse_id(global_id, get_object_definition(node, strict=True).name)
+    return node.from_row(await info.context.act(command, object_id, *args, **kwargs))

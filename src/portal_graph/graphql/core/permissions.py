@@ -13,32 +13,32 @@ def _viewer_audience(info: strawberry.Info) -> Audience:
     return info.context.viewer.audience  # type: ignore[no-any-return]
 
 
-class IsAuthenticated(strawberry.BasePermission):
+class _AudienceIn(strawberry.BasePermission):
+    """Lets `audiences` through; refuses a caller who is not signed in as UNAUTHENTICATED and
+    one who is, but outside them, as FORBIDDEN."""
+
+    audiences: frozenset[Audience]
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        audience = _viewer_audience(info)
+        self.error_extensions = {
+            "code": "UNAUTHENTICATED" if audience is Audience.ANONYMOUS else "FORBIDDEN"}
+        return audience in self.audiences
+
+
+class IsAuthenticated(_AudienceIn):
     message = "Sign in to use this field."
-    error_extensions = {"code": "UNAUTHENTICATED"}
-
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
-        return _viewer_audience(info) is not Audience.ANONYMOUS
+    audiences = frozenset(Audience) - {Audience.ANONYMOUS}
 
 
-class IsStaff(strawberry.BasePermission):
+class IsStaff(_AudienceIn):
     message = "Only staff members may use this field."
-
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
-        audience = _viewer_audience(info)
-        self.error_extensions = {
-            "code": "UNAUTHENTICATED" if audience is Audience.ANONYMOUS else "FORBIDDEN"}
-        return audience in (Audience.STAFF, Audience.ADMIN)
+    audiences = frozenset({Audience.STAFF, Audience.ADMIN})
 
 
-class IsAdmin(strawberry.BasePermission):
+class IsAdmin(_AudienceIn):
     message = "Only administrators may use this field."
-
-    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
-        audience = _viewer_audience(info)
-        self.error_extensions = {
-            "code": "UNAUTHENTICATED" if audience is Audience.ANONYMOUS else "FORBIDDEN"}
-        return audience is Audience.ADMIN
+    audiences = frozenset({Audience.ADMIN})
 
 
 class NotByApiToken(strawberry.BasePermission):

@@ -4,9 +4,7 @@ An email is claimed for sending with a lease (a claim token and an expiry) commi
 worker talks to SMTP, instead of a row lock held through the send: a lock dies with its
 connection, so a database restart mid-send let another process send the email again.
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-12-02 05:00:00.000000
+Created 2026-12-02.
 """
 
 from __future__ import annotations
@@ -14,10 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0002", "0001"
 
 
 def upgrade() -> None:

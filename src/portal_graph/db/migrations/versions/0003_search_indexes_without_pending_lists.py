@@ -6,19 +6,14 @@ merges it. After loading 20,000 external users that list made the name index 6.7
 instead of 0.04 ms, so the planner preferred reading every person. Persons and customers are
 written rarely (an accepted invitation, a new customer) and searched often.
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02 06:00:00.000000
+Created 2026-12-02.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 # Created by 0001 only where the server has pg_trgm.
 TRIGRAM_INDEXES = ("ix_persons_email_normalized_trgm", "ix_persons_name_trgm",

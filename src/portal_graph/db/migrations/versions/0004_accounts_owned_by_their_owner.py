@@ -9,9 +9,7 @@ links are kept as digests.
 Accounts that exist when this runs are not proven: each proves its mailbox once (an emailed
 invitation link, or a password reset) before joining another organization.
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02 10:00:00.000000
+Created 2026-12-02.
 """
 
 from __future__ import annotations
@@ -20,10 +18,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0004"
-down_revision = "0003"
-branch_labels = None
-depends_on = None
+from portal_graph.db.migrations.ddl import moment, reference, stamp, uuid
+
+revision, down_revision = "0004", "0003"
 
 INVITATION_KIND = postgresql.ENUM("EXTERNAL", "STAFF", name="invitation_kind")
 ROLE = postgresql.ENUM("ADMIN", "MANAGER", "USER", name="role", create_type=False)
@@ -62,17 +59,14 @@ def upgrade() -> None:
 
     op.create_table(
         "password_resets",
-        sa.Column("id", sa.UUID(), nullable=False),
-        sa.Column("person_id", sa.UUID(), nullable=False),
+        uuid("id"),
+        uuid("person_id"),
         sa.Column("token_hash", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("used_at", sa.DateTime(timezone=True)),
+        stamp("created_at"),
+        moment("expires_at", nullable=False),
+        moment("used_at"),
         sa.Column("client_address", postgresql.INET()),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.id"],
-                                name=op.f("fk_password_resets_person_id_persons"),
-                                ondelete="CASCADE"),
+        reference("password_resets", "person_id", "persons", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
     )

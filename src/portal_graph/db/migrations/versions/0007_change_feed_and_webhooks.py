@@ -18,9 +18,6 @@ link between a job and an asset touches the asset (once per statement), so a row
 moves whenever its visibility to anybody can have changed. See docs/FEED.md.
 
 Webhooks: endpoints and deliveries, deliveries leased by workers like the email outbox.
-
-Revision ID: 0007
-Revises: 0014
 """
 
 from __future__ import annotations
@@ -30,13 +27,17 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0010"  # after the map index (0010)
-branch_labels = None
-depends_on = None
+from portal_graph.db.migrations.ddl import (
+    moment,
+    stamp,
+    tenant_entity,
+    tenant_policy,
+    tenant_table,
+    uuid,
+)
 
-CONDITION = """(organization_id = (SELECT NULLIF(current_setting('app.organization_id', true),
-   '')::uuid) OR (SELECT current_setting('app.system_context', true) <> ''))"""
+revision, down_revision = "0007", "0010"  # after the map index (0010)
+
 ENTITIES = {"customers": "Customer", "jobs": "Job", "map_captures": "MapCapture",
             "assets": "Asset"}
 LOCK_CLASS = 727053  # pg_advisory_xact_lock(LOCK_CLASS, hashtext(organization_id::text))
@@ -124,20 +125,6 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION feed_links_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE assets SET change_position = 0
-  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM added);
-  RETURN NULL;
-END $$;
-
-CREATE FUNCTION feed_links_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE assets SET change_position = 0
-  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM removed);
-  RETURN NULL;
-END $$;
-
 CREATE FUNCTION feed_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE pos bigint; customer uuid;
 BEGIN
@@ -183,34 +170,33 @@ CREATE TRIGGER feed_changed AFTER INSERT OR UPDATE ON {table}
 CREATE TRIGGER feed_deleted AFTER DELETE ON {table}
   FOR EACH ROW EXECUTE FUNCTION feed_deleted('{entity}');
 """
+# A link between a job and an asset, added or removed, moves the asset. Per statement: a bulk
+# insert of links moves each asset once, not once per link.
+LINKS_CHANGED = """
+CREATE FUNCTION feed_links_{change}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE assets SET change_position = 0
+  WHERE (organization_id, id) IN (SELECT DISTINCT organization_id, asset_id FROM {change});
+  RETURN NULL;
+END $$;
+CREATE TRIGGER feed_links_{change} AFTER {event} ON job_assets
+  REFERENCING {rows} TABLE AS {change}
+  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_{change}();
+"""
 CHANGED = {"customers": "feed_customer_changed", "jobs": "feed_job_changed",
            "map_captures": "feed_capture_changed", "assets": "feed_asset_changed"}
 
 
-def _tenant_table(name: str, *columns: sa.Column, primary: list[str], **kw) -> None:  # type: ignore[no-untyped-def]
-    op.create_table(
-        name,
-        sa.Column("organization_id", sa.UUID(), nullable=False),
-        *columns,
-        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE",
-                                name=op.f(f"fk_{name}_organization_id_organizations")),
-        sa.PrimaryKeyConstraint("organization_id", *primary, name=op.f(f"pk_{name}")),
-        *kw.get("constraints", ()),
-    )
-    op.execute(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY tenant_isolation ON {name} USING {CONDITION} WITH CHECK {CONDITION}")
+def _period() -> tuple[sa.Column, sa.Column]:
+    """[since, until) of change positions; `until` is null while the period lasts."""
+    return (sa.Column("since_position", sa.BigInteger(), nullable=False),
+            sa.Column("until_position", sa.BigInteger(), nullable=True))
 
 
 def _each(statements: str) -> None:
     """One statement at a time (asyncpg prepares each, and a prepared statement is one)."""
     for statement in re.split(r";\s*\n(?=CREATE )", statements.strip()):
         op.execute(statement)
-
-
-def _now() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                     nullable=False)
 
 
 def upgrade() -> None:
@@ -221,33 +207,33 @@ def upgrade() -> None:
                                        server_default=sa.text("nextval('change_positions')")))
         op.create_index(f"ix_{table}_org_change_position", table,
                         ["organization_id", "change_position"])
-    _tenant_table(
+    tenant_table(
         "feed_tombstones",
         sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("entity", sa.Text(), nullable=False),
-        sa.Column("row_id", sa.UUID(), nullable=False),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
-        primary=["position"])
-    _tenant_table(
+        uuid("row_id"),
+        uuid("customer_id"),
+        stamp("deleted_at"),
+        key=("position",))
+    tenant_policy("feed_tombstones")
+    tenant_table(
         "feed_public_periods",
         sa.Column("entity", sa.Text(), nullable=False),
-        sa.Column("row_id", sa.UUID(), nullable=False),
-        sa.Column("since_position", sa.BigInteger(), nullable=False),
-        sa.Column("until_position", sa.BigInteger(), nullable=True),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
-        primary=["entity", "row_id", "since_position"])
+        uuid("row_id"),
+        *_period(),
+        uuid("customer_id"),
+        key=("entity", "row_id", "since_position"))
+    tenant_policy("feed_public_periods")
     # "Could this viewer ever see it": from the viewer's grant periods to their customers' rows.
     op.create_index("ix_feed_public_periods_org_customer", "feed_public_periods",
                     ["organization_id", "customer_id", "entity", "row_id"])
-    _tenant_table(
+    tenant_table(
         "feed_grant_periods",
-        sa.Column("external_user_id", sa.UUID(), nullable=False),
-        sa.Column("customer_id", sa.UUID(), nullable=False),
-        sa.Column("since_position", sa.BigInteger(), nullable=False),
-        sa.Column("until_position", sa.BigInteger(), nullable=True),
-        primary=["external_user_id", "customer_id", "since_position"])
+        uuid("external_user_id"),
+        uuid("customer_id"),
+        *_period(),
+        key=("external_user_id", "customer_id", "since_position"))
+    tenant_policy("feed_grant_periods")
     # History of what exists now.
     op.execute("""INSERT INTO feed_grant_periods (organization_id, external_user_id,
                   customer_id, since_position)
@@ -278,70 +264,60 @@ def upgrade() -> None:
     _each(FUNCTIONS)
     for table, entity in ENTITIES.items():
         _each(TRIGGERS.format(table=table, entity=entity, changed=CHANGED[table]))
-    # Per statement: a bulk insert of links moves each asset once, not once per link.
-    op.execute("""CREATE TRIGGER feed_links_added AFTER INSERT ON job_assets
-                  REFERENCING NEW TABLE AS added
-                  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_added()""")
-    op.execute("""CREATE TRIGGER feed_links_removed AFTER DELETE ON job_assets
-                  REFERENCING OLD TABLE AS removed
-                  FOR EACH STATEMENT EXECUTE FUNCTION feed_links_removed()""")
+    for change, event, rows in (("added", "INSERT", "NEW"), ("removed", "DELETE", "OLD")):
+        _each(LINKS_CHANGED.format(change=change, event=event, rows=rows))
     op.execute("""CREATE TRIGGER feed_grant_changed AFTER INSERT OR DELETE ON customer_grants
                   FOR EACH ROW EXECUTE FUNCTION feed_grant_changed()""")
     _webhooks()
 
 
 def _webhooks() -> None:
-    _tenant_table(
+    tenant_entity(
         "webhook_endpoints",
-        sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("owner_external_user_id", sa.UUID(), nullable=True),
+        uuid("owner_external_user_id", nullable=True),
         sa.Column("event_kinds", sa.ARRAY(sa.Text()), nullable=False),
         sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
-        sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
-        _now(),
-        primary=["id"],
-        constraints=[sa.ForeignKeyConstraint(
+        moment("failing_since"),
+        stamp("created_at"),
+        sa.ForeignKeyConstraint(
             ["organization_id", "owner_external_user_id"],
             ["external_users.organization_id", "external_users.id"], ondelete="CASCADE",
-            name="fk_webhook_endpoints_organization_id_external_users")])
+            name="fk_webhook_endpoints_organization_id_external_users"))
+    tenant_policy("webhook_endpoints")
     op.create_index("ix_webhook_endpoints_org_owner", "webhook_endpoints",
                     ["organization_id", "owner_external_user_id"])
-    _tenant_table(
+    tenant_entity(
         "webhook_deliveries",
-        sa.Column("id", sa.UUID(), nullable=False),
-        sa.Column("endpoint_id", sa.UUID(), nullable=False),
+        uuid("endpoint_id"),
         sa.Column("event_position", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("subject_type", sa.Text(), nullable=False),
-        sa.Column("subject_id", sa.UUID(), nullable=False),
-        sa.Column("customer_id", sa.UUID(), nullable=True),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        uuid("subject_id"),
+        uuid("customer_id", nullable=True),
+        moment("occurred_at", nullable=False),
         sa.Column("status", sa.Text(), nullable=False, server_default="QUEUED"),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True),
-                  server_default=sa.text("now()"), nullable=False),
+        stamp("next_attempt_at"),
         sa.Column("response_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("lease_token", sa.UUID(), nullable=True),
-        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
-        _now(),
-        primary=["id"],
-        constraints=[
-            sa.ForeignKeyConstraint(
-                ["organization_id", "endpoint_id"],
-                ["webhook_endpoints.organization_id", "webhook_endpoints.id"],
-                ondelete="CASCADE",
-                name="fk_webhook_deliveries_organization_id_webhook_endpoints"),
-            sa.CheckConstraint("status IN ('QUEUED', 'DELIVERED', 'FAILED', 'SKIPPED')",
-                               name="ck_webhook_deliveries_status"),
-            sa.CheckConstraint("(lease_token IS NULL) = (lease_expires_at IS NULL) "
-                               "AND (lease_token IS NULL OR status = 'QUEUED')",
-                               name="ck_webhook_deliveries_lease")])
+        moment("delivered_at"),
+        uuid("lease_token", nullable=True),
+        moment("lease_expires_at"),
+        stamp("created_at"),
+        sa.ForeignKeyConstraint(
+            ["organization_id", "endpoint_id"],
+            ["webhook_endpoints.organization_id", "webhook_endpoints.id"],
+            ondelete="CASCADE", name="fk_webhook_deliveries_organization_id_webhook_endpoints"),
+        sa.CheckConstraint("status IN ('QUEUED', 'DELIVERED', 'FAILED', 'SKIPPED')",
+                           name="ck_webhook_deliveries_status"),
+        sa.CheckConstraint("(lease_token IS NULL) = (lease_expires_at IS NULL) "
+                           "AND (lease_token IS NULL OR status = 'QUEUED')",
+                           name="ck_webhook_deliveries_lease"))
+    tenant_policy("webhook_deliveries")
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["next_attempt_at"],
                     postgresql_where=sa.text("status = 'QUEUED'"))
     op.create_index("ix_webhook_deliveries_org_endpoint", "webhook_deliveries",

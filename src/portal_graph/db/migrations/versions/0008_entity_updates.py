@@ -7,9 +7,6 @@ Customers get `archived_at`: an archived customer disappears from external users
 (scope.py) and cannot be invited to; its jobs, captures and grants stay.
 
 Both are plain column additions with a non-volatile default: no table rewrite.
-
-Revision ID: 0008
-Revises: 0006
 """
 
 from __future__ import annotations
@@ -17,18 +14,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0006"
-branch_labels = None
-depends_on = None
+from portal_graph.db.migrations.ddl import stamp
+
+revision, down_revision = "0008", "0006"
 
 UPDATED = ("customers", "jobs", "assets", "map_captures")
 
 
 def upgrade() -> None:
     for table in UPDATED:
-        op.add_column(table, sa.Column("updated_at", sa.DateTime(timezone=True),
-                                       server_default=sa.text("now()"), nullable=False))
+        op.add_column(table, stamp("updated_at"))
     op.add_column("customers", sa.Column("archived_at", sa.DateTime(timezone=True),
                                          nullable=True))
 

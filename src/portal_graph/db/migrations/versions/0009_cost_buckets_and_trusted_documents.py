@@ -5,9 +5,6 @@ API token, session or anonymous address, shared by every server process.
 `trusted_documents`: GraphQL documents stored by `portal-graph documents add`, by SHA-256.
 Neither holds tenant rows (a bucket's key names a credential, a document is client code), so
 neither has an organization_id or a row-level policy, like `rate_limit_counters`.
-
-Revision ID: 0009
-Revises: 0010
 """
 
 from __future__ import annotations
@@ -16,10 +13,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0009"
-down_revision = "0007"  # after the change feed and webhooks (0007)
-branch_labels = None
-depends_on = None
+from portal_graph.db.migrations.ddl import stamp
+
+revision, down_revision = "0009", "0007"  # after the change feed and webhooks (0007)
 
 
 def upgrade() -> None:
@@ -28,8 +24,7 @@ def upgrade() -> None:
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("used", sa.Double(), nullable=False),
         sa.Column("admitted", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        stamp("updated_at"),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cost_buckets")),
     )
     op.create_index("ix_cost_buckets_updated_at", "cost_buckets", ["updated_at"])
@@ -38,8 +33,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("operation_names", postgresql.ARRAY(sa.Text()), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        stamp("created_at"),
         sa.CheckConstraint("id ~ '^sha256:[0-9a-f]{64}$'",
                            name=op.f("ck_trusted_documents_id_format")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trusted_documents")),

@@ -3,19 +3,13 @@
 An index on (organization_id, latitude, longitude): `mapCaptures(within:)` reads a latitude
 range of one organization from it and checks longitudes in the index, without PostGIS (the
 embedded server has no extensions).
-
-Revision ID: 0010
-Revises: 0014
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0014"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0010", "0014"
 
 
 def upgrade() -> None:

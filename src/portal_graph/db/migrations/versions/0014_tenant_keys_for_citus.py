@@ -10,9 +10,6 @@ hashed, so a clash across organizations is as unlikely as guessing a token.
 after the credential's last write, so that a read replica serves its reads only once it has
 replayed that far (replicas.py). A new credential starts at the position of its creating
 statement.
-
-Revision ID: 0014
-Revises: 0008
 """
 
 from __future__ import annotations
@@ -20,10 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0008"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0014", "0008"
 
 WAL_POSITION = "(pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 DIGESTS = (("sessions", "token_hash"), ("api_tokens", "token_hash"),
