@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal_graph.db import models
 from portal_graph.db.session import RequestSession
+from portal_graph.db.tables import password_resets as resets
+from portal_graph.db.tables import persons
 
-persons = models.table_of(models.Person)
-resets = models.table_of(models.PasswordReset)
 RESET_LIFETIME = timedelta(hours=1)
 
 

@@ -25,6 +25,7 @@ from portal_graph.db.models import (
     JobAssignment,
     MapCapture,
     Organization,
+    PasswordReset,
     Person,
     Session,
     StaffMember,
@@ -39,6 +40,7 @@ persons = table_of(Person)
 staff_members = table_of(StaffMember)
 sessions = table_of(Session)
 api_tokens = table_of(ApiToken)
+password_resets = table_of(PasswordReset)
 # customers and who outside the organization sees them
 customers = table_of(Customer)
 external_users = table_of(ExternalUser)

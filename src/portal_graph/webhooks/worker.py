@@ -27,7 +27,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal_graph.config import Settings
-from portal_graph.db import models
+from portal_graph.db import tables
 from portal_graph.db.outage import database_unavailable, describe_outage
 from portal_graph.db.session import RequestSession
 from portal_graph.db.tenancy import SystemContext, system_tenancy
@@ -40,8 +40,7 @@ from portal_graph.webhooks import destinations, signing
 from portal_graph.webhooks import repository as repo
 
 logger = logging.getLogger("portal_graph.webhooks")
-SUBJECT_TABLES = {"Job": models.table_of(models.Job),
-                  "MapCapture": models.table_of(models.MapCapture)}
+SUBJECT_TABLES = {"Job": tables.jobs, "MapCapture": tables.map_captures}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 
 from portal_graph.actor import Actor
 from portal_graph.customers.service import clean_name
-from portal_graph.db import models
+from portal_graph.db import models, tables
 from portal_graph.db.session import RequestSession
 from portal_graph.events import EventKind, publish
 from portal_graph.problems import Rejected, UserErrorCode, invalid, not_found
@@ -46,7 +46,7 @@ def _optional_text(value: str | None, field: str, limit: int = 500) -> str | Non
 
 async def _customer(session: RequestSession, scope: Scope, customer_id: uuid.UUID | None,
                     field: str = "customerId") -> Row[Any]:
-    found = await visible_by_ids(session, scope, repo.models.table_of(models.Customer),
+    found = await visible_by_ids(session, scope, tables.customers,
                                     [customer_id] if customer_id else [])
     if customer_id is None or customer_id not in found:
         raise not_found("Customer", field)
@@ -120,8 +120,7 @@ def _price(price: Decimal | None) -> Decimal | None:
 async def _staff(session: RequestSession, scope: Scope,
                  ids: list[uuid.UUID | None]) -> list[uuid.UUID]:
     wanted = {i for i in ids if i is not None}
-    staff = models.table_of(models.StaffMember)
-    found = await visible_by_ids(session, scope, staff, list(wanted))
+    found = await visible_by_ids(session, scope, tables.staff_members, list(wanted))
     if len(found) != len(wanted) or any(i is None for i in ids):
         raise not_found("Staff member", "assignedStaffIds")
     return sorted(wanted)
