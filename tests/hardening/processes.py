@@ -92,7 +92,10 @@ def start_server(folder: Path, database_url: str, *, secret_key: str, workers: i
         "DATABASE_URL": database_url,
         "SECRET_KEY": secret_key,
         "DATA_DIR": str(folder / "data"),
+        # No background workers on a database other tests share: a test that wants one says so
+        # (a webhook worker here would claim the deliveries tests/webhooks drives by hand).
         "RUN_OUTBOX_WORKER": "false",
+        "RUN_WEBHOOK_WORKER": "false",
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "INFO",
         # Cost buckets no test fills by accident (a test sizes its own through `env`).
