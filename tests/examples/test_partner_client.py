@@ -34,7 +34,8 @@ SET_STATUS = """mutation($id: ID!) { setJobStatus(input: {jobId: $id, status: CO
 @pytest.fixture
 def live(database_url: str, settings, tmp_path: Path) -> Iterator[ServerProcess]:  # type: ignore[no-untyped-def]
     server = start_server(tmp_path, database_url, secret_key=settings.secret_key,
-                          WEBHOOK_ALLOW_PRIVATE="true", WEBHOOK_POLL_SECONDS="0.2",
+                          RUN_WEBHOOK_WORKER="true", WEBHOOK_ALLOW_PRIVATE="true",
+                          WEBHOOK_POLL_SECONDS="0.2",
                           WEBHOOK_BACKOFF_SECONDS="0.2")
     try:
         yield server
